@@ -1,0 +1,78 @@
+# ngx_http_session_module
+#
+#   make                 module + sessionctl + unit tests (build/)
+#   make module          build/ngx_http_session_module.so against NGINX_SRC
+#   make test            everything in scripts/test (unit, prove t/)
+#   make unit            C unit tests of the core
+#   make unit-asan       the same under AddressSanitizer + UBSan
+#   make fuzz            every libFuzzer target for FUZZ_SECONDS each
+#   make install         the module and a modules-available snippet
+#
+# NGINX_SRC defaults to Debian's nginx-dev tree, /usr/share/nginx/src.
+
+NGINX_SRC    ?= /usr/share/nginx/src
+BUILD        ?= build
+CC           ?= cc
+CFLAGS       ?= -O2 -g
+WARN          = -Wall -Wextra -Werror
+CORE_SRCS     = src/session_b64.c src/session_keyring.c src/session_cookie.c \
+                src/session_claims.c
+CORE_HDRS     = src/session_core.h src/session_store.h
+LIBS_CORE     = -lsodium
+LIBS_CTL      = -lsodium -lhiredis
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS  = $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c)))
+DESTDIR      ?=
+MODULES_DIR  ?= /usr/lib/nginx/modules
+AVAIL_DIR    ?= /usr/share/nginx/modules-available
+
+.PHONY: all module sessionctl unit unit-asan fuzz test install clean
+
+all: module sessionctl $(BUILD)/test_core
+
+module:
+	NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD) scripts/build-module
+
+sessionctl: $(BUILD)/sessionctl
+
+$(BUILD)/sessionctl: tools/sessionctl.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ tools/sessionctl.c $(CORE_SRCS) \
+	    $(LIBS_CTL)
+
+$(BUILD)/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ test/unit/test_core.c $(CORE_SRCS) \
+	    $(LIBS_CORE)
+
+$(BUILD)/test_core_asan: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	clang -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    $(WARN) -Isrc -o $@ test/unit/test_core.c $(CORE_SRCS) $(LIBS_CORE)
+
+unit: $(BUILD)/test_core
+	$(BUILD)/test_core
+
+unit-asan: $(BUILD)/test_core_asan
+	$(BUILD)/test_core_asan
+
+$(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	clang -O1 -g -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -Isrc -o $@ $< $(CORE_SRCS) $(LIBS_CORE)
+
+fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) scripts/fuzz $(FUZZ_TARGETS)
+
+test:
+	scripts/test
+
+install: module
+	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(AVAIL_DIR)
+	install -m 0644 $(BUILD)/ngx_http_session_module.so \
+	    $(DESTDIR)$(MODULES_DIR)/
+	printf 'load_module modules/ngx_http_session_module.so;\n' \
+	    > $(DESTDIR)$(AVAIL_DIR)/mod-http-session.conf
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,515 @@
+
+/*
+ * ngx_http_session_module: the access phase.
+ *
+ * The cookie's MAC is checked in constant time before any Redis I/O, so a
+ * forged cookie costs no round trip.  A cookie that verifies is looked up
+ * with one EVALSHA (the lookup script also slides the idle timeout); the
+ * request waits without blocking the worker and is resumed from the reply.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+static ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_srv_conf_t *sscf);
+static void ngx_http_session_lookup_reply(void *data, redisReply *reply);
+static void ngx_http_session_lookup_timeout(ngx_event_t *ev);
+static void ngx_http_session_ctx_cleanup(void *data);
+static void ngx_http_session_resume(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_decide(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
+static ngx_int_t ngx_http_session_reject(ngx_http_request_t *r,
+    ngx_http_session_loc_conf_t *slcf);
+static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_http_session_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_srv_conf_t   *sscf;
+    ngx_http_session_main_conf_t  *smcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->required == NGX_HTTP_SESSION_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx) {
+        if (ctx->waiting) {
+            return NGX_AGAIN;
+        }
+
+        if (ctx->done) {
+            return ngx_http_session_decide(r, ctx, slcf);
+        }
+
+    } else {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->request = r;
+        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    rc = ngx_http_session_find_cookie(r, sscf, smcf, ctx);
+
+    if (rc != NGX_OK) {
+        /* ctx->status says missing or invalid */
+        ctx->done = 1;
+        return ngx_http_session_decide(r, ctx, slcf);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_session_ctx_cleanup;
+    cln->data = ctx;
+
+    if (ngx_http_session_lookup(r, ctx, smcf, sscf) != NGX_OK) {
+        ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+        ctx->done = 1;
+        return ngx_http_session_decide(r, ctx, slcf);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Walks every Cookie header line and every cookie of our name in it: the
+ * first one whose MAC verifies wins.  A cookie of the same name planted
+ * for a parent domain (cookie tossing) therefore cannot shadow the real
+ * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
+ */
+
+static ngx_int_t
+ngx_http_session_find_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_ctx_t *ctx)
+{
+    u_char           *p, *last, *name, *val;
+    size_t            name_len, val_len;
+    ngx_int_t         rc;
+    ngx_uint_t        tried;
+    ngx_table_elt_t  *h;
+#if (nginx_version < 1023000)
+    ngx_uint_t        i;
+    ngx_table_elt_t **cookies;
+#endif
+
+    tried = 0;
+    ctx->status = NGX_HTTP_SESSION_ST_MISSING;
+
+#if (nginx_version < 1023000)
+    cookies = r->headers_in.cookies.elts;
+
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        h = cookies[i];
+#else
+    for (h = r->headers_in.cookie; h; h = h->next) {
+#endif
+
+        p = h->value.data;
+        last = p + h->value.len;
+
+        while (p < last) {
+
+            while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
+                p++;
+            }
+
+            name = p;
+
+            while (p < last && *p != '=' && *p != ';') {
+                p++;
+            }
+
+            name_len = p - name;
+
+            while (name_len && (name[name_len - 1] == ' '
+                                || name[name_len - 1] == '\t'))
+            {
+                name_len--;
+            }
+
+            if (p == last || *p == ';') {
+                continue;
+            }
+
+            /* *p == '=' */
+
+            p++;
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            val = p;
+
+            while (p < last && *p != ';') {
+                p++;
+            }
+
+            val_len = p - val;
+
+            while (val_len && (val[val_len - 1] == ' '
+                               || val[val_len - 1] == '\t'))
+            {
+                val_len--;
+            }
+
+            if (name_len != sscf->name.len
+                || ngx_strncmp(name, sscf->name.data, name_len) != 0)
+            {
+                continue;
+            }
+
+            if (tried++ == NGX_HTTP_SESSION_MAX_CANDIDATES) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "session: more than %d \"%V\" cookies, "
+                              "the rest are ignored",
+                              NGX_HTTP_SESSION_MAX_CANDIDATES, &sscf->name);
+                return NGX_DECLINED;
+            }
+
+            ctx->status = NGX_HTTP_SESSION_ST_INVALID;
+
+            rc = sc_cookie_decode(smcf->keyring, (char *) val, val_len,
+                                  ctx->token, &ctx->key_index);
+
+            if (rc == SC_OK) {
+                ctx->have_token = 1;
+                sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+                sc_public_id(ctx->token, (char *) ctx->public_id);
+                return NGX_OK;
+            }
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session: cookie rejected: %s",
+                           rc == SC_MALFORMED ? "malformed"
+                           : rc == SC_UNKNOWN_KID ? "unknown key id"
+                           : "bad MAC");
+        }
+    }
+
+    if (ctx->status == NGX_HTTP_SESSION_ST_INVALID) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: invalid \"%V\" cookie", &sscf->name);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
+{
+    u_char                          *p;
+    size_t                           argvlen[7];
+    const char                      *argv[7];
+    ngx_http_session_redis_conf_t   *rc;
+    u_char                           now[NGX_TIME_T_LEN];
+    u_char                           key[128 + sizeof(SS_KEY_SESSION)
+                                         + SC_HASH_HEX_LEN];
+
+    rc = smcf->redis;
+
+    p = ngx_cpymem(key, rc->prefix.data, rc->prefix.len);
+    p = ngx_cpymem(p, SS_KEY_SESSION, sizeof(SS_KEY_SESSION) - 1);
+    p = ngx_cpymem(p, ctx->hash, SC_HASH_HEX_LEN);
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) smcf->lookup_sha;
+    argvlen[1] = 40;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key;
+    argvlen[3] = p - key;
+    argv[4] = (const char *) now;
+    argvlen[4] = ngx_sprintf(now, "%T", ngx_time()) - now;
+    argv[5] = (const char *) sscf->idle_text.data;
+    argvlen[5] = sscf->idle_text.len;
+    argv[6] = (const char *) sscf->touch_text.data;
+    argvlen[6] = sscf->touch_text.len;
+
+    ctx->op = ngx_http_session_redis_command(ngx_http_session_lookup_reply,
+                                             ctx, 7, argv, argvlen);
+    if (ctx->op == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->waiting = 1;
+
+    ctx->timer.handler = ngx_http_session_lookup_timeout;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, rc->timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_lookup_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_ctx_t  *ctx = data;
+
+    ngx_str_t            *s;
+    ngx_uint_t            i;
+    ngx_http_request_t   *r;
+
+    r = ctx->request;
+    ctx->op = NULL;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (reply == NULL) {
+        ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        ctx->status = reply->integer == 1 ? NGX_HTTP_SESSION_ST_EXPIRED
+                                          : NGX_HTTP_SESSION_ST_UNKNOWN;
+
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
+
+        for (i = 0; i < 3; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING) {
+                goto bad_reply;
+            }
+        }
+
+        s = &ctx->user;
+
+        for (i = 0; i < 3; i += 2) {
+            s->len = reply->element[i]->len;
+            s->data = ngx_pnalloc(r->pool, s->len + 1);
+            if (s->data == NULL) {
+                ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+                goto done;
+            }
+
+            ngx_memcpy(s->data, reply->element[i]->str, s->len);
+            s->data[s->len] = '\0';
+
+            s = &ctx->claims;
+        }
+
+        ctx->expires = ngx_atotm((u_char *) reply->element[1]->str,
+                                 reply->element[1]->len);
+        ctx->status = NGX_HTTP_SESSION_ST_OK;
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: redis error: %*s",
+                      (size_t) reply->len, reply->str);
+        ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+
+    } else {
+        goto bad_reply;
+    }
+
+done:
+
+    ctx->waiting = 0;
+    ctx->done = 1;
+
+    ngx_http_session_resume(r);
+    return;
+
+bad_reply:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "session: unexpected reply from redis (type %d)",
+                  reply->type);
+
+    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+    goto done;
+}
+
+
+static void
+ngx_http_session_lookup_timeout(ngx_event_t *ev)
+{
+    ngx_http_session_ctx_t  *ctx = ev->data;
+
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "session: redis did not answer in time");
+
+    if (ctx->op) {
+        ctx->op->data = NULL;
+        ctx->op = NULL;
+    }
+
+    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+    ctx->waiting = 0;
+    ctx->done = 1;
+
+    /* may drop a dead connection, failing the other pending commands */
+    ngx_http_session_redis_timed_out();
+
+    ngx_http_session_resume(r);
+}
+
+
+static void
+ngx_http_session_ctx_cleanup(void *data)
+{
+    ngx_http_session_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ctx->op->data = NULL;
+        ctx->op = NULL;
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
+}
+
+
+static void
+ngx_http_session_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_http_session_loc_conf_t *slcf)
+{
+    ngx_table_elt_t  *h;
+
+    switch (ctx->status) {
+
+    case NGX_HTTP_SESSION_ST_OK:
+        return NGX_OK;
+
+    case NGX_HTTP_SESSION_ST_ERROR:
+
+        if (slcf->required == NGX_HTTP_SESSION_OPTIONAL) {
+            return NGX_OK;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    default:
+
+        if (slcf->required == NGX_HTTP_SESSION_OPTIONAL) {
+            return NGX_OK;
+        }
+
+        return ngx_http_session_reject(r, slcf);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_session_reject(ngx_http_request_t *r,
+    ngx_http_session_loc_conf_t *slcf)
+{
+    ngx_str_t         url;
+    ngx_table_elt_t  *h;
+
+    if (slcf->login_url == NULL || !ngx_http_session_is_navigation(r)) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (ngx_http_complex_value(r, slcf->login_url, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_clear_location(r);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Location");
+    h->value = url;
+
+    r->headers_out.location = h;
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/* a top-level browser navigation: GET or HEAD that accepts text/html */
+
+static ngx_uint_t
+ngx_http_session_is_navigation(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *accept;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return 0;
+    }
+
+#if (NGX_HTTP_HEADERS)
+    accept = r->headers_in.accept;
+#else
+    accept = NULL;
+#endif
+
+    if (accept == NULL) {
+        return 0;
+    }
+
+    return ngx_strlcasestrn(accept->value.data,
+                            accept->value.data + accept->value.len,
+                            (u_char *) "text/html", 9 - 1)
+           != NULL;
+}

@@ -1,0 +1,825 @@
+
+/*
+ * ngx_http_session_module: directives, configuration and the module.
+ */
+
+
+#include <openssl/sha.h>
+
+#include "ngx_http_session_module.h"
+
+
+static ngx_int_t ngx_http_session_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_session_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_session_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_session_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_session_init_process(ngx_cycle_t *cycle);
+static void ngx_http_session_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_session_keyring_cleanup(void *data);
+
+
+static ngx_conf_enum_t  ngx_http_session_required[] = {
+    { ngx_string("off"), NGX_HTTP_SESSION_OFF },
+    { ngx_string("on"), NGX_HTTP_SESSION_ON },
+    { ngx_string("optional"), NGX_HTTP_SESSION_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_session_commands[] = {
+
+    { ngx_string("session_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_session_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_session_cookie,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_session_timeout,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_required"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, required),
+      &ngx_http_session_required },
+
+    { ngx_string("session_login_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, login_url),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_session_module_ctx = {
+    ngx_http_session_preconfiguration,     /* preconfiguration */
+    ngx_http_session_postconfiguration,    /* postconfiguration */
+
+    ngx_http_session_create_main_conf,     /* create main configuration */
+    ngx_http_session_init_main_conf,       /* init main configuration */
+
+    ngx_http_session_create_srv_conf,      /* create server configuration */
+    ngx_http_session_merge_srv_conf,       /* merge server configuration */
+
+    ngx_http_session_create_loc_conf,      /* create location configuration */
+    ngx_http_session_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_session_module = {
+    NGX_MODULE_V1,
+    &ngx_http_session_module_ctx,          /* module context */
+    ngx_http_session_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_session_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_session_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_session_preconfiguration(ngx_conf_t *cf)
+{
+    if (sc_init() != SC_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "session: libsodium initialisation failed");
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_session_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_access_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_session_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->keyring = NULL;
+     *     smcf->keys_file = { 0, NULL };
+     *     smcf->redis = NULL;
+     */
+
+    return smcf;
+}
+
+
+static char *
+ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_session_main_conf_t  *smcf = conf;
+
+    u_char  md[SHA_DIGEST_LENGTH];
+
+    SHA1((u_char *) SS_SCRIPT_LOOKUP, sizeof(SS_SCRIPT_LOOKUP) - 1, md);
+    ngx_hex_dump(smcf->lookup_sha, md, SHA_DIGEST_LENGTH);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_session_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_srv_conf_t  *sscf;
+
+    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_srv_conf_t));
+    if (sscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     sscf->name = { 0, NULL };
+     *     sscf->domain = { 0, NULL };
+     *     sscf->path = { 0, NULL };
+     *     sscf->idle_text = { 0, NULL };
+     *     sscf->touch_text = { 0, NULL };
+     */
+
+    sscf->samesite = NGX_CONF_UNSET_UINT;
+    sscf->secure = NGX_CONF_UNSET;
+    sscf->httponly = NGX_CONF_UNSET;
+    sscf->max_age = NGX_CONF_UNSET;
+    sscf->idle = NGX_CONF_UNSET;
+    sscf->absolute = NGX_CONF_UNSET;
+    sscf->touch = NGX_CONF_UNSET;
+
+    return sscf;
+}
+
+
+static char *
+ngx_http_session_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_session_srv_conf_t *prev = parent;
+    ngx_http_session_srv_conf_t *conf = child;
+
+    if (conf->name.data == NULL) {
+        conf->name = prev->name;
+        conf->domain = prev->domain;
+        conf->path = prev->path;
+        conf->samesite = prev->samesite;
+        conf->secure = prev->secure;
+        conf->httponly = prev->httponly;
+        conf->max_age = prev->max_age;
+    }
+
+    if (conf->name.data == NULL) {
+        ngx_str_set(&conf->name, "session");
+    }
+
+    if (conf->path.data == NULL) {
+        ngx_str_set(&conf->path, "/");
+    }
+
+    ngx_conf_init_uint_value(conf->samesite, NGX_HTTP_SESSION_SAMESITE_LAX);
+    ngx_conf_init_value(conf->secure, 1);
+    ngx_conf_init_value(conf->httponly, 1);
+
+    if (conf->idle == NGX_CONF_UNSET) {
+        conf->idle = prev->idle;
+        conf->absolute = prev->absolute;
+        conf->touch = prev->touch;
+    }
+
+    ngx_conf_init_value(conf->idle, 30 * 60);
+    ngx_conf_init_value(conf->absolute, 12 * 60 * 60);
+    ngx_conf_init_value(conf->touch, 60);
+
+    if (conf->touch >= conf->idle) {
+        conf->touch = conf->idle / 2;
+    }
+
+    conf->idle_text.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN);
+    conf->touch_text.data = ngx_pnalloc(cf->pool, NGX_TIME_T_LEN);
+    if (conf->idle_text.data == NULL || conf->touch_text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->idle_text.len = ngx_sprintf(conf->idle_text.data, "%T", conf->idle)
+                          - conf->idle_text.data;
+    conf->touch_text.len = ngx_sprintf(conf->touch_text.data, "%T",
+                                       conf->touch)
+                           - conf->touch_text.data;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_session_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_loc_conf_t));
+    if (slcf == NULL) {
+        return NULL;
+    }
+
+    slcf->required = NGX_CONF_UNSET_UINT;
+    slcf->login_url = NGX_CONF_UNSET_PTR;
+
+    return slcf;
+}
+
+
+static char *
+ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_session_loc_conf_t *prev = parent;
+    ngx_http_session_loc_conf_t *conf = child;
+
+    ngx_http_session_main_conf_t  *smcf;
+
+    ngx_conf_merge_uint_value(conf->required, prev->required,
+                              NGX_HTTP_SESSION_OFF);
+    ngx_conf_merge_ptr_value(conf->login_url, prev->login_url, NULL);
+
+    if (conf->required != NGX_HTTP_SESSION_OFF) {
+        smcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_session_module);
+
+        if (smcf->keyring == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_required\" needs \"session_keys\" "
+                               "in the http block");
+            return NGX_CONF_ERROR;
+        }
+
+        if (smcf->redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_required\" needs \"session_redis\" "
+                               "in the http block");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf == NULL || smcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_session_redis_init_process(cycle, smcf);
+}
+
+
+static void
+ngx_http_session_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf == NULL || smcf->redis == NULL) {
+        return;
+    }
+
+    ngx_http_session_redis_exit_process(cycle);
+}
+
+
+/* session_keys FILE; */
+
+static char *
+ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    u_char              *buf;
+    off_t                size;
+    ssize_t              n;
+    ngx_str_t           *value;
+    ngx_file_t           file;
+    sc_error_t           err;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    if (smcf->keyring) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    smcf->keys_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &smcf->keys_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = smcf->keys_file;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"session_keys\" cannot open \"%V\"", &file.name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"session_keys\" cannot stat \"%V\"", &file.name);
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_keys\" \"%V\" is not a file",
+                           &file.name);
+        goto failed;
+    }
+
+    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"session_keys\" file \"%V\" is accessible by "
+                           "group or others (mode %04o), it should be 0600",
+                           &file.name, (unsigned) (fi.st_mode & 07777));
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_keys\" file \"%V\" is empty",
+                           &file.name);
+        goto failed;
+    }
+
+    if (size > 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_keys\" file \"%V\" is too large",
+                           &file.name);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->temp_pool, (size_t) size);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, buf, (size_t) size, 0);
+
+    if (n != (ssize_t) size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"session_keys\" cannot read \"%V\"", &file.name);
+        goto failed;
+    }
+
+    ngx_close_file(file.fd);
+
+    smcf->keyring = ngx_pcalloc(cf->pool, sizeof(sc_keyring_t));
+    if (smcf->keyring == NULL) {
+        ngx_explicit_memzero(buf, (size_t) size);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_explicit_memzero(buf, (size_t) size);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_session_keyring_cleanup;
+    cln->data = smcf->keyring;
+
+    ngx_memzero(&err, sizeof(sc_error_t));
+
+    if (sc_keyring_parse(smcf->keyring, (char *) buf, (size_t) size, &err)
+        != SC_OK)
+    {
+        ngx_explicit_memzero(buf, (size_t) size);
+
+        if (err.line) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_keys\" file \"%V\" line %ui: %s",
+                               &file.name, (ngx_uint_t) err.line, err.msg);
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_keys\" file \"%V\": %s",
+                               &file.name, err.msg);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(buf, (size_t) size);
+
+    return NGX_CONF_OK;
+
+failed:
+
+    ngx_close_file(file.fd);
+    return NGX_CONF_ERROR;
+}
+
+
+static void
+ngx_http_session_keyring_cleanup(void *data)
+{
+    sc_keyring_wipe(data);
+}
+
+
+/* session_redis ADDRESS [db=N] ...; */
+
+static char *
+ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    if (smcf->redis) {
+        return "is duplicate";
+    }
+
+    smcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_redis_conf_t));
+    if (smcf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_session_redis_parse(cf, smcf->redis, cf->args->elts,
+                                        cf->args->nelts);
+}
+
+
+static ngx_int_t
+ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
+{
+    if (s->len == 2 && ngx_strncmp(s->data, "on", 2) == 0) {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_session_token_char(u_char ch)
+{
+    /* RFC 6265 cookie-name: an RFC 7230 token */
+
+    if (ch <= 0x20 || ch >= 0x7f) {
+        return 0;
+    }
+
+    return ngx_strchr("()<>@,;:\\\"/[]?={}", ch) == NULL;
+}
+
+
+/*
+ * session_cookie NAME [domain=D] [path=/] [samesite=lax|strict|none]
+ *     [secure=on|off] [httponly=on|off] [max_age=TIME];
+ */
+
+static char *
+ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_srv_conf_t *sscf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (sscf->name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        goto bad_name;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!ngx_http_session_token_char(value[1].data[i])) {
+            goto bad_name;
+        }
+    }
+
+    sscf->name = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0) {
+            sscf->domain.data = value[i].data + 7;
+            sscf->domain.len = value[i].len - 7;
+
+            if (sscf->domain.len == 0) {
+                goto invalid;
+            }
+
+            for (p = sscf->domain.data;
+                 p < sscf->domain.data + sscf->domain.len;
+                 p++)
+            {
+                if (!(isalnum(*p) || *p == '.' || *p == '-')) {
+                    goto invalid;
+                }
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "path=", 5) == 0) {
+            sscf->path.data = value[i].data + 5;
+            sscf->path.len = value[i].len - 5;
+
+            if (sscf->path.len == 0 || sscf->path.data[0] != '/') {
+                goto invalid;
+            }
+
+            for (p = sscf->path.data;
+                 p < sscf->path.data + sscf->path.len;
+                 p++)
+            {
+                if (*p <= 0x20 || *p >= 0x7f || *p == ';') {
+                    goto invalid;
+                }
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "samesite=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            if (s.len == 3 && ngx_strncasecmp(s.data, (u_char *) "lax", 3)
+                              == 0)
+            {
+                sscf->samesite = NGX_HTTP_SESSION_SAMESITE_LAX;
+
+            } else if (s.len == 6
+                       && ngx_strncasecmp(s.data, (u_char *) "strict", 6)
+                          == 0)
+            {
+                sscf->samesite = NGX_HTTP_SESSION_SAMESITE_STRICT;
+
+            } else if (s.len == 4
+                       && ngx_strncasecmp(s.data, (u_char *) "none", 4) == 0)
+            {
+                sscf->samesite = NGX_HTTP_SESSION_SAMESITE_NONE;
+
+            } else {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "secure=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            if (ngx_http_session_parse_flag(&s, &sscf->secure) != NGX_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "httponly=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            if (ngx_http_session_parse_flag(&s, &sscf->httponly) != NGX_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_age=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            sscf->max_age = ngx_parse_time(&s, 1);
+            if (sscf->max_age == (time_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (sscf->samesite == NGX_HTTP_SESSION_SAMESITE_NONE
+        && sscf->secure == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_cookie\": \"samesite=none\" requires "
+                           "\"secure=on\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (sscf->name.len >= 7
+        && ngx_strncmp(sscf->name.data, "__Host-", 7) == 0)
+    {
+        if (sscf->domain.len
+            || (sscf->path.len && !(sscf->path.len == 1)))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_cookie\": a \"__Host-\" cookie "
+                               "cannot have \"domain=\" and its path must "
+                               "be \"/\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (sscf->secure == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_cookie\": a \"__Host-\" cookie "
+                               "requires \"secure=on\"");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (sscf->name.len >= 9
+        && ngx_strncmp(sscf->name.data, "__Secure-", 9) == 0
+        && sscf->secure == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_cookie\": a \"__Secure-\" cookie "
+                           "requires \"secure=on\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+bad_name:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_cookie\" name \"%V\"", &value[1]);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_cookie\" parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* session_timeout idle=TIME absolute=TIME [touch=TIME]; */
+
+static char *
+ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_srv_conf_t *sscf = conf;
+
+    time_t      *t;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (sscf->idle != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    sscf->idle = 30 * 60;
+    sscf->absolute = 12 * 60 * 60;
+    sscf->touch = NGX_CONF_UNSET;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "idle=", 5) == 0) {
+            t = &sscf->idle;
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+        } else if (ngx_strncmp(value[i].data, "absolute=", 9) == 0) {
+            t = &sscf->absolute;
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+        } else if (ngx_strncmp(value[i].data, "touch=", 6) == 0) {
+            t = &sscf->touch;
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+        } else {
+            goto invalid;
+        }
+
+        *t = ngx_parse_time(&s, 1);
+        if (*t == (time_t) NGX_ERROR || *t == 0) {
+            goto invalid;
+        }
+    }
+
+    if (sscf->touch == NGX_CONF_UNSET) {
+        sscf->touch = ngx_min(60, sscf->idle / 2);
+    }
+
+    if (sscf->idle > sscf->absolute) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_timeout\": \"idle\" is longer than "
+                           "\"absolute\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (sscf->touch >= sscf->idle) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_timeout\": \"touch\" must be shorter "
+                           "than \"idle\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_timeout\" parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}

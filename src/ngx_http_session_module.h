@@ -1,0 +1,146 @@
+
+/*
+ * ngx_http_session_module: declarations shared by the nginx glue files.
+ */
+
+#ifndef _NGX_HTTP_SESSION_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SESSION_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "session_core.h"
+#include "session_store.h"
+
+
+#define NGX_HTTP_SESSION_OFF            0
+#define NGX_HTTP_SESSION_ON             1
+#define NGX_HTTP_SESSION_OPTIONAL       2
+
+
+/* $session_status */
+#define NGX_HTTP_SESSION_ST_NONE        0    /* not looked at */
+#define NGX_HTTP_SESSION_ST_OK          1
+#define NGX_HTTP_SESSION_ST_MISSING     2
+#define NGX_HTTP_SESSION_ST_INVALID     3
+#define NGX_HTTP_SESSION_ST_EXPIRED     4
+#define NGX_HTTP_SESSION_ST_UNKNOWN     5
+#define NGX_HTTP_SESSION_ST_ERROR       6
+
+
+#define NGX_HTTP_SESSION_SAMESITE_LAX     0
+#define NGX_HTTP_SESSION_SAMESITE_STRICT  1
+#define NGX_HTTP_SESSION_SAMESITE_NONE    2
+
+
+/* the most cookies of our name tried in one request */
+#define NGX_HTTP_SESSION_MAX_CANDIDATES 8
+
+
+typedef struct {
+    ngx_str_t                       addr_text;   /* as configured */
+    ngx_str_t                       host;        /* literal IP, NUL ended */
+    in_port_t                       port;
+    ngx_str_t                       unix_path;   /* NUL ended, or empty */
+    ngx_uint_t                      db;
+    ngx_str_t                       user;
+    ngx_str_t                       password;
+    ngx_str_t                       prefix;
+    ngx_msec_t                      connect_timeout;
+    ngx_msec_t                      timeout;
+} ngx_http_session_redis_conf_t;
+
+
+typedef struct {
+    sc_keyring_t                   *keyring;
+    ngx_str_t                       keys_file;
+    ngx_http_session_redis_conf_t  *redis;
+    u_char                          lookup_sha[40];
+} ngx_http_session_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_str_t                       domain;
+    ngx_str_t                       path;
+    ngx_uint_t                      samesite;
+    ngx_flag_t                      secure;
+    ngx_flag_t                      httponly;
+    time_t                          max_age;     /* NGX_CONF_UNSET: none */
+
+    time_t                          idle;
+    time_t                          absolute;
+    time_t                          touch;
+    ngx_str_t                       idle_text;   /* preformatted ARGV */
+    ngx_str_t                       touch_text;
+} ngx_http_session_srv_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                      required;
+    ngx_http_complex_value_t       *login_url;
+} ngx_http_session_loc_conf_t;
+
+
+typedef struct ngx_http_session_op_s  ngx_http_session_op_t;
+
+typedef void (*ngx_http_session_op_handler_pt)(void *data, redisReply *reply);
+
+struct ngx_http_session_op_s {
+    ngx_http_session_op_handler_pt  handler;
+    void                           *data;        /* NULL: cancelled */
+    ngx_http_session_op_t          *next;        /* free list */
+};
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_session_op_t          *op;
+    ngx_event_t                     timer;
+
+    ngx_int_t                       rc;
+    ngx_uint_t                      status;
+
+    ngx_str_t                       user;
+    ngx_str_t                       claims;      /* raw, percent-encoded */
+    time_t                          expires;
+    size_t                          key_index;
+
+    u_char                          token[SC_TOKEN_LEN];
+    u_char                          public_id[SC_PUBLIC_ID_LEN];
+    u_char                          hash[SC_HASH_HEX_LEN];
+
+    unsigned                        waiting:1;
+    unsigned                        done:1;
+    unsigned                        have_token:1;
+} ngx_http_session_ctx_t;
+
+
+extern ngx_module_t  ngx_http_session_module;
+
+
+/* ngx_http_session_redis.c */
+ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_session_main_conf_t *smcf);
+void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_session_redis_available(void);
+ngx_http_session_op_t *ngx_http_session_redis_command(
+    ngx_http_session_op_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+void ngx_http_session_redis_timed_out(void);
+char *ngx_http_session_redis_parse(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
+
+/* ngx_http_session_access.c */
+ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
+
+/* ngx_http_session_variables.c */
+ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_SESSION_MODULE_H_INCLUDED_ */
