@@ -1,0 +1,269 @@
+
+/*
+ * ngx_http_session_module core: base64, percent-decoding, constant time
+ * comparison, randomness.  No nginx headers, no allocation, no I/O.
+ */
+
+
+#include <sodium.h>
+
+#include "session_core.h"
+
+
+/*
+ * Branch-free byte classification, after libsodium's codecs.c.  Each
+ * helper returns 0xff for true and 0 for false; arguments are 0..0xff.
+ * Secrets (key file) and session tokens (cookies) pass through the base64
+ * codec, so its running time and memory accesses do not depend on the
+ * data: no lookup tables and no data dependent branches.
+ */
+
+static unsigned
+sc_ct_eq(unsigned x, unsigned y)
+{
+    return (((0U - (x ^ y)) >> 8) & 0xff) ^ 0xff;
+}
+
+
+static unsigned
+sc_ct_gt(unsigned x, unsigned y)
+{
+    return ((y - x) >> 8) & 0xff;
+}
+
+
+static unsigned
+sc_ct_ge(unsigned x, unsigned y)
+{
+    return sc_ct_gt(y, x) ^ 0xff;
+}
+
+
+static unsigned
+sc_ct_lt(unsigned x, unsigned y)
+{
+    return sc_ct_gt(y, x);
+}
+
+
+static unsigned
+sc_ct_le(unsigned x, unsigned y)
+{
+    return sc_ct_ge(y, x);
+}
+
+
+/* 0..63 to the URL-safe alphabet */
+
+static char
+sc_b64url_char(unsigned x)
+{
+    return (char) ((sc_ct_lt(x, 26) & (x + 'A'))
+                   | (sc_ct_ge(x, 26) & sc_ct_lt(x, 52) & (x + ('a' - 26)))
+                   | (sc_ct_ge(x, 52) & sc_ct_lt(x, 62) & (x - (52 - '0')))
+                   | (sc_ct_eq(x, 62) & '-')
+                   | (sc_ct_eq(x, 63) & '_'));
+}
+
+
+/*
+ * Either alphabet to 0..63, 0xff if c is not a base64 digit.  *std and
+ * *url accumulate (0xff) whether a character specific to the standard
+ * ("+/") or to the URL-safe ("-_") alphabet was seen.
+ */
+
+static unsigned
+sc_b64_value(unsigned c, unsigned *std, unsigned *url)
+{
+    unsigned  x;
+
+    *std |= sc_ct_eq(c, '+') | sc_ct_eq(c, '/');
+    *url |= sc_ct_eq(c, '-') | sc_ct_eq(c, '_');
+
+    x = (sc_ct_ge(c, 'A') & sc_ct_le(c, 'Z') & (c - 'A'))
+        | (sc_ct_ge(c, 'a') & sc_ct_le(c, 'z') & (c - ('a' - 26)))
+        | (sc_ct_ge(c, '0') & sc_ct_le(c, '9') & (c + (52 - '0')))
+        | ((sc_ct_eq(c, '+') | sc_ct_eq(c, '-')) & 62)
+        | ((sc_ct_eq(c, '/') | sc_ct_eq(c, '_')) & 63);
+
+    return x | (sc_ct_eq(x, 0) & (sc_ct_eq(c, 'A') ^ 0xff));
+}
+
+
+size_t
+sc_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t    i, n;
+    unsigned  acc, bits;
+
+    n = 0;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        acc = ((acc << 8) | in[i]) & 0xffff;
+        bits += 8;
+
+        while (bits >= 6) {
+            bits -= 6;
+            out[n++] = sc_b64url_char((acc >> bits) & 0x3f);
+        }
+    }
+
+    if (bits > 0) {
+        out[n++] = sc_b64url_char((acc << (6 - bits)) & 0x3f);
+    }
+
+    return n;
+}
+
+
+/*
+ * Strict: '=' only at the end, one or two of them and then only to a
+ * multiple of 4 characters; unpadded input must not be 1 mod 4 long; the
+ * unused low bits of the last digit must be zero (so that every byte
+ * string has exactly one spelling per alphabet and padding style); the
+ * two alphabets must not be mixed.  On error out is wiped.
+ */
+
+size_t
+sc_b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+{
+    size_t    i, n, o, pad, olen;
+    unsigned  v, acc, bits, bad, std, url;
+
+    pad = 0;
+
+    if (len > 0 && in[len - 1] == '=') {
+        pad = (len > 1 && in[len - 2] == '=') ? 2 : 1;
+
+        if (len % 4 != 0) {
+            return (size_t) -1;
+        }
+    }
+
+    n = len - pad;
+
+    if (n % 4 == 1) {
+        return (size_t) -1;
+    }
+
+    olen = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+
+    if (olen > outlen) {
+        return (size_t) -1;
+    }
+
+    o = 0;
+    acc = 0;
+    bits = 0;
+    bad = 0;
+    std = 0;
+    url = 0;
+
+    for (i = 0; i < n; i++) {
+        v = sc_b64_value((unsigned char) in[i], &std, &url);
+        bad |= sc_ct_eq(v, 0xff);
+
+        acc = ((acc << 6) | (v & 0x3f)) & 0xfff;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char) (acc >> bits);
+        }
+    }
+
+    /* non-canonical: leftover bits set */
+    bad |= (acc & ((1U << bits) - 1)) ? 0xff : 0;
+
+    bad |= std & url;
+
+    if (bad) {
+        if (olen) {
+            sodium_memzero(out, olen);
+        }
+
+        return (size_t) -1;
+    }
+
+    return olen;
+}
+
+
+int
+sc_equal(const void *a, const void *b, size_t len)
+{
+    /* 1 if equal, 0 if not */
+    return sodium_memcmp(a, b, len) == 0;
+}
+
+
+void
+sc_random(unsigned char *buf, size_t len)
+{
+    randombytes_buf(buf, len);
+}
+
+
+int
+sc_init(void)
+{
+    return sodium_init() < 0 ? SC_ERROR : SC_OK;
+}
+
+
+static int
+sc_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+size_t
+sc_pct_decode(const char *in, size_t len, char *out, size_t outlen)
+{
+    int            hi, lo;
+    size_t         i, n;
+    unsigned char  c;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) in[i];
+
+        if (c == '%') {
+            if (len - i < 3) {
+                return (size_t) -1;
+            }
+
+            hi = sc_hex_value((unsigned char) in[i + 1]);
+            lo = sc_hex_value((unsigned char) in[i + 2]);
+
+            if (hi < 0 || lo < 0) {
+                return (size_t) -1;
+            }
+
+            c = (unsigned char) (hi << 4 | lo);
+            i += 2;
+        }
+
+        if (n == outlen) {
+            return (size_t) -1;
+        }
+
+        out[n++] = (char) c;
+    }
+
+    return n;
+}
