@@ -1,0 +1,282 @@
+
+/*
+ * ngx_http_session_module core: the session cookie and the hashes of its
+ * token.
+ *
+ * Cookie value: "<kid>.<token>.<mac>", token and mac 32 bytes each in
+ * unpadded base64url (43 characters), with
+ *
+ *   mac = BLAKE2b-256(key = mac_key of <kid>,
+ *                     message = "ngx_http_session cookie v1" || 0x00
+ *                               || kid || 0x00 || token)
+ *
+ * (mac_key: see session_keyring.c).  A kid never contains a NUL and the
+ * token has a fixed length, so the message is unambiguous.
+ *
+ * Hashes of the token, unkeyed BLAKE2b, with distinct prefixes:
+ *
+ *   record id  = hex(BLAKE2b-256("sid" || token))              64 digits
+ *   public id  = hex(BLAKE2b-256("ngx_http_session public id v1" || 0x00
+ *                                || token))[0..16)            16 digits
+ *
+ * The record id names the session in Redis; the public id goes to logs.
+ * Neither can be turned into the token (256 random bits), and the public
+ * id cannot be turned into the record id either.
+ */
+
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "session_core.h"
+
+
+#define SC_MAC_LABEL     "ngx_http_session cookie v1"
+#define SC_SID_LABEL     "sid"
+#define SC_PUBLIC_LABEL  "ngx_http_session public id v1"
+
+/* "<kid>." excluded */
+#define SC_COOKIE_TAIL   (SC_B64_32_LEN + 1 + SC_B64_32_LEN)
+
+
+static void
+sc_cookie_mac(const sc_key_t *key, const unsigned char *token,
+    unsigned char mac[SC_MAC_LEN])
+{
+    crypto_generichash_state  st;
+
+    crypto_generichash_init(&st, key->mac_key, sizeof(key->mac_key),
+                            SC_MAC_LEN);
+    crypto_generichash_update(&st, (const unsigned char *) SC_MAC_LABEL,
+                              sizeof(SC_MAC_LABEL));
+    crypto_generichash_update(&st, (const unsigned char *) key->kid,
+                              key->kid_len);
+    crypto_generichash_update(&st, (const unsigned char *) "", 1);
+    crypto_generichash_update(&st, token, SC_TOKEN_LEN);
+    crypto_generichash_final(&st, mac, SC_MAC_LEN);
+
+    sodium_memzero(&st, sizeof(st));
+}
+
+
+/* lowercase hex, branch free (as libsodium's sodium_bin2hex); no NUL */
+
+static void
+sc_hex(const unsigned char *in, size_t len, char *out)
+{
+    size_t    i;
+    unsigned  b, c;
+
+    for (i = 0; i < len; i++) {
+        b = in[i] >> 4;
+        c = in[i] & 0xf;
+
+        out[2 * i] = (char) (unsigned char)
+                     (87U + b + (((b - 10U) >> 8) & ~38U));
+        out[2 * i + 1] = (char) (unsigned char)
+                         (87U + c + (((c - 10U) >> 8) & ~38U));
+    }
+}
+
+
+static int
+sc_kid_valid(const char *kid, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > SC_KID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = kid[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * 0 if in[0..len) has no character of the standard alphabet ("+/") and no
+ * padding; branch free: the field may hold the token.
+ */
+
+static unsigned
+sc_b64url_only(const char *in, size_t len)
+{
+    size_t    i;
+    unsigned  c, bad;
+
+    bad = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) in[i];
+        bad |= (c ^ '+') - 1U;
+        bad |= (c ^ '/') - 1U;
+        bad |= (c ^ '=') - 1U;
+    }
+
+    /* bit 31 is set iff one of the differences was 0 */
+    return bad >> 31;
+}
+
+
+size_t
+sc_cookie_encode(const sc_keyring_t *kr,
+    const unsigned char token[SC_TOKEN_LEN], char *out, size_t outlen)
+{
+    char           *p;
+    const sc_key_t *key;
+    unsigned char   mac[SC_MAC_LEN];
+
+    if (outlen < SC_COOKIE_MAX || kr->nkeys == 0) {
+        return 0;
+    }
+
+    key = &kr->keys[0];
+
+    sc_cookie_mac(key, token, mac);
+
+    p = out;
+
+    memcpy(p, key->kid, key->kid_len);
+    p += key->kid_len;
+    *p++ = '.';
+    p += sc_b64url_encode(token, SC_TOKEN_LEN, p);
+    *p++ = '.';
+    p += sc_b64url_encode(mac, SC_MAC_LEN, p);
+
+    sodium_memzero(mac, sizeof(mac));
+
+    return p - out;
+}
+
+
+int
+sc_cookie_decode(const sc_keyring_t *kr, const char *in, size_t len,
+    unsigned char token[SC_TOKEN_LEN], size_t *key_index)
+{
+    int             rc;
+    size_t          i, klen;
+    const char     *t, *m;
+    const sc_key_t *key;
+    unsigned char   tok[SC_TOKEN_LEN], mac[SC_MAC_LEN], exp[SC_MAC_LEN];
+
+    /* the layout is fixed once the length is known */
+
+    if (len <= SC_COOKIE_TAIL + 1 || len > SC_COOKIE_MAX) {
+        return SC_MALFORMED;
+    }
+
+    klen = len - SC_COOKIE_TAIL - 1;
+    t = in + klen + 1;
+    m = t + SC_B64_32_LEN + 1;
+
+    if (in[klen] != '.' || t[SC_B64_32_LEN] != '.'
+        || !sc_kid_valid(in, klen))
+    {
+        return SC_MALFORMED;
+    }
+
+    /*
+     * sc_b64_decode() rejects anything but base64 digits, and non-zero
+     * trailing bits; 43 digits decode to exactly 32 bytes
+     */
+
+    if (sc_b64url_only(t, SC_B64_32_LEN) | sc_b64url_only(m, SC_B64_32_LEN)) {
+        return SC_MALFORMED;
+    }
+
+    if (sc_b64_decode(t, SC_B64_32_LEN, tok, sizeof(tok)) != SC_TOKEN_LEN) {
+        return SC_MALFORMED;
+    }
+
+    if (sc_b64_decode(m, SC_B64_32_LEN, mac, sizeof(mac)) != SC_MAC_LEN) {
+        sodium_memzero(tok, sizeof(tok));
+        return SC_MALFORMED;
+    }
+
+    key = NULL;
+
+    for (i = 0; i < kr->nkeys; i++) {
+        if (kr->keys[i].kid_len == klen
+            && memcmp(kr->keys[i].kid, in, klen) == 0)
+        {
+            key = &kr->keys[i];
+            break;
+        }
+    }
+
+    if (key == NULL) {
+        rc = SC_UNKNOWN_KID;
+        goto done;
+    }
+
+    sc_cookie_mac(key, tok, exp);
+
+    if (crypto_verify_32(mac, exp) != 0) {
+        rc = SC_BAD_MAC;
+        goto done;
+    }
+
+    memcpy(token, tok, SC_TOKEN_LEN);
+
+    if (key_index) {
+        *key_index = i;
+    }
+
+    rc = SC_OK;
+
+done:
+
+    sodium_memzero(tok, sizeof(tok));
+    sodium_memzero(exp, sizeof(exp));
+
+    return rc;
+}
+
+
+void
+sc_token_hash_hex(const unsigned char token[SC_TOKEN_LEN], char *hex)
+{
+    unsigned char             h[32];
+    crypto_generichash_state  st;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *) SC_SID_LABEL,
+                              sizeof(SC_SID_LABEL) - 1);
+    crypto_generichash_update(&st, token, SC_TOKEN_LEN);
+    crypto_generichash_final(&st, h, sizeof(h));
+
+    sc_hex(h, sizeof(h), hex);
+
+    sodium_memzero(h, sizeof(h));
+    sodium_memzero(&st, sizeof(st));
+}
+
+
+void
+sc_public_id(const unsigned char token[SC_TOKEN_LEN], char *out)
+{
+    unsigned char             h[32];
+    crypto_generichash_state  st;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *) SC_PUBLIC_LABEL,
+                              sizeof(SC_PUBLIC_LABEL));
+    crypto_generichash_update(&st, token, SC_TOKEN_LEN);
+    crypto_generichash_final(&st, h, sizeof(h));
+
+    sc_hex(h, SC_PUBLIC_ID_LEN / 2, out);
+
+    sodium_memzero(h, sizeof(h));
+    sodium_memzero(&st, sizeof(st));
+}
