@@ -204,10 +204,12 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
 
 
 /*
- * A request's command timed out.  If nothing at all has come back from
- * Redis for a whole command timeout while commands were outstanding, the
- * connection is taken as dead (a black hole does not send a RST): drop it,
- * which fails every pending command at once, and reconnect.
+ * A request's command timed out.  That alone is a slow Redis, not a dead
+ * one: the request answers 503 and the reply, when it comes, is dropped.
+ * But if nothing at all has come back for connect_timeout while commands
+ * were outstanding, the connection is taken as dead (a host that vanished
+ * sends no RST): drop it, which fails every pending command at once, and
+ * reconnect.
  */
 
 void
@@ -219,11 +221,13 @@ ngx_http_session_redis_timed_out(void)
         return;
     }
 
-    if (ngx_current_msec - w->last_activity < w->smcf->redis->timeout) {
+    if (ngx_current_msec - w->last_activity
+        < w->smcf->redis->connect_timeout)
+    {
         return;
     }
 
-    ngx_http_session_redis_outage("no reply within the timeout");
+    ngx_http_session_redis_outage("no reply within connect_timeout");
 
     redisAsyncFree(w->ac);
 }

@@ -1,0 +1,221 @@
+# nginx -t must fail, naming the file and the line, for every bad key file
+# and every bad directive value; a good configuration must start.
+use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SessionTest ();
+
+$ENV{TEST_NGINX_KEYS} = SessionTest::test_keys_dir();
+$ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
+
+repeat_each(1);
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a good configuration starts
+--- http_config
+    session_keys $TEST_NGINX_KEYS/ring2.keys;
+    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=0 prefix=t: timeout=500ms connect_timeout=1s;
+    session_cookie sid path=/ samesite=strict secure=on httponly=on max_age=1h;
+    session_timeout idle=10m absolute=1h touch=30s;
+--- config
+    location /t { session_required on; return 200 "ok\n"; }
+--- request
+GET /t
+--- response_body
+ok
+--- no_error_log
+[warn]
+[error]
+
+
+
+=== TEST 2: missing key file
+--- http_config
+    session_keys $TEST_NGINX_KEYS/no-such.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" cannot open ".*/no-such\.keys".*in .*nginx\.conf:\d+}
+
+
+
+=== TEST 3: key file with no key
+--- http_config
+    session_keys $TEST_NGINX_KEYS/bad-empty.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" file ".*/bad-empty\.keys": no key found}
+
+
+
+=== TEST 4: duplicate key id, with its line
+--- http_config
+    session_keys $TEST_NGINX_KEYS/bad-dupkid.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" file ".*/bad-dupkid\.keys" line 2: duplicate key id "k1"}
+
+
+
+=== TEST 5: short secret, with its line
+--- http_config
+    session_keys $TEST_NGINX_KEYS/bad-short.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" file ".*/bad-short\.keys" line 1: secret is 16 bytes, at least 32 are required}
+
+
+
+=== TEST 6: malformed line
+--- http_config
+    session_keys $TEST_NGINX_KEYS/bad-malformed.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" file ".*/bad-malformed\.keys" line 2: }
+
+
+
+=== TEST 7: bad base64
+--- http_config
+    session_keys $TEST_NGINX_KEYS/bad-base64.keys;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_keys" file ".*/bad-base64\.keys" line 1: invalid base64}
+
+
+
+=== TEST 8: session_required without session_keys
+--- http_config
+    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location /t { session_required on; }
+--- must_die
+--- error_log eval
+qr{"session_required" needs "session_keys" in the http block in .*nginx\.conf:\d+}
+
+
+
+=== TEST 9: session_required without session_redis
+--- http_config
+    session_keys $TEST_NGINX_KEYS/ring1.keys;
+--- config
+    location /t { session_required on; }
+--- must_die
+--- error_log
+"session_required" needs "session_redis"
+
+
+
+=== TEST 10: samesite=none without secure
+--- http_config
+    session_cookie sid samesite=none secure=off;
+--- config
+--- must_die
+--- error_log eval
+qr{"session_cookie": "samesite=none" requires "secure=on" in .*nginx\.conf:\d+}
+
+
+
+=== TEST 11: __Host- cookie with a domain
+--- http_config
+    session_cookie __Host-sid domain=example.com;
+--- config
+--- must_die
+--- error_log
+a "__Host-" cookie cannot have "domain="
+
+
+
+=== TEST 12: __Host- cookie with a path
+--- http_config
+    session_cookie __Host-sid path=/app;
+--- config
+--- must_die
+--- error_log
+its path must be "/"
+
+
+
+=== TEST 13: a host name in session_redis is refused (no DNS at request time)
+--- http_config
+    session_redis redis.example.com:6379;
+--- config
+--- must_die
+--- error_log
+must be a literal IP address, "localhost" or "unix:/path"
+
+
+
+=== TEST 14: bad session_redis port
+--- http_config
+    session_redis 127.0.0.1:99999;
+--- config
+--- must_die
+--- error_log
+invalid "session_redis" address "127.0.0.1:99999"
+
+
+
+=== TEST 15: unknown session_redis parameter
+--- http_config
+    session_redis 127.0.0.1:6379 color=blue;
+--- config
+--- must_die
+--- error_log
+invalid "session_redis" parameter "color=blue"
+
+
+
+=== TEST 16: bad session_required value
+--- config
+    location /t { session_required maybe; }
+--- must_die
+--- error_log eval
+qr{invalid value "maybe" in "session_required" directive.* in .*nginx\.conf:\d+}
+
+
+
+=== TEST 17: bad cookie name
+--- http_config
+    session_cookie "s;id";
+--- config
+--- must_die
+--- error_log
+invalid "session_cookie" name "s;id"
+
+
+
+=== TEST 18: touch not shorter than idle
+--- http_config
+    session_timeout idle=1m touch=2m;
+--- config
+--- must_die
+--- error_log
+"session_timeout": "touch" must be shorter than "idle"
+
+
+
+=== TEST 19: session_keys outside http
+--- config
+    location /t { session_keys /etc/passwd; }
+--- must_die
+--- error_log
+"session_keys" directive is not allowed here
+
+
+
+=== TEST 20: missing password file
+--- http_config
+    session_redis 127.0.0.1:6379 password_file=/nonexistent/redis.pass;
+--- config
+--- must_die
+--- error_log
+"session_redis" cannot open password file "/nonexistent/redis.pass"

@@ -1,0 +1,256 @@
+package SessionTest;
+
+# Helpers for the scenario tests in t/ that need more than one nginx
+# lifetime per test or that act between requests (stop Redis, restart
+# nginx, fire parallel requests).  Plain Test::More scripts use it, so they
+# run the same whether Test::Nginx or the project's harness is installed.
+#
+# Everything runs on 127.0.0.1, on ports picked free at run time, under a
+# temporary directory; every process started is stopped at exit.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use File::Spec;
+use FindBin;
+use IO::Socket::INET;
+use IO::Select;
+use POSIX ":sys_wait_h";
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(free_port redis_start redis_stop redis_cli nginx_start
+                 nginx_stop nginx_reload http_request sessionctl
+                 test_keys_dir wait_port);
+
+my @cleanup;
+
+END {
+    my $status = $?;
+    $_->() for reverse @cleanup;
+    $? = $status;
+}
+
+sub test_keys_dir {
+    my $dir = File::Spec->rel2abs("$FindBin::Bin/keys");
+    chmod 0600, glob("$dir/*.keys");
+    return $dir;
+}
+
+sub free_port {
+    for (1 .. 50) {
+        my $port = 20000 + int(rand(30000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Listen => 1,
+                                      ReuseAddr => 1);
+        next unless $s;
+        close $s;
+        return $port;
+    }
+    die "no free port found\n";
+}
+
+sub wait_port {
+    my ($port, $up, $timeout) = @_;
+    $timeout //= 5;
+    my $deadline = time + $timeout;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 0.2);
+        if ($up ? $s : !$s) {
+            close $s if $s;
+            return 1;
+        }
+        close $s if $s;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# redis_start(port => N, appendonly => 1, dir => D): a redis-server
+sub redis_start {
+    my (%o) = @_;
+    my $r = {
+        port => $o{port} // free_port(),
+        dir  => $o{dir} // tempdir(CLEANUP => 1),
+    };
+    my @args = ('--port', $r->{port}, '--bind', '127.0.0.1',
+                '--dir', $r->{dir}, '--save', '',
+                '--appendonly', $o{appendonly} ? 'yes' : 'no',
+                '--daemonize', 'yes',
+                '--pidfile', "$r->{dir}/redis.pid",
+                '--logfile', "$r->{dir}/redis.log");
+    system('redis-server', @args) == 0 or die "redis-server failed\n";
+    wait_port($r->{port}, 1) or die "redis did not start on $r->{port}\n";
+    my $alive = $r;
+    push @cleanup, sub { redis_stop($alive) if $alive->{port} };
+    return $r;
+}
+
+sub redis_stop {
+    my ($r) = @_;
+    return unless $r->{port};
+    system("redis-cli -p $r->{port} shutdown nosave >/dev/null 2>&1");
+    wait_port($r->{port}, 0, 5);
+}
+
+sub redis_cli {
+    my ($r, @args) = @_;
+    my $q = join ' ', map { "'$_'" } @args;
+    my $out = `redis-cli -p $r->{port} $q 2>&1`;
+    chomp $out;
+    return $out;
+}
+
+# nginx_start(http => "...", main => "...", workers => N, port => P)
+# the http text may use $PORT for the listening port
+sub nginx_start {
+    my (%o) = @_;
+    my $n = {
+        port   => $o{port} // free_port(),
+        root   => $o{root} // tempdir(CLEANUP => 1),
+    };
+    my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $root = $n->{root};
+    mkdir "$root/$_" for qw(conf logs html);
+    my $http = $o{http} // '';
+    $http =~ s/\$PORT\b/$n->{port}/g;
+    my $modules = join '',
+        map { "load_module $_;\n" }
+        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+    my $workers = $o{workers} // 1;
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"CONF";
+$modules
+worker_processes $workers;
+daemon on;
+master_process on;
+error_log $root/logs/error.log ${\($o{log_level} // 'info')};
+pid $root/logs/nginx.pid;
+${\($o{main} // '')}
+events { worker_connections 1024; accept_mutex off; }
+http {
+    access_log $root/logs/access.log;
+    client_body_temp_path $root/body;
+    proxy_temp_path $root/proxy;
+    fastcgi_temp_path $root/fastcgi;
+    uwsgi_temp_path $root/uwsgi;
+    scgi_temp_path $root/scgi;
+    default_type text/plain;
+$http
+}
+CONF
+    close $fh;
+    $n->{binary} = $binary;
+    nginx_up($n);
+    my $alive = $n;
+    push @cleanup, sub { nginx_stop($alive) };
+    return $n;
+}
+
+sub nginx_up {
+    my ($n) = @_;
+    my $out = `$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf 2>&1`;
+    die "nginx failed to start: $out\n" if $?;
+    wait_port($n->{port}, 1) or die "nginx did not listen on $n->{port}\n";
+    $n->{running} = 1;
+}
+
+sub nginx_pid {
+    my ($n) = @_;
+    open my $fh, '<', "$n->{root}/logs/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid if defined $pid;
+    return $pid;
+}
+
+sub nginx_stop {
+    my ($n) = @_;
+    return unless $n->{running};
+    my $pid = nginx_pid($n);
+    $n->{running} = 0;
+    return unless $pid;
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        return unless kill 0, $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+}
+
+sub nginx_restart {
+    my ($n) = @_;
+    nginx_stop($n);
+    wait_port($n->{port}, 0, 5);
+    nginx_up($n);
+}
+
+sub nginx_reload {
+    my ($n) = @_;
+    system("$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf "
+           . "-s reload") == 0 or die "reload failed\n";
+}
+
+sub error_log {
+    my ($n) = @_;
+    open my $fh, '<', "$n->{root}/logs/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+# http_request(port, "GET /path", {Header => value}, body, timeout)
+# returns { status => N, headers => {lc name => [values]}, body => ... }
+# or { status => 0, error => "..." } on timeout or connection failure
+sub http_request {
+    my ($port, $line, $headers, $body, $timeout) = @_;
+    $timeout //= 5;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => $timeout)
+        or return { status => 0, error => "connect: $!" };
+    $headers //= {};
+    my $req = "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+    for my $k (sort keys %$headers) {
+        my $v = $headers->{$k};
+        $req .= "$k: $_\r\n" for ref $v ? @$v : ($v);
+    }
+    $req .= "Content-Length: " . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n";
+    $req .= $body if defined $body;
+    print $s $req;
+    my $sel = IO::Select->new($s);
+    my $resp = '';
+    my $deadline = time + $timeout;
+    while (1) {
+        my $left = $deadline - time;
+        return { status => 0, error => 'timeout', raw => $resp }
+            if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread $s, my $buf, 65536;
+        last unless $n;
+        $resp .= $buf;
+    }
+    close $s;
+    my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
+    return { status => 0, error => 'empty response' } unless $head;
+    my @lines = split /\r\n/, $head;
+    my ($status) = (shift(@lines) // '') =~ m{^HTTP/\d\.\d (\d{3})};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        push @{ $h{lc $k} }, $v;
+    }
+    return { status => $status // 0, headers => \%h, body => $rbody // '' };
+}
+
+# sessionctl(@args): runs the project's CLI, returns (stdout, exit code)
+sub sessionctl {
+    my (@args) = @_;
+    my $ctl = $ENV{TEST_NGINX_SESSIONCTL}
+        || File::Spec->rel2abs("$FindBin::Bin/../build/sessionctl");
+    my $q = join ' ', map { "'$_'" } @args;
+    my $out = `$ctl $q`;
+    chomp $out;
+    return wantarray ? ($out, $? >> 8) : $out;
+}
+
+1;
