@@ -471,15 +471,11 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_explicit_memzero(buf, (size_t) size);
 
-        if (err.line) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"session_keys\" file \"%V\" line %ui: %s",
-                               &file.name, (ngx_uint_t) err.line, err.msg);
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"session_keys\" file \"%V\": %s",
-                               &file.name, err.msg);
-        }
+        /* err.msg starts with "line N: " when a line is at fault */
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_keys\" file \"%V\"%s%s",
+                           &file.name, err.line ? " " : ": ", err.msg);
 
         return NGX_CONF_ERROR;
     }
