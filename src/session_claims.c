@@ -60,6 +60,42 @@ sc_is_hex(unsigned char c)
 }
 
 
+
+/*
+ * Claim names compare without regard to ASCII case: nginx lower-cases
+ * variable names, so $session_claim_Role asks for "role".
+ */
+
+static int
+sc_claim_name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t         i;
+    unsigned char  ca, cb;
+
+    if (alen != blen) {
+        return 0;
+    }
+
+    for (i = 0; i < alen; i++) {
+        ca = (unsigned char) a[i];
+        cb = (unsigned char) b[i];
+
+        if (ca >= 'A' && ca <= 'Z') {
+            ca |= 0x20;
+        }
+
+        if (cb >= 'A' && cb <= 'Z') {
+            cb |= 0x20;
+        }
+
+        if (ca != cb) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
 int
 sc_claims_parse(const char *in, size_t len, sc_claim_t *claims,
     size_t nclaims_max)
@@ -154,8 +190,8 @@ sc_claims_parse(const char *in, size_t len, sc_claim_t *claims,
         }
 
         for (i = 0; i < n; i++) {
-            if (claims[i].name_len == name_len
-                && memcmp(claims[i].name, name, name_len) == 0)
+            if (sc_claim_name_eq(claims[i].name, claims[i].name_len, name,
+                                 name_len))
             {
                 return SC_MALFORMED;
             }
@@ -197,8 +233,8 @@ sc_claims_get(const char *in, size_t len, const char *name,
     n = sc_claims_parse(in, len, claims, SC_CLAIMS_MAX);
 
     for (i = 0; i < n; i++) {
-        if (claims[i].name_len == name_len
-            && memcmp(claims[i].name, name, name_len) == 0)
+        if (sc_claim_name_eq(claims[i].name, claims[i].name_len, name,
+                             name_len))
         {
             break;
         }
