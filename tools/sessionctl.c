@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -886,8 +887,8 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
         ctx->prefix = val;
         ctx->prefix_len = strlen(val);
 
-        if (ctx->prefix_len > SCTL_PREFIX_MAX) {
-            return sctl_usage_error("--prefix: longer than %d bytes",
+        if (ctx->prefix_len == 0 || ctx->prefix_len > SCTL_PREFIX_MAX) {
+            return sctl_usage_error("--prefix must be 1..%d bytes",
                                     SCTL_PREFIX_MAX);
         }
 
@@ -1849,8 +1850,9 @@ sctl_build_claims(sctl_ctx_t *ctx, char *out, size_t size, size_t *len)
                                     SC_CLAIM_NAME_MAX);
         }
 
+        /* names compare case-insensitively, as in sc_claims_parse() */
         for (k = 0; k < i; k++) {
-            if (strncmp(ctx->args[k + 1], arg, nlen + 1) == 0) {
+            if (strncasecmp(ctx->args[k + 1], arg, nlen + 1) == 0) {
                 return sctl_usage_error("claim \"%.*s\" given twice",
                                         (int) nlen, arg);
             }

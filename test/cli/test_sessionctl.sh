@@ -181,6 +181,9 @@ expect 1 "--db not a number" --db x list alice
 expect 1 "--redis host name" --redis example.com:6379 list alice
 expect 1 "--redis without port" --redis 127.0.0.1 list alice
 expect 1 "--redis port out of range" --redis 127.0.0.1:70000 list alice
+expect 1 "empty --prefix" --prefix "" list alice
+expect 1 "--prefix over 128 bytes" --prefix "$(printf 'p%.0s' $(seq 129))" \
+    list alice
 expect 1 "--user without --password-file" "${R[@]}" --user u list alice
 
 
@@ -400,6 +403,9 @@ expect 0 "create: subject of 256 bytes" "${K[@]}" "${R[@]}" \
 expect 1 "create: bad claim name" "${K[@]}" "${R[@]}" create alice a-b=1
 expect 1 "create: claim without =" "${K[@]}" "${R[@]}" create alice ab
 expect 1 "create: duplicate claim" "${K[@]}" "${R[@]}" create alice a=1 a=2
+expect 1 "create: duplicate claim in another case" "${K[@]}" "${R[@]}" \
+    create alice Role=1 role=2
+check "duplicate claim message" has "$ERR" "given twice"
 expect 1 "create: 17 claims" "${K[@]}" "${R[@]}" create alice \
     $(for i in $(seq 17); do printf 'c%d=x ' "$i"; done)
 expect 1 "create: claims over 4096 bytes" "${K[@]}" "${R[@]}" create alice \
