@@ -101,7 +101,7 @@
     "local out = {}\n"                                                        \
     "local pruned = 0\n"                                                      \
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
-    "  local k = ARGV[1] .. 's:' .. h\n"                                      \
+    "  local k = ARGV[1] .. '" SS_KEY_SESSION "' .. h\n"                      \
     "  local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last')\n"       \
     "  if r[1] == ARGV[2] then\n"                                             \
     "    out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"       \
