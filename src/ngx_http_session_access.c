@@ -12,9 +12,6 @@
 #include "ngx_http_session_module.h"
 
 
-static ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
-    ngx_http_session_ctx_t *ctx);
 static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_srv_conf_t *sscf);
@@ -26,6 +23,8 @@ static ngx_int_t ngx_http_session_decide(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_int_t ngx_http_session_reject(ngx_http_request_t *r,
     ngx_http_session_loc_conf_t *slcf);
+static ngx_int_t ngx_http_session_check_claims(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
 
 
@@ -102,7 +101,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
  * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx)
@@ -221,41 +220,38 @@ ngx_http_session_find_cookie(ngx_http_request_t *r,
 }
 
 
+u_char *
+ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    u_char *hash)
+{
+    p = ngx_cpymem(p, smcf->session_prefix.data, smcf->session_prefix.len);
+    return ngx_cpymem(p, hash, SC_HASH_HEX_LEN);
+}
+
+
 static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
-    u_char                          *p;
-    size_t                           argvlen[7];
-    const char                      *argv[7];
-    ngx_http_session_redis_conf_t   *rc;
-    u_char                           now[NGX_TIME_T_LEN];
-    u_char                           key[128 + sizeof(SS_KEY_SESSION)
-                                         + SC_HASH_HEX_LEN];
+    size_t       argslen[5];
+    const char  *args[5];
+    u_char       now[NGX_TIME_T_LEN];
+    u_char       key[128 + sizeof(SS_KEY_SESSION) + SC_HASH_HEX_LEN];
 
-    rc = smcf->redis;
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_key(key, smcf, ctx->hash) - key;
+    args[1] = (const char *) now;
+    argslen[1] = ngx_sprintf(now, "%T", ngx_time()) - now;
+    args[2] = (const char *) sscf->idle_text.data;
+    argslen[2] = sscf->idle_text.len;
+    args[3] = (const char *) sscf->touch_text.data;
+    argslen[3] = sscf->touch_text.len;
+    args[4] = (const char *) smcf->session_prefix.data;
+    argslen[4] = smcf->session_prefix.len;
 
-    p = ngx_cpymem(key, rc->prefix.data, rc->prefix.len);
-    p = ngx_cpymem(p, SS_KEY_SESSION, sizeof(SS_KEY_SESSION) - 1);
-    p = ngx_cpymem(p, ctx->hash, SC_HASH_HEX_LEN);
-
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (const char *) smcf->lookup_sha;
-    argvlen[1] = 40;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = p - key;
-    argv[4] = (const char *) now;
-    argvlen[4] = ngx_sprintf(now, "%T", ngx_time()) - now;
-    argv[5] = (const char *) sscf->idle_text.data;
-    argvlen[5] = sscf->idle_text.len;
-    argv[6] = (const char *) sscf->touch_text.data;
-    argvlen[6] = sscf->touch_text.len;
-
-    ctx->op = ngx_http_session_redis_command(ngx_http_session_lookup_reply,
-                                             ctx, 7, argv, argvlen);
+    ctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_LOOKUP,
+                                            ngx_http_session_lookup_reply,
+                                            ctx, 1, 5, args, argslen);
     if (ctx->op == NULL) {
         return NGX_ERROR;
     }
@@ -266,7 +262,7 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ctx->timer.data = ctx;
     ctx->timer.log = r->connection->log;
 
-    ngx_add_timer(&ctx->timer, rc->timeout);
+    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
 
     return NGX_OK;
 }
@@ -295,9 +291,9 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
         ctx->status = reply->integer == 1 ? NGX_HTTP_SESSION_ST_EXPIRED
                                           : NGX_HTTP_SESSION_ST_UNKNOWN;
 
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
 
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < 5; i++) {
             if (reply->element[i]->type != REDIS_REPLY_STRING) {
                 goto bad_reply;
             }
@@ -322,6 +318,27 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
         ctx->expires = ngx_atotm((u_char *) reply->element[1]->str,
                                  reply->element[1]->len);
         ctx->status = NGX_HTTP_SESSION_ST_OK;
+
+        ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+
+        if (reply->element[4]->len == SC_HASH_HEX_LEN) {
+
+            /* the cookie was replaced by a later login: hand out the new */
+
+            if (sc_grace_open(ctx->token, reply->element[3]->str,
+                              reply->element[3]->len, ctx->renew_token)
+                == SC_OK)
+            {
+                ctx->renewed = 1;
+                ngx_memcpy(ctx->current_hash, reply->element[4]->str,
+                           SC_HASH_HEX_LEN);
+
+            } else {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "session: renewed session does not open");
+                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+            }
+        }
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -419,7 +436,7 @@ ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     switch (ctx->status) {
 
     case NGX_HTTP_SESSION_ST_OK:
-        return NGX_OK;
+        return ngx_http_session_check_claims(r, ctx, slcf);
 
     case NGX_HTTP_SESSION_ST_ERROR:
 
@@ -484,6 +501,64 @@ ngx_http_session_reject(ngx_http_request_t *r,
     r->headers_out.location = h;
 
     return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/* session_require_claim: every requirement must hold, else 403 */
+
+static ngx_int_t
+ngx_http_session_check_claims(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf)
+{
+    u_char                        *buf;
+    size_t                         len;
+    ngx_str_t                     *v;
+    ngx_uint_t                     i, j;
+    ngx_http_session_claim_req_t  *req;
+
+    if (slcf->require_claims == NULL) {
+        return NGX_OK;
+    }
+
+    buf = ngx_pnalloc(r->pool, ctx->claims.len + 1);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    req = slcf->require_claims->elts;
+
+    for (i = 0; i < slcf->require_claims->nelts; i++) {
+
+        len = sc_claims_get((char *) ctx->claims.data, ctx->claims.len,
+                            (char *) req[i].name.data, req[i].name.len,
+                            (char *) buf, ctx->claims.len + 1);
+
+        if (len == (size_t) -1) {
+            goto forbidden;
+        }
+
+        v = req[i].values->elts;
+
+        for (j = 0; j < req[i].values->nelts; j++) {
+            if (v[j].len == len && ngx_strncmp(v[j].data, buf, len) == 0) {
+                break;
+            }
+        }
+
+        if (j == req[i].values->nelts) {
+            goto forbidden;
+        }
+    }
+
+    return NGX_OK;
+
+forbidden:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "session: \"%V\" lacks the claim \"%V\" required here",
+                  &ctx->user, &req[i].name);
+
+    return NGX_HTTP_FORBIDDEN;
 }
 
 

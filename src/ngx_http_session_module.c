@@ -30,6 +30,12 @@ static char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_require_claim(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_session_keyring_cleanup(void *data);
 
 
@@ -85,6 +91,27 @@ static ngx_command_t  ngx_http_session_commands[] = {
       offsetof(ngx_http_session_loc_conf_t, login_url),
       NULL },
 
+    { ngx_string("session_issue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_session_issue,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
+      ngx_http_session_logout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_require_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_session_require_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -117,6 +144,14 @@ ngx_module_t  ngx_http_session_module = {
     ngx_http_session_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
+};
+
+
+ngx_http_session_script_t  ngx_http_session_scripts[] = {
+    { ngx_string(SS_SCRIPT_LOOKUP), "" },
+    { ngx_string(SS_SCRIPT_CREATE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" }
 };
 
 
@@ -179,10 +214,31 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_session_main_conf_t  *smcf = conf;
 
-    u_char  md[SHA_DIGEST_LENGTH];
+    u_char                     *p;
+    ngx_uint_t                  i;
+    ngx_http_session_script_t  *s;
+    u_char                      md[SHA_DIGEST_LENGTH];
 
-    SHA1((u_char *) SS_SCRIPT_LOOKUP, sizeof(SS_SCRIPT_LOOKUP) - 1, md);
-    ngx_hex_dump(smcf->lookup_sha, md, SHA_DIGEST_LENGTH);
+    /* EVALSHA names a script by the SHA1 of its text, as Redis does */
+
+    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
+        s = &ngx_http_session_scripts[i];
+        SHA1(s->text.data, s->text.len, md);
+        ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
+    }
+
+    if (smcf->redis) {
+        smcf->session_prefix.len = smcf->redis->prefix.len
+                                   + sizeof(SS_KEY_SESSION) - 1;
+        p = ngx_pnalloc(cf->pool, smcf->session_prefix.len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        smcf->session_prefix.data = p;
+        p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
+        ngx_memcpy(p, SS_KEY_SESSION, sizeof(SS_KEY_SESSION) - 1);
+    }
 
     return NGX_CONF_OK;
 }
@@ -288,8 +344,18 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     slcf->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
+     *     slcf->logout_redirect = { 0, NULL };
+     */
+
     slcf->required = NGX_CONF_UNSET_UINT;
     slcf->login_url = NGX_CONF_UNSET_PTR;
+    slcf->require_claims = NGX_CONF_UNSET_PTR;
+    slcf->issue = NGX_CONF_UNSET;
+    slcf->grace = NGX_CONF_UNSET;
 
     return slcf;
 }
@@ -306,21 +372,34 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->required, prev->required,
                               NGX_HTTP_SESSION_OFF);
     ngx_conf_merge_ptr_value(conf->login_url, prev->login_url, NULL);
+    ngx_conf_merge_ptr_value(conf->require_claims, prev->require_claims,
+                             NULL);
+    ngx_conf_merge_value(conf->issue, prev->issue, 0);
+    ngx_conf_merge_value(conf->grace, prev->grace, 10);
 
-    if (conf->required != NGX_HTTP_SESSION_OFF) {
+    if (conf->issue && conf->required == NGX_HTTP_SESSION_OFF) {
+        /* a login replaces the session the request carried, if any */
+        conf->required = NGX_HTTP_SESSION_OPTIONAL;
+    }
+
+    if (conf->required != NGX_HTTP_SESSION_OFF || conf->issue
+        || conf->logout)
+    {
         smcf = ngx_http_conf_get_module_main_conf(cf,
                                                   ngx_http_session_module);
 
         if (smcf->keyring == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"session_required\" needs \"session_keys\" "
+                               "\"session_required\", \"session_issue\" and "
+                               "\"session_logout\" need \"session_keys\" "
                                "in the http block");
             return NGX_CONF_ERROR;
         }
 
         if (smcf->redis == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"session_required\" needs \"session_redis\" "
+                               "\"session_required\", \"session_issue\" and "
+                               "\"session_logout\" need \"session_redis\" "
                                "in the http block");
             return NGX_CONF_ERROR;
         }
@@ -817,5 +896,181 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid \"session_timeout\" parameter \"%V\"",
                        &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* session_issue on | off [grace=TIME]; */
+
+static char *
+ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value, s;
+
+    if (slcf->issue != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_session_parse_flag(&value[1], &slcf->issue) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"session_issue\", "
+                           "it must be \"on\" or \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {
+            goto invalid;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        slcf->grace = ngx_parse_time(&s, 1);
+        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
+            || slcf->grace > 300)
+        {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_issue\" parameter \"%V\" "
+                       "(grace=TIME, 1s to 5m)", &value[2]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* session_logout [all] [redirect=URL]; */
+
+static char *
+ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->logout) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    slcf->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "all", 3) == 0) {
+            slcf->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redirect=", 9) == 0
+            && value[i].len > 9)
+        {
+            slcf->logout_redirect.data = value[i].data + 9;
+            slcf->logout_redirect.len = value[i].len - 9;
+
+            /* a local path or an absolute http(s) URL, nothing else */
+
+            if (slcf->logout_redirect.data[0] == '/'
+                && (slcf->logout_redirect.len == 1
+                    || (slcf->logout_redirect.data[1] != '/'
+                        && slcf->logout_redirect.data[1] != '\\')))
+            {
+                continue;
+            }
+
+            if (ngx_strncasecmp(slcf->logout_redirect.data,
+                                (u_char *) "http://", 7) == 0
+                || ngx_strncasecmp(slcf->logout_redirect.data,
+                                   (u_char *) "https://", 8) == 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"session_logout\" parameter \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_session_logout_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_require_claim NAME VALUE [VALUE ...]; */
+
+static char *
+ngx_http_session_require_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                     *value, *v;
+    ngx_uint_t                     i;
+    ngx_http_session_claim_req_t  *req;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > SC_CLAIM_NAME_MAX) {
+        goto bad_name;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(isalnum(value[1].data[i]) || value[1].data[i] == '_')) {
+            goto bad_name;
+        }
+    }
+
+    if (slcf->require_claims == NGX_CONF_UNSET_PTR) {
+        slcf->require_claims = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_session_claim_req_t));
+        if (slcf->require_claims == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    req = ngx_array_push(slcf->require_claims);
+    if (req == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    req->name = value[1];
+    req->values = ngx_array_create(cf->pool, cf->args->nelts - 2,
+                                   sizeof(ngx_str_t));
+    if (req->values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        v = ngx_array_push(req->values);
+        if (v == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *v = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+bad_name:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid claim name \"%V\" in \"session_require_claim\" "
+                       "(1..32 of A-Z a-z 0-9 _)", &value[1]);
     return NGX_CONF_ERROR;
 }

@@ -56,12 +56,28 @@ typedef struct {
 } ngx_http_session_redis_conf_t;
 
 
+#define NGX_HTTP_SESSION_SCRIPT_LOOKUP      0
+#define NGX_HTTP_SESSION_SCRIPT_CREATE      1
+#define NGX_HTTP_SESSION_SCRIPT_REVOKE      2
+#define NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL  3
+#define NGX_HTTP_SESSION_NSCRIPTS           4
+
+
+typedef struct {
+    ngx_str_t                       text;
+    u_char                          sha[40];
+} ngx_http_session_script_t;
+
+
 typedef struct {
     sc_keyring_t                   *keyring;
     ngx_str_t                       keys_file;
     ngx_http_session_redis_conf_t  *redis;
-    u_char                          lookup_sha[40];
+    ngx_str_t                       session_prefix;  /* "<prefix>s:" */
 } ngx_http_session_main_conf_t;
+
+
+extern ngx_http_session_script_t  ngx_http_session_scripts[];
 
 
 typedef struct {
@@ -82,9 +98,25 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                       name;
+    ngx_array_t                    *values;      /* of ngx_str_t */
+} ngx_http_session_claim_req_t;
+
+
+typedef struct {
     ngx_uint_t                      required;
     ngx_http_complex_value_t       *login_url;
+    ngx_array_t                    *require_claims;
+    ngx_flag_t                      issue;
+    time_t                          grace;
+    ngx_uint_t                      logout;      /* NGX_HTTP_SESSION_LOGOUT_* */
+    ngx_str_t                       logout_redirect;
 } ngx_http_session_loc_conf_t;
+
+
+#define NGX_HTTP_SESSION_LOGOUT_NONE     0
+#define NGX_HTTP_SESSION_LOGOUT_CURRENT  1
+#define NGX_HTTP_SESSION_LOGOUT_ALL      2
 
 
 typedef struct ngx_http_session_op_s  ngx_http_session_op_t;
@@ -115,7 +147,12 @@ typedef struct {
     u_char                          public_id[SC_PUBLIC_ID_LEN];
     u_char                          hash[SC_HASH_HEX_LEN];
 
+    /* set when the cookie was renewed by a later login (grace period) */
+    u_char                          renew_token[SC_TOKEN_LEN];
+    u_char                          current_hash[SC_HASH_HEX_LEN];
+
     unsigned                        waiting:1;
+    unsigned                        renewed:1;
     unsigned                        done:1;
     unsigned                        have_token:1;
 } ngx_http_session_ctx_t;
@@ -136,8 +173,22 @@ void ngx_http_session_redis_timed_out(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
 
+ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
+    ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
+    const char **args, const size_t *argslen);
+
 /* ngx_http_session_access.c */
 ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_ctx_t *ctx);
+u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    u_char *hash);
+
+/* ngx_http_session_issue.c */
+ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *token);
+ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

@@ -43,6 +43,7 @@ typedef struct {
     ngx_uint_t                         inflight;
     ngx_msec_t                         last_activity;
     time_t                             down_since;
+    time_t                             scripts_reloaded;
     unsigned                           outage:1;
     unsigned                           exiting:1;
 
@@ -63,6 +64,7 @@ static void ngx_http_session_redis_setup_reply(redisAsyncContext *ac,
 static void ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_session_redis_outage(const char *why);
+static void ngx_http_session_redis_load_scripts(redisAsyncContext *ac);
 
 static void ngx_http_session_redis_add_read(void *privdata);
 static void ngx_http_session_redis_del_read(void *privdata);
@@ -204,6 +206,42 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
 
 
 /*
+ * EVALSHA of one of ngx_http_session_scripts[]: args holds the nkeys keys
+ * then the other arguments, nargs in all.
+ */
+
+ngx_http_session_op_t *
+ngx_http_session_redis_script(ngx_uint_t script,
+    ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
+    const char **args, const size_t *argslen)
+{
+    int          i;
+    u_char       nk[NGX_INT_T_LEN];
+    size_t       argvlen[16];
+    const char  *argv[16];
+
+    if (nargs > 13) {
+        return NULL;
+    }
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_session_scripts[script].sha;
+    argvlen[1] = 40;
+    argv[2] = (const char *) nk;
+    argvlen[2] = ngx_sprintf(nk, "%d", nkeys) - nk;
+
+    for (i = 0; i < nargs; i++) {
+        argv[3 + i] = args[i];
+        argvlen[3 + i] = argslen[i];
+    }
+
+    return ngx_http_session_redis_command(handler, data, 3 + nargs, argv,
+                                          argvlen);
+}
+
+
+/*
  * A request's command timed out.  That alone is a slow Redis, not a dead
  * one: the request answers 503 and the reply, when it comes, is dropped.
  * But if nothing at all has come back for connect_timeout while commands
@@ -253,6 +291,23 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     handler = op->handler;
 
     ngx_http_session_redis_op_put(op);
+
+    if (reply
+        && ((redisReply *) reply)->type == REDIS_REPLY_ERROR
+        && ((redisReply *) reply)->len > 8
+        && ngx_strncmp(((redisReply *) reply)->str, "NOSCRIPT", 8) == 0
+        && !(ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING))
+        && w->scripts_reloaded != ngx_time())
+    {
+        w->scripts_reloaded = ngx_time();
+
+        /* SCRIPT FLUSH on the server: this command fails, the next work */
+        ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                      "session redis %V: scripts were flushed, loading "
+                      "them again", &w->smcf->redis->addr_text);
+
+        ngx_http_session_redis_load_scripts(ac);
+    }
 
     if (data && handler) {
         handler(data, reply);
@@ -367,16 +422,31 @@ ngx_http_session_redis_connect(void)
                               (void *) "SELECT", 2, argv, argvlen);
     }
 
-    {
-        const char  *argv[3];
-        size_t       argvlen[3];
+    ngx_http_session_redis_load_scripts(ac);
+}
 
-        argv[0] = "SCRIPT";
-        argvlen[0] = 6;
-        argv[1] = "LOAD";
-        argvlen[1] = 4;
-        argv[2] = SS_SCRIPT_LOOKUP;
-        argvlen[2] = sizeof(SS_SCRIPT_LOOKUP) - 1;
+
+/*
+ * The scripts are loaded on every connection, pipelined before any
+ * request's command, so EVALSHA always finds them; after a SCRIPT FLUSH
+ * the first NOSCRIPT reply loads them again.
+ */
+
+static void
+ngx_http_session_redis_load_scripts(redisAsyncContext *ac)
+{
+    ngx_uint_t   i;
+    const char  *argv[3];
+    size_t       argvlen[3];
+
+    argv[0] = "SCRIPT";
+    argvlen[0] = 6;
+    argv[1] = "LOAD";
+    argvlen[1] = 4;
+
+    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
+        argv[2] = (const char *) ngx_http_session_scripts[i].text.data;
+        argvlen[2] = ngx_http_session_scripts[i].text.len;
 
         redisAsyncCommandArgv(ac, ngx_http_session_redis_setup_reply,
                               (void *) "SCRIPT LOAD", 3, argv, argvlen);

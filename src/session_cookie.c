@@ -280,3 +280,73 @@ sc_public_id(const unsigned char token[SC_TOKEN_LEN], char *out)
     sodium_memzero(h, sizeof(h));
     sodium_memzero(&st, sizeof(st));
 }
+
+
+/*
+ * Renewal grace: when a login replaces a session, the old record keeps the
+ * new token sealed under a key that only the holder of the old token can
+ * derive (crypto_secretbox, XSalsa20-Poly1305, key = keyed BLAKE2b-256 of
+ * a label with the old token as key, random nonce).  A reader of Redis
+ * learns nothing; a client presenting the old cookie during the grace
+ * period gets the new one.
+ */
+
+static void
+sc_grace_key(const unsigned char old_token[SC_TOKEN_LEN], unsigned char *key)
+{
+    static const char  label[] = "ngx_http_session grace v1";
+
+    crypto_generichash(key, crypto_secretbox_KEYBYTES,
+                       (const unsigned char *) label, sizeof(label) - 1,
+                       old_token, SC_TOKEN_LEN);
+}
+
+
+size_t
+sc_grace_seal(const unsigned char old_token[SC_TOKEN_LEN],
+    const unsigned char new_token[SC_TOKEN_LEN], char *out, size_t outlen)
+{
+    unsigned char  key[crypto_secretbox_KEYBYTES];
+    unsigned char  box[SC_GRACE_RAW_LEN];
+
+    if (outlen < SC_GRACE_LEN) {
+        return 0;
+    }
+
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    sc_grace_key(old_token, key);
+
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, new_token,
+                          SC_TOKEN_LEN, box, key);
+
+    sodium_memzero(key, sizeof(key));
+
+    return sc_b64url_encode(box, sizeof(box), out);
+}
+
+
+int
+sc_grace_open(const unsigned char old_token[SC_TOKEN_LEN], const char *in,
+    size_t len, unsigned char new_token[SC_TOKEN_LEN])
+{
+    int            rc;
+    unsigned char  key[crypto_secretbox_KEYBYTES];
+    unsigned char  box[SC_GRACE_RAW_LEN];
+
+    if (len != SC_GRACE_LEN
+        || sc_b64_decode(in, len, box, sizeof(box)) != sizeof(box))
+    {
+        return SC_MALFORMED;
+    }
+
+    sc_grace_key(old_token, key);
+
+    rc = crypto_secretbox_open_easy(new_token,
+                                    box + crypto_secretbox_NONCEBYTES,
+                                    SC_TOKEN_LEN + crypto_secretbox_MACBYTES,
+                                    box, key);
+
+    sodium_memzero(key, sizeof(key));
+
+    return rc == 0 ? SC_OK : SC_BAD_MAC;
+}

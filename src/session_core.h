@@ -105,6 +105,21 @@ void sc_token_hash_hex(const unsigned char token[SC_TOKEN_LEN], char *hex);
 /* out[SC_PUBLIC_ID_LEN]: a short public id for logs; no NUL */
 void sc_public_id(const unsigned char token[SC_TOKEN_LEN], char *out);
 
+/*
+ * Renewal grace (see session_cookie.c): seals the new token under a key
+ * derived from the old one.  sc_grace_seal writes SC_GRACE_LEN base64url
+ * characters (no NUL) and returns that length, or 0 if out is too short;
+ * sc_grace_open returns SC_OK, SC_MALFORMED or SC_BAD_MAC.
+ */
+
+#define SC_GRACE_RAW_LEN      (24 + 16 + SC_TOKEN_LEN)   /* nonce, tag, ct */
+#define SC_GRACE_LEN          96                         /* base64url */
+
+size_t sc_grace_seal(const unsigned char old_token[SC_TOKEN_LEN],
+    const unsigned char new_token[SC_TOKEN_LEN], char *out, size_t outlen);
+int sc_grace_open(const unsigned char old_token[SC_TOKEN_LEN],
+    const char *in, size_t len, unsigned char new_token[SC_TOKEN_LEN]);
+
 /* constant time equality of two buffers of the same length */
 int sc_equal(const void *a, const void *b, size_t len);
 

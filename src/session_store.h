@@ -11,7 +11,10 @@
  *       abs    absolute expiry, unix seconds
  *       last   last touch, unix seconds (written at most once per "touch")
  *       cl     claims, "name=value; ..." percent-encoded values
- *     TTL = min(idle, abs - now), renewed on touch
+ *       nx     only once renewed by a later login: the new session's hash
+ *       nt     ... and the new token sealed under this one's (sc_grace_seal)
+ *     TTL = min(idle, abs - now), renewed on touch; once renewed, the grace
+ *     period
  *
  *   <prefix>u:<subject> SET  the <hash> of every session of the subject;
  *                            TTL = the longest absolute timeout added
@@ -30,33 +33,50 @@
 
 /*
  * Lookup, one round trip, idle-timeout sliding folded in.
- *   KEYS[1] session key; ARGV[1] now, ARGV[2] idle, ARGV[3] touch (seconds)
+ *   KEYS[1] session key
+ *   ARGV[1] now, ARGV[2] idle, ARGV[3] touch (seconds),
+ *   ARGV[4] the session key prefix ("<prefix>s:")
  *   replies: integer 0 unknown, integer 1 expired,
- *            array { sub, abs, claims } valid
+ *            array { sub, abs, claims, sealed, next } valid
+ * A record renewed by a later login carries "nx" (the new session's hash)
+ * and "nt" (the new token, sealed under the old one; sc_grace_open) until
+ * its grace period ends: the lookup then answers for the new session and
+ * returns "nt" and "nx" so that nginx can set the new cookie.
  */
 #define SS_SCRIPT_LOOKUP                                                      \
-    "local r = redis.call('HMGET', KEYS[1], 'sub', 'abs', 'last', 'cl')\n"   \
-    "if not r[1] then return 0 end\n"                                         \
     "local now = tonumber(ARGV[1])\n"                                         \
     "local idle = tonumber(ARGV[2])\n"                                        \
+    "local k = KEYS[1]\n"                                                     \
+    "local r = redis.call('HMGET', k, 'sub', 'abs', 'last', 'cl', 'nx',\n"   \
+    "                     'nt')\n"                                            \
+    "local nt, nx = '', ''\n"                                                 \
+    "if r[5] then\n"                                                          \
+    "  nx, nt = r[5], r[6] or ''\n"                                           \
+    "  k = ARGV[4] .. nx\n"                                                   \
+    "  r = redis.call('HMGET', k, 'sub', 'abs', 'last', 'cl')\n"              \
+    "end\n"                                                                   \
+    "if not r[1] then return 0 end\n"                                         \
     "local abs = tonumber(r[2]) or 0\n"                                       \
     "local last = tonumber(r[3]) or 0\n"                                      \
     "if abs <= now or last + idle <= now then\n"                              \
-    "  redis.call('DEL', KEYS[1])\n"                                          \
+    "  redis.call('DEL', k)\n"                                                \
     "  return 1\n"                                                            \
     "end\n"                                                                   \
     "if now - last >= tonumber(ARGV[3]) then\n"                               \
-    "  redis.call('HSET', KEYS[1], 'last', now)\n"                            \
-    "  redis.call('EXPIRE', KEYS[1], math.min(idle, abs - now))\n"            \
+    "  redis.call('HSET', k, 'last', now)\n"                                  \
+    "  redis.call('EXPIRE', k, math.min(idle, abs - now))\n"                  \
     "end\n"                                                                   \
-    "return {r[1], r[2], r[4] or ''}\n"
+    "return {r[1], r[2], r[4] or '', nt, nx}\n"
 
 
 /*
- * Create.
+ * Create (a login, or sessionctl create).
  *   KEYS[1] session key, KEYS[2] subject index key
  *   ARGV[1] subject, ARGV[2] now, ARGV[3] abs, ARGV[4] idle,
  *   ARGV[5] claims, ARGV[6] hash
+ *   renewal (optional): ARGV[7] prefix, ARGV[8] hash of the session this
+ *   login replaces, ARGV[9] the new token sealed under the old one,
+ *   ARGV[10] grace seconds
  *   reply: integer 1
  */
 #define SS_SCRIPT_CREATE                                                      \
@@ -69,21 +89,66 @@
     "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
     "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
     "end\n"                                                                   \
+    "if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= ARGV[6] then\n"              \
+    "  local ok = ARGV[7] .. 's:' .. ARGV[8]\n"                               \
+    "  local osub = redis.call('HGET', ok, 'sub')\n"                          \
+    "  if osub then\n"                                                        \
+    "    local g = tonumber(ARGV[10])\n"                                      \
+    "    redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"              \
+    "    local t = redis.call('PTTL', ok)\n"                                  \
+    "    if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"     \
+    "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
     "return 1\n"
 
 
 /*
- * Revoke one session.
+ * Revoke one session (a logout, sessionctl revoke).  A renewed record
+ * (in its grace period) revokes the session it points to as well.
  *   KEYS[1] session key; ARGV[1] prefix, ARGV[2] hash
- *   reply: integer 1 if it existed, 0 if not; publishes the hash
+ *   reply: integer 1 if a session existed, 0 if not; publishes each hash
  */
 #define SS_SCRIPT_REVOKE                                                      \
-    "local sub = redis.call('HGET', KEYS[1], 'sub')\n"                        \
-    "redis.call('DEL', KEYS[1])\n"                                            \
+    "local k, h = KEYS[1], ARGV[2]\n"                                         \
+    "local nx = redis.call('HGET', k, 'nx')\n"                                \
+    "if nx then\n"                                                            \
+    "  redis.call('DEL', k)\n"                                                \
+    "  redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                      \
+    "  k, h = ARGV[1] .. 's:' .. nx, nx\n"                                    \
+    "end\n"                                                                   \
+    "local sub = redis.call('HGET', k, 'sub')\n"                              \
+    "redis.call('DEL', k)\n"                                                  \
+    "redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                        \
+    "if not sub then return 0 end\n"                                          \
+    "redis.call('SREM', ARGV[1] .. 'u:' .. sub, h)\n"                         \
+    "return 1\n"
+
+
+/*
+ * Revoke every session of the subject of a session (logout "all").
+ *   KEYS[1] session key; ARGV[1] prefix, ARGV[2] hash
+ *   reply: the number of sessions revoked
+ */
+#define SS_SCRIPT_REVOKE_ALL                                                  \
+    "local k = KEYS[1]\n"                                                     \
+    "local nx = redis.call('HGET', k, 'nx')\n"                                \
+    "if nx then\n"                                                            \
+    "  redis.call('DEL', k)\n"                                                \
+    "  k = ARGV[1] .. 's:' .. nx\n"                                           \
+    "end\n"                                                                   \
+    "local sub = redis.call('HGET', k, 'sub')\n"                              \
+    "redis.call('DEL', k)\n"                                                  \
     "redis.call('PUBLISH', ARGV[1] .. 'revoked', ARGV[2])\n"                  \
     "if not sub then return 0 end\n"                                          \
-    "redis.call('SREM', ARGV[1] .. 'u:' .. sub, ARGV[2])\n"                   \
-    "return 1\n"
+    "local idx = ARGV[1] .. 'u:' .. sub\n"                                    \
+    "local m = redis.call('SMEMBERS', idx)\n"                                 \
+    "for _, h in ipairs(m) do\n"                                              \
+    "  redis.call('DEL', ARGV[1] .. 's:' .. h)\n"                             \
+    "  redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                      \
+    "end\n"                                                                   \
+    "redis.call('DEL', idx)\n"                                                \
+    "return #m\n"
 
 
 #endif /* _SESSION_STORE_H_INCLUDED_ */

@@ -99,7 +99,7 @@ qr{"session_keys" file ".*/bad-base64\.keys" line 1: invalid base64}
     location /t { session_required on; }
 --- must_die
 --- error_log eval
-qr{"session_required" needs "session_keys" in the http block in .*nginx\.conf:\d+}
+qr{"session_required", "session_issue" and "session_logout" need "session_keys" in the http block in .*nginx\.conf:\d+}
 
 
 
@@ -110,7 +110,7 @@ qr{"session_required" needs "session_keys" in the http block in .*nginx\.conf:\d
     location /t { session_required on; }
 --- must_die
 --- error_log
-"session_required" needs "session_redis"
+"session_logout" need "session_redis" in the http block
 
 
 

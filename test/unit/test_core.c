@@ -778,6 +778,59 @@ test_misc(void)
 }
 
 
+static void
+test_grace(void)
+{
+    char           sealed[SC_GRACE_LEN + 8], again[SC_GRACE_LEN];
+    size_t         n, i;
+    unsigned char  old_token[SC_TOKEN_LEN], new_token[SC_TOKEN_LEN];
+    unsigned char  other[SC_TOKEN_LEN], out[SC_TOKEN_LEN];
+
+    sc_random(old_token, sizeof(old_token));
+    sc_random(new_token, sizeof(new_token));
+    memcpy(other, old_token, sizeof(other));
+    other[0] ^= 1;
+
+    n = sc_grace_seal(old_token, new_token, sealed, sizeof(sealed));
+    ok(n == SC_GRACE_LEN, "grace: sealed length");
+
+    ok(sc_grace_seal(old_token, new_token, sealed, SC_GRACE_LEN - 1) == 0,
+       "grace: short output buffer refused");
+
+    n = sc_grace_seal(old_token, new_token, sealed, sizeof(sealed));
+
+    ok(sc_grace_open(old_token, sealed, n, out) == SC_OK
+       && memcmp(out, new_token, SC_TOKEN_LEN) == 0,
+       "grace: the old token opens the new one");
+
+    ok(sc_grace_open(other, sealed, n, out) == SC_BAD_MAC,
+       "grace: another token cannot open it");
+
+    sc_grace_seal(old_token, new_token, again, sizeof(again));
+    ok(memcmp(again, sealed, SC_GRACE_LEN) != 0,
+       "grace: random nonce, two seals differ");
+
+    for (i = 0; i < n; i += 7) {
+        memcpy(again, sealed, n);
+        again[i] = again[i] == 'A' ? 'B' : 'A';
+
+        if (sc_grace_open(old_token, again, n, out) == SC_OK) {
+            break;
+        }
+    }
+
+    ok(i >= n, "grace: a changed character never opens");
+
+    ok(sc_grace_open(old_token, sealed, n - 1, out) == SC_MALFORMED,
+       "grace: truncated is malformed");
+
+    memcpy(again, sealed, n);
+    again[10] = '*';
+    ok(sc_grace_open(old_token, again, n, out) == SC_MALFORMED,
+       "grace: bad alphabet is malformed");
+}
+
+
 int
 main(void)
 {
@@ -792,6 +845,7 @@ main(void)
     test_hashes();
     test_claims();
     test_misc();
+    test_grace();
 
     printf("1..%u\n", tests);
     printf("%u passed, %u failed\n", passed, failed);

@@ -1,0 +1,1188 @@
+
+/*
+ * ngx_http_session_module: minting and ending sessions.
+ *
+ * The login hand-off: in a "session_issue on" location, an upstream
+ * response carrying "X-Session-Subject" (and "X-Session-Claims") makes
+ * nginx create the session in Redis and add the cookie.  The response is
+ * held (headers and body) until Redis has confirmed the write, so the very
+ * next request, on any worker, finds the session; if Redis fails the
+ * client gets 503 and no cookie.  "X-Session-Logout: current | all" ends
+ * sessions the same way.  Elsewhere those headers are removed and ignored.
+ *
+ * This file also re-issues the cookie of a request signed with an older
+ * key (rotation) or renewed by a later login (grace period), and serves
+ * "session_logout".
+ *
+ * The filters live in a module of their own, ngx_http_session_filter_module,
+ * built into the same shared object, so that they sit after the copy filter
+ * and see the body in memory.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+#define NGX_HTTP_SESSION_BUFFERED     0x08
+
+#define NGX_HTTP_SESSION_F_PASS       0
+#define NGX_HTTP_SESSION_F_HOLD       1
+#define NGX_HTTP_SESSION_F_FAILED     2
+
+#define NGX_HTTP_SESSION_SUBJECT_MAX  256
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_http_session_op_t           *op;
+    ngx_event_t                      timer;
+    ngx_chain_t                     *held;
+    ngx_uint_t                       state;
+
+    ngx_str_t                        subject;
+    ngx_str_t                        claims;
+    ngx_uint_t                       logout;     /* before the create */
+
+    u_char                           token[SC_TOKEN_LEN];
+    unsigned                         create:1;
+    unsigned                         cleared:1;
+} ngx_http_session_filter_ctx_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_http_session_op_t           *op;
+    ngx_event_t                      timer;
+    ngx_uint_t                       done;
+} ngx_http_session_logout_ctx_t;
+
+
+static ngx_int_t ngx_http_session_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_table_elt_t *ngx_http_session_take_header(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
+    ngx_http_session_filter_ctx_t *fctx);
+static ngx_int_t ngx_http_session_send_create(
+    ngx_http_session_filter_ctx_t *fctx);
+static ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
+    ngx_uint_t all, ngx_http_session_ctx_t *ctx, void *data,
+    ngx_http_session_op_handler_pt handler);
+static void ngx_http_session_filter_reply(void *data, redisReply *reply);
+static void ngx_http_session_filter_timeout(ngx_event_t *ev);
+static void ngx_http_session_filter_cleanup(void *data);
+static void ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx,
+    ngx_uint_t ok);
+static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf);
+static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
+static void ngx_http_session_logout_reply(void *data, redisReply *reply);
+static void ngx_http_session_logout_timeout(ngx_event_t *ev);
+static void ngx_http_session_logout_cleanup(void *data);
+static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_session_h_subject = ngx_string("X-Session-Subject");
+static ngx_str_t  ngx_http_session_h_claims = ngx_string("X-Session-Claims");
+static ngx_str_t  ngx_http_session_h_logout = ngx_string("X-Session-Logout");
+
+
+static ngx_http_module_t  ngx_http_session_filter_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_session_filter_init,          /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_session_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_session_filter_module_ctx,   /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_int_t
+ngx_http_session_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_session_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_session_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_table_elt_t                *subject, *claims, *logout;
+    ngx_http_session_ctx_t         *ctx;
+    ngx_http_session_loc_conf_t    *slcf;
+    ngx_http_session_srv_conf_t    *sscf;
+    ngx_http_session_filter_ctx_t  *fctx;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    fctx = ngx_http_get_module_ctx(r, ngx_http_session_filter_module);
+    if (fctx) {
+        /* our own 503 or a re-sent header */
+        return ngx_http_next_header_filter(r);
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    subject = NULL;
+    claims = NULL;
+    logout = NULL;
+
+    /* only an upstream can send these; static responses skip the scan */
+
+    if (r->upstream) {
+        subject = ngx_http_session_take_header(r, &ngx_http_session_h_subject);
+        claims = ngx_http_session_take_header(r, &ngx_http_session_h_claims);
+        logout = ngx_http_session_take_header(r, &ngx_http_session_h_logout);
+    }
+
+    if ((subject || claims || logout) && !slcf->issue) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "session: the upstream sent X-Session-* headers in a "
+                      "location without \"session_issue on\"; removed and "
+                      "ignored");
+        subject = NULL;
+        claims = NULL;
+        logout = NULL;
+    }
+
+    if (subject || logout) {
+
+        if (r->headers_out.status >= NGX_HTTP_BAD_REQUEST) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: X-Session-* ignored on a %ui response",
+                          r->headers_out.status);
+            return ngx_http_next_header_filter(r);
+        }
+
+        fctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_filter_ctx_t));
+        if (fctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        fctx->request = r;
+        ngx_http_set_ctx(r, fctx, ngx_http_session_filter_module);
+
+        if (logout) {
+            if (logout->value.len == 3
+                && ngx_strncasecmp(logout->value.data, (u_char *) "all", 3)
+                   == 0)
+            {
+                fctx->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
+
+            } else if (logout->value.len == 7
+                       && ngx_strncasecmp(logout->value.data,
+                                          (u_char *) "current", 7) == 0)
+            {
+                fctx->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
+
+            } else {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "session: the upstream sent an invalid "
+                              "X-Session-Logout \"%V\"", &logout->value);
+                return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_session_filter_module,
+                                                NGX_HTTP_BAD_GATEWAY);
+            }
+        }
+
+        if (subject) {
+            fctx->create = 1;
+            fctx->subject = subject->value;
+
+            if (ngx_http_session_valid_subject(&fctx->subject) != NGX_OK) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "session: the upstream sent an invalid "
+                              "X-Session-Subject (1..%d bytes, no control "
+                              "characters)", NGX_HTTP_SESSION_SUBJECT_MAX);
+                return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_session_filter_module,
+                                                NGX_HTTP_BAD_GATEWAY);
+            }
+
+            if (claims) {
+                sc_claim_t  parsed[SC_CLAIMS_MAX];
+
+                fctx->claims = claims->value;
+
+                if (claims->value.len > SC_CLAIMS_BYTES
+                    || sc_claims_parse((char *) claims->value.data,
+                                       claims->value.len, parsed,
+                                       SC_CLAIMS_MAX) < 0)
+                {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "session: the upstream sent an invalid "
+                                  "X-Session-Claims (at most %d claims, "
+                                  "%d bytes, \"name=value; ...\" with "
+                                  "percent-encoded values)",
+                                  SC_CLAIMS_MAX, SC_CLAIMS_BYTES);
+                    return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_session_filter_module,
+                                                NGX_HTTP_BAD_GATEWAY);
+                }
+            }
+        }
+
+        rc = ngx_http_session_start(r, fctx);
+
+        if (rc == NGX_OK) {
+            /* held until Redis answers */
+            return NGX_OK;
+        }
+
+        if (rc == NGX_DECLINED) {
+            /* nothing to wait for: a logout without a session */
+            fctx->state = NGX_HTTP_SESSION_F_PASS;
+
+            if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            return ngx_http_next_header_filter(r);
+        }
+
+        ngx_http_clear_location(r);
+
+        return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_session_filter_module,
+                                                NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+
+    /* the cookie of an older key, or of a renewed session: set it anew */
+
+    if (ctx && ctx->status == NGX_HTTP_SESSION_ST_OK
+        && (ctx->key_index > 0 || ctx->renewed))
+    {
+        if (ngx_http_session_set_cookie(r, sscf,
+                                        ctx->renewed ? ctx->renew_token
+                                                     : ctx->token)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_session_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                    *cl;
+    ngx_http_session_filter_ctx_t  *fctx;
+
+    fctx = ngx_http_get_module_ctx(r, ngx_http_session_filter_module);
+
+    if (fctx == NULL || fctx->state == NGX_HTTP_SESSION_F_PASS) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (fctx->state == NGX_HTTP_SESSION_F_HOLD) {
+        if (ngx_chain_add_copy(r->pool, &fctx->held, in) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        r->buffered |= NGX_HTTP_SESSION_BUFFERED;
+        return NGX_OK;
+    }
+
+    /* F_FAILED: the upstream's body is dropped, a 503 went out instead */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    return NGX_OK;
+}
+
+
+/* finds a response header by name and removes every copy of it */
+
+static ngx_table_elt_t *
+ngx_http_session_take_header(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    found = NULL;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0
+            || h[i].key.len != name->len
+            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        h[i].hash = 0;
+
+        if (found == NULL) {
+            found = &h[i];
+        }
+    }
+
+    return found;
+}
+
+
+static ngx_int_t
+ngx_http_session_valid_subject(ngx_str_t *s)
+{
+    u_char  *p;
+
+    if (s->len == 0 || s->len > NGX_HTTP_SESSION_SUBJECT_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (p = s->data; p < s->data + s->len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sends the Redis command(s) and holds the response.  NGX_OK: held;
+ * NGX_DECLINED: nothing to do in Redis; NGX_ERROR: Redis unavailable.
+ */
+
+static ngx_int_t
+ngx_http_session_start(ngx_http_request_t *r,
+    ngx_http_session_filter_ctx_t *fctx)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (fctx->logout
+        && (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK))
+    {
+        /* no live session to end: only the cookie goes */
+        fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
+
+        if (!fctx->create) {
+            return NGX_DECLINED;
+        }
+
+        fctx->cleared = 1;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_session_filter_cleanup;
+    cln->data = fctx;
+
+    fctx->timer.handler = ngx_http_session_filter_timeout;
+    fctx->timer.data = fctx;
+    fctx->timer.log = r->connection->log;
+
+    if (fctx->logout) {
+        if (ngx_http_session_send_revoke(r,
+                                 fctx->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
+                                 ctx, fctx, ngx_http_session_filter_reply)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        fctx->op = (ngx_http_session_op_t *) ctx->op;
+        ctx->op = NULL;
+
+    } else if (ngx_http_session_send_create(fctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fctx->state = NGX_HTTP_SESSION_F_HOLD;
+    r->buffered |= NGX_HTTP_SESSION_BUFFERED;
+
+    ngx_add_timer(&fctx->timer, smcf->redis->timeout);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
+{
+    u_char                        *p;
+    size_t                         argslen[12];
+    ngx_http_request_t            *r;
+    const char                    *args[12];
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_srv_conf_t   *sscf;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         hash[SC_HASH_HEX_LEN];
+    u_char                         sealed[SC_GRACE_LEN];
+    u_char                         now[NGX_TIME_T_LEN], abs[NGX_TIME_T_LEN];
+    u_char                         grace[NGX_TIME_T_LEN];
+    u_char                         skey[128 + 2 + SC_HASH_HEX_LEN];
+    u_char                         ukey[128 + 2
+                                        + NGX_HTTP_SESSION_SUBJECT_MAX];
+
+    r = fctx->request;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    sc_random(fctx->token, SC_TOKEN_LEN);
+    sc_token_hash_hex(fctx->token, (char *) hash);
+
+    p = ngx_cpymem(ukey, smcf->redis->prefix.data, smcf->redis->prefix.len);
+    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
+    p = ngx_cpymem(p, fctx->subject.data, fctx->subject.len);
+
+    /* KEYS */
+    args[0] = (const char *) skey;
+    argslen[0] = ngx_http_session_key(skey, smcf, hash) - skey;
+    args[1] = (const char *) ukey;
+    argslen[1] = p - ukey;
+
+    /* ARGV, see SS_SCRIPT_CREATE */
+    args[2] = (const char *) fctx->subject.data;
+    argslen[2] = fctx->subject.len;
+    args[3] = (const char *) now;
+    argslen[3] = ngx_sprintf(now, "%T", ngx_time()) - now;
+    args[4] = (const char *) abs;
+    argslen[4] = ngx_sprintf(abs, "%T", ngx_time() + sscf->absolute) - abs;
+    args[5] = (const char *) sscf->idle_text.data;
+    argslen[5] = sscf->idle_text.len;
+    args[6] = fctx->claims.len ? (const char *) fctx->claims.data : "";
+    argslen[6] = fctx->claims.len;
+    args[7] = (const char *) hash;
+    argslen[7] = SC_HASH_HEX_LEN;
+    args[8] = (const char *) smcf->redis->prefix.data;
+    argslen[8] = smcf->redis->prefix.len;
+
+    if (ctx && ctx->status == NGX_HTTP_SESSION_ST_OK && !fctx->cleared) {
+
+        /* a login over a live session replaces it, with a grace period */
+
+        sc_grace_seal(ctx->renewed ? ctx->renew_token : ctx->token,
+                      fctx->token, (char *) sealed, sizeof(sealed));
+
+        args[9] = (const char *) ctx->current_hash;
+        argslen[9] = SC_HASH_HEX_LEN;
+        args[10] = (const char *) sealed;
+        argslen[10] = SC_GRACE_LEN;
+
+    } else {
+        args[9] = "";
+        argslen[9] = 0;
+        args[10] = "";
+        argslen[10] = 0;
+    }
+
+    args[11] = (const char *) grace;
+    argslen[11] = ngx_sprintf(grace, "%T", slcf->grace) - grace;
+
+    fctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_CREATE,
+                                             ngx_http_session_filter_reply,
+                                             fctx, 2, 12, args, argslen);
+
+    return fctx->op ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * REVOKE or REVOKE_ALL of the request's session; the op is left in
+ * ctx->op for the caller to take.
+ */
+
+static ngx_int_t
+ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
+    ngx_http_session_ctx_t *ctx, void *data,
+    ngx_http_session_op_handler_pt handler)
+{
+    size_t                         argslen[3];
+    const char                    *args[3];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         key[128 + 2 + SC_HASH_HEX_LEN];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_key(key, smcf, ctx->hash) - key;
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+    args[2] = (const char *) ctx->hash;
+    argslen[2] = SC_HASH_HEX_LEN;
+
+    ctx->op = ngx_http_session_redis_script(
+                  all ? NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL
+                      : NGX_HTTP_SESSION_SCRIPT_REVOKE,
+                  handler, data, 1, 3, args, argslen);
+
+    return ctx->op ? NGX_OK : NGX_ERROR;
+}
+
+
+static void
+ngx_http_session_filter_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_filter_ctx_t  *fctx = data;
+
+    ngx_http_request_t  *r;
+
+    r = fctx->request;
+    fctx->op = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "session: redis error while %s: %*s",
+                          fctx->logout ? "ending a session"
+                                       : "creating a session",
+                          (size_t) reply->len, reply->str);
+        }
+
+        ngx_http_session_release(fctx, 0);
+        return;
+    }
+
+    if (fctx->logout) {
+        /* the logout is done; a login in the same response comes next */
+        fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
+        fctx->cleared = 1;
+
+        if (fctx->create) {
+            if (ngx_http_session_send_create(fctx) != NGX_OK) {
+                ngx_http_session_release(fctx, 0);
+            }
+
+            return;
+        }
+    }
+
+    ngx_http_session_release(fctx, 1);
+}
+
+
+static void
+ngx_http_session_filter_timeout(ngx_event_t *ev)
+{
+    ngx_http_session_filter_ctx_t  *fctx = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, fctx->request->connection->log, 0,
+                  "session: redis did not confirm in time");
+
+    if (fctx->op) {
+        fctx->op->data = NULL;
+        fctx->op = NULL;
+    }
+
+    ngx_http_session_redis_timed_out();
+
+    ngx_http_session_release(fctx, 0);
+}
+
+
+static void
+ngx_http_session_filter_cleanup(void *data)
+{
+    ngx_http_session_filter_ctx_t  *fctx = data;
+
+    if (fctx->op) {
+        fctx->op->data = NULL;
+        fctx->op = NULL;
+    }
+
+    if (fctx->timer.timer_set) {
+        ngx_del_timer(&fctx->timer);
+    }
+
+    ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
+}
+
+
+/*
+ * Lets the held response go: with the cookie when Redis confirmed, or as a
+ * 503 without any cookie when it did not.  Then the request carries on
+ * from its write handler, which finalizes it if the upstream is done.
+ */
+
+static void
+ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
+{
+    ngx_int_t                     rc;
+    ngx_uint_t                    i;
+    ngx_chain_t                  *cl;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_session_srv_conf_t  *sscf;
+
+    r = fctx->request;
+    c = r->connection;
+
+    if (fctx->timer.timer_set) {
+        ngx_del_timer(&fctx->timer);
+    }
+
+    r->buffered &= ~NGX_HTTP_SESSION_BUFFERED;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    if (ok) {
+        fctx->state = NGX_HTTP_SESSION_F_PASS;
+
+        if (fctx->create) {
+            rc = ngx_http_session_set_cookie(r, sscf, fctx->token);
+
+        } else {
+            rc = ngx_http_session_expire_cookie(r, sscf);
+        }
+
+        ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
+
+        if (rc != NGX_OK) {
+            goto failed;
+        }
+
+        rc = ngx_http_next_header_filter(r);
+
+        if (rc != NGX_ERROR && fctx->held) {
+            cl = fctx->held;
+            fctx->held = NULL;
+            rc = ngx_http_next_body_filter(r, cl);
+        }
+
+        if (rc == NGX_ERROR) {
+            c->error = 1;
+        }
+
+        goto resume;
+    }
+
+failed:
+
+    /*
+     * 503, no cookie: the held headers become a bare error response
+     * and the upstream's body is dropped as it comes
+     */
+
+    fctx->state = NGX_HTTP_SESSION_F_FAILED;
+    ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
+
+    for (cl = fctx->held; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    fctx->held = NULL;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        h[i].hash = 0;
+    }
+
+    r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.status_line.len = 0;
+    r->headers_out.location = NULL;
+    r->headers_out.last_modified_time = -1;
+    r->headers_out.last_modified = NULL;
+    r->headers_out.content_encoding = NULL;
+    r->headers_out.content_type.len = 0;
+    r->headers_out.content_type.data = NULL;
+    r->headers_out.content_length = NULL;
+    r->headers_out.content_length_n = 0;
+    r->headers_out.etag = NULL;
+    r->header_only = 1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h) {
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR) {
+        c->error = 1;
+    }
+
+resume:
+
+    /* continue outside hiredis's callback, from the request's handler */
+
+    ngx_post_event(c->write, &ngx_posted_events);
+}
+
+
+/* Set-Cookie for a token, signed with the first key of the ring */
+
+ngx_int_t
+ngx_http_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *token)
+{
+    u_char                        *p;
+    size_t                         len, vlen;
+    ngx_table_elt_t               *h;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         value[SC_COOKIE_MAX];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    vlen = sc_cookie_encode(smcf->keyring, token, (char *) value,
+                            sizeof(value));
+    if (vlen == 0) {
+        return NGX_ERROR;
+    }
+
+    len = sscf->name.len + 1 + vlen
+          + sizeof("; Path=") - 1 + sscf->path.len
+          + sizeof("; Domain=") - 1 + sscf->domain.len
+          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
+          + sizeof("; Secure; HttpOnly; SameSite=Strict") - 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
+    *p++ = '=';
+    p = ngx_cpymem(p, value, vlen);
+    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
+    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
+
+    if (sscf->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
+    }
+
+    if (sscf->max_age != NGX_CONF_UNSET) {
+        p = ngx_sprintf(p, "; Max-Age=%T", sscf->max_age);
+    }
+
+    if (sscf->secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (sscf->httponly) {
+        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
+    }
+
+    switch (sscf->samesite) {
+
+    case NGX_HTTP_SESSION_SAMESITE_STRICT:
+        p = ngx_cpymem(p, "; SameSite=Strict", sizeof("; SameSite=Strict") - 1);
+        break;
+
+    case NGX_HTTP_SESSION_SAMESITE_NONE:
+        p = ngx_cpymem(p, "; SameSite=None", sizeof("; SameSite=None") - 1);
+        break;
+
+    default:
+        p = ngx_cpymem(p, "; SameSite=Lax", sizeof("; SameSite=Lax") - 1);
+        break;
+    }
+
+    h->value.len = p - h->value.data;
+
+    ngx_explicit_memzero(value, sizeof(value));
+
+    return NGX_OK;
+}
+
+
+/* Set-Cookie that removes the cookie: same name, domain and path */
+
+static ngx_int_t
+ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    len = sscf->name.len
+          + sizeof("=; Path=") - 1 + sscf->path.len
+          + sizeof("; Domain=") - 1 + sscf->domain.len
+          + sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT") - 1
+          + sizeof("; Secure; HttpOnly; SameSite=Strict") - 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
+    p = ngx_cpymem(p, "=; Path=", sizeof("=; Path=") - 1);
+    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
+
+    if (sscf->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
+    }
+
+    p = ngx_cpymem(p, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                   sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+                   - 1);
+
+    if (sscf->secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (sscf->httponly) {
+        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
+    }
+
+    if (sscf->samesite == NGX_HTTP_SESSION_SAMESITE_NONE) {
+        p = ngx_cpymem(p, "; SameSite=None", sizeof("; SameSite=None") - 1);
+
+    } else {
+        p = ngx_cpymem(p, "; SameSite=Lax", sizeof("; SameSite=Lax") - 1);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * session_logout [all] [redirect=URL]: a content handler.  Ends the
+ * request's session (with "all", every session of its subject), removes
+ * the cookie and answers 303 to the redirect or 204.  Without a valid
+ * cookie only the cookie is removed.  Redis unavailable: 503.
+ */
+
+ngx_int_t
+ngx_http_session_logout_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_session_ctx_t         *ctx;
+    ngx_http_session_loc_conf_t    *slcf;
+    ngx_http_session_srv_conf_t    *sscf;
+    ngx_http_session_main_conf_t   *smcf;
+    ngx_http_session_logout_ctx_t  *lctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->request = r;
+        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    }
+
+    if (!ctx->have_token
+        && ngx_http_session_find_cookie(r, sscf, smcf, ctx) != NGX_OK)
+    {
+        return ngx_http_session_logout_respond(r);
+    }
+
+    lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_logout_ctx_t));
+    if (lctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lctx->request = r;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_session_send_revoke(r,
+                                 slcf->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
+                                 ctx, lctx, ngx_http_session_logout_reply)
+        != NGX_OK)
+    {
+        return ngx_http_session_logout_respond_error(r);
+    }
+
+    lctx->op = ctx->op;
+    ctx->op = NULL;
+
+    cln->handler = ngx_http_session_logout_cleanup;
+    cln->data = lctx;
+
+    lctx->timer.handler = ngx_http_session_logout_timeout;
+    lctx->timer.data = lctx;
+    lctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&lctx->timer, smcf->redis->timeout);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_logout_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_logout_ctx_t  *lctx = data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = lctx->request;
+    c = r->connection;
+    lctx->op = NULL;
+
+    if (lctx->timer.timer_set) {
+        ngx_del_timer(&lctx->timer);
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = ngx_http_session_logout_respond_error(r);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "session: logout ended %i session(s)", reply->integer);
+        rc = ngx_http_session_logout_respond(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_logout_timeout(ngx_event_t *ev)
+{
+    ngx_http_session_logout_ctx_t  *lctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = lctx->request;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "session: redis did not confirm the logout in time");
+
+    if (lctx->op) {
+        lctx->op->data = NULL;
+        lctx->op = NULL;
+    }
+
+    ngx_http_session_redis_timed_out();
+
+    ngx_http_finalize_request(r, ngx_http_session_logout_respond_error(r));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_logout_cleanup(void *data)
+{
+    ngx_http_session_logout_ctx_t  *lctx = data;
+
+    if (lctx->op) {
+        lctx->op->data = NULL;
+        lctx->op = NULL;
+    }
+
+    if (lctx->timer.timer_set) {
+        ngx_del_timer(&lctx->timer);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_session_logout_respond_error(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+static ngx_int_t
+ngx_http_session_logout_respond(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_table_elt_t              *h;
+    ngx_http_session_loc_conf_t  *slcf;
+    ngx_http_session_srv_conf_t  *sscf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    if (slcf->logout_redirect.len) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Location");
+        h->value = slcf->logout_redirect;
+
+        r->headers_out.location = h;
+        r->headers_out.status = NGX_HTTP_SEE_OTHER;
+
+    } else {
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    }
+
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
