@@ -22,7 +22,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(free_port redis_start redis_stop redis_cli nginx_start
                  nginx_stop nginx_reload http_request sessionctl
-                 test_keys_dir wait_port);
+                 test_keys_dir wait_port parallel_requests set_cookie);
 
 my @cleanup;
 
@@ -240,6 +240,62 @@ sub http_request {
         push @{ $h{lc $k} }, $v;
     }
     return { status => $status // 0, headers => \%h, body => $rbody // '' };
+}
+
+# parallel_requests(port, n, "GET /path", {headers}, timeout): opens n
+# connections, sends the n requests, then reads every response; nginx's
+# workers serve them concurrently.  Returns the list of status codes (0 for
+# a failure) in order.
+sub parallel_requests {
+    my ($port, $n, $line, $headers, $timeout) = @_;
+    $timeout //= 5;
+    $headers //= {};
+    my $req = "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+    for my $k (sort keys %$headers) {
+        $req .= "$k: $headers->{$k}\r\n";
+    }
+    $req .= "\r\n";
+    my (@socks, %buf, %idx);
+    for my $i (0 .. $n - 1) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => $timeout);
+        push @socks, $s;
+        next unless $s;
+        $idx{"$s"} = $i;
+        $buf{"$s"} = '';
+    }
+    for my $s (grep { $_ } @socks) {
+        syswrite $s, $req;
+    }
+    my $sel = IO::Select->new(grep { $_ } @socks);
+    my $deadline = time + $timeout;
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $r = sysread $s, my $chunk, 65536;
+            if ($r) {
+                $buf{"$s"} .= $chunk;
+            } else {
+                $sel->remove($s);
+                close $s;
+            }
+        }
+    }
+    my @status = (0) x $n;
+    for my $s (grep { $_ } @socks) {
+        my ($st) = $buf{"$s"} =~ m{^HTTP/1\.\d (\d{3})};
+        $status[$idx{"$s"}] = $st // 0;
+    }
+    return @status;
+}
+
+# set_cookie(response, name): the value of the Set-Cookie for name, or
+# undef; an expiring Set-Cookie gives ''
+sub set_cookie {
+    my ($resp, $name) = @_;
+    for my $v (@{ $resp->{headers}{'set-cookie'} // [] }) {
+        return $1 if $v =~ /^\Q$name\E=([^;]*)/;
+    }
+    return undef;
 }
 
 # sessionctl(@args): runs the project's CLI, returns (stdout, exit code)
