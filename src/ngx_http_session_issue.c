@@ -75,6 +75,8 @@ static void ngx_http_session_filter_timeout(ngx_event_t *ev);
 static void ngx_http_session_filter_cleanup(void *data);
 static void ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx,
     ngx_uint_t ok);
+static ngx_int_t ngx_http_session_fail(ngx_http_request_t *r,
+    ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
@@ -279,11 +281,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
             return ngx_http_next_header_filter(r);
         }
 
-        ngx_http_clear_location(r);
-
-        return ngx_http_filter_finalize_request(r,
-                                                &ngx_http_session_filter_module,
-                                                NGX_HTTP_SERVICE_UNAVAILABLE);
+        return ngx_http_session_fail(r, fctx);
     }
 
     /* the cookie of an older key, or of a renewed session: set it anew */
@@ -671,10 +669,7 @@ static void
 ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
 {
     ngx_int_t                     rc;
-    ngx_uint_t                    i;
     ngx_chain_t                  *cl;
-    ngx_list_part_t              *part;
-    ngx_table_elt_t              *h;
     ngx_connection_t             *c;
     ngx_http_request_t           *r;
     ngx_http_session_srv_conf_t  *sscf;
@@ -723,12 +718,36 @@ ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
 
 failed:
 
-    /*
-     * 503, no cookie: the held headers become a bare error response
-     * and the upstream's body is dropped as it comes
-     */
+    rc = ngx_http_session_fail(r, fctx);
+
+    if (rc == NGX_ERROR) {
+        c->error = 1;
+    }
+
+resume:
+
+    /* continue outside hiredis's callback, from the request's handler */
+
+    ngx_post_event(c->write, &ngx_posted_events);
+}
+
+
+/*
+ * 503, no cookie: the held headers become a bare error response with
+ * Retry-After, and the upstream's body is dropped as it comes.
+ */
+
+static ngx_int_t
+ngx_http_session_fail(ngx_http_request_t *r,
+    ngx_http_session_filter_ctx_t *fctx)
+{
+    ngx_uint_t        i;
+    ngx_chain_t      *cl;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
 
     fctx->state = NGX_HTTP_SESSION_F_FAILED;
+    r->buffered &= ~NGX_HTTP_SESSION_BUFFERED;
     ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
 
     for (cl = fctx->held; cl; cl = cl->next) {
@@ -778,17 +797,7 @@ failed:
         ngx_str_set(&h->value, "1");
     }
 
-    rc = ngx_http_next_header_filter(r);
-
-    if (rc == NGX_ERROR) {
-        c->error = 1;
-    }
-
-resume:
-
-    /* continue outside hiredis's callback, from the request's handler */
-
-    ngx_post_event(c->write, &ngx_posted_events);
+    return ngx_http_next_header_filter(r);
 }
 
 
