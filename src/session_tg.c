@@ -238,11 +238,10 @@ sc_tg_authorization(const char *in, size_t len, const char **data,
 int
 sc_tg_parse(sc_tg_t *tg, const char *in, size_t len)
 {
-    size_t          i, j, o, klen, vlen;
-    const char     *p, *end, *seg, *seg_end, *eq;
-    const char     *key, *val;
-    unsigned char   c;
-    sc_tg_field_t   f;
+    size_t                i, j, o, klen, vlen;
+    const char           *p, *end, *seg, *seg_end, *eq, *key, *val;
+    unsigned char         c;
+    sc_tg_field_t         f;
     const sc_tg_field_t  *ad;
 
     memset(tg, 0, sizeof(sc_tg_t));
