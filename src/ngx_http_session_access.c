@@ -76,6 +76,13 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         return ngx_http_session_decide(r, ctx, slcf);
     }
 
+    if (smcf->cache_zone
+        && ngx_http_session_cache_get(r, ctx, sscf->touch) == NGX_OK)
+    {
+        ctx->done = 1;
+        return ngx_http_session_decide(r, ctx, slcf);
+    }
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -354,6 +361,10 @@ done:
 
     ctx->waiting = 0;
     ctx->done = 1;
+
+    if (ctx->status == NGX_HTTP_SESSION_ST_OK) {
+        ngx_http_session_cache_put(r, ctx);
+    }
 
     ngx_http_session_resume(r);
     return;

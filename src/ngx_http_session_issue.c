@@ -585,7 +585,8 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
 {
     ngx_http_session_filter_ctx_t  *fctx = data;
 
-    ngx_http_request_t  *r;
+    ngx_http_request_t      *r;
+    ngx_http_session_ctx_t  *ctx;
 
     r = fctx->request;
     fctx->op = NULL;
@@ -606,6 +607,15 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
 
     if (fctx->logout) {
         /* the logout is done; a login in the same response comes next */
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+        if (ctx) {
+            /* this worker at once; the others through the channel */
+            ngx_http_session_cache_evict(
+                ngx_http_get_module_main_conf(r, ngx_http_session_module),
+                ctx->current_hash);
+        }
+
         fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
         fctx->cleared = 1;
 
@@ -1048,9 +1058,10 @@ ngx_http_session_logout_reply(void *data, redisReply *reply)
 {
     ngx_http_session_logout_ctx_t  *lctx = data;
 
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_session_ctx_t  *ctx;
 
     r = lctx->request;
     c = r->connection;
@@ -1066,6 +1077,14 @@ ngx_http_session_logout_reply(void *data, redisReply *reply)
     } else {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "session: logout ended %i session(s)", reply->integer);
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+        if (ctx) {
+            ngx_http_session_cache_evict(
+                ngx_http_get_module_main_conf(r, ngx_http_session_module),
+                ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
+        }
+
         rc = ngx_http_session_logout_respond(r);
     }
 

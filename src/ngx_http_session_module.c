@@ -63,6 +63,13 @@ static ngx_command_t  ngx_http_session_commands[] = {
       0,
       NULL },
 
+    { ngx_string("session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_session_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("session_cookie"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
       ngx_http_session_cookie,
@@ -238,6 +245,23 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
         smcf->session_prefix.data = p;
         p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
         ngx_memcpy(p, SS_KEY_SESSION, sizeof(SS_KEY_SESSION) - 1);
+
+        smcf->channel.len = smcf->redis->prefix.len
+                            + sizeof(SS_CHANNEL_REVOKED) - 1;
+        p = ngx_pnalloc(cf->pool, smcf->channel.len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        smcf->channel.data = p;
+        p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
+        ngx_memcpy(p, SS_CHANNEL_REVOKED, sizeof(SS_CHANNEL_REVOKED) - 1);
+    }
+
+    if (smcf->cache_zone && smcf->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"session_cache\" needs \"session_redis\"");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

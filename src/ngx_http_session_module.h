@@ -43,10 +43,18 @@
 
 
 typedef struct {
+    ngx_str_t                       host;        /* literal IP, NUL ended */
+    in_port_t                       port;
+} ngx_http_session_addr_t;
+
+
+typedef struct {
     ngx_str_t                       addr_text;   /* as configured */
     ngx_str_t                       host;        /* literal IP, NUL ended */
     in_port_t                       port;
     ngx_str_t                       unix_path;   /* NUL ended, or empty */
+    ngx_array_t                    *sentinels;   /* ngx_http_session_addr_t */
+    ngx_str_t                       master;      /* sentinel master name */
     ngx_uint_t                      db;
     ngx_str_t                       user;
     ngx_str_t                       password;
@@ -74,6 +82,10 @@ typedef struct {
     ngx_str_t                       keys_file;
     ngx_http_session_redis_conf_t  *redis;
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */
+    ngx_str_t                       channel;         /* "<prefix>revoked" */
+    ngx_shm_zone_t                 *cache_zone;
+    time_t                          cache_valid;
+    ngx_shm_zone_t                 *metrics_zone;
 } ngx_http_session_main_conf_t;
 
 
@@ -170,6 +182,7 @@ ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
+ngx_int_t ngx_http_session_redis_subscribed(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
 
@@ -189,6 +202,16 @@ u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token);
 ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
+
+/* ngx_http_session_cache.c */
+char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, time_t touch);
+void ngx_http_session_cache_put(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,
+    u_char *hash);
+void ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

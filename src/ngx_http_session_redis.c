@@ -2,13 +2,16 @@
 /*
  * ngx_http_session_module: the Redis store.
  *
- * One hiredis async context per worker, on nginx's own event loop.  The
- * hiredis socket is wrapped in an nginx connection so that epoll sees it
- * with nginx's stale-event protection; hiredis's add/del read/write hooks
- * map to nginx events.  All in-flight requests of the worker pipeline their
- * commands on this connection.  Nothing here blocks: the address is a
- * literal IP or a unix socket resolved at configuration time, and hiredis's
- * synchronous API is never called.
+ * Each worker keeps two links to Redis, both hiredis async contexts on
+ * nginx's own event loop: the command link, which all in-flight requests
+ * of the worker share by pipelining, and, when session_cache is on, a
+ * subscriber link for the revocation channel.  The hiredis socket is
+ * wrapped in an nginx connection so that epoll sees it with nginx's
+ * stale-event protection; hiredis's add/del read/write hooks map to nginx
+ * events.  Nothing here blocks: addresses are literal IPs or unix sockets
+ * resolved at configuration time, and hiredis's synchronous API is never
+ * called.  With Sentinel, each (re)connection first asks the sentinels,
+ * asynchronously too, for the current master.
  *
  * A command's privdata is an ngx_http_session_op_t, owned by this file and
  * recycled through a free list: a request that goes away clears op->data,
@@ -21,20 +24,22 @@
 #include "ngx_http_session_module.h"
 
 
-#define NGX_HTTP_SESSION_REDIS_DOWN        0
-#define NGX_HTTP_SESSION_REDIS_CONNECTING  1
-#define NGX_HTTP_SESSION_REDIS_READY       2
+#define NGX_HTTP_SESSION_LINK_DOWN        0
+#define NGX_HTTP_SESSION_LINK_RESOLVING   1
+#define NGX_HTTP_SESSION_LINK_CONNECTING  2
+#define NGX_HTTP_SESSION_LINK_READY       3
 
-#define NGX_HTTP_SESSION_BACKOFF_MIN       100
-#define NGX_HTTP_SESSION_BACKOFF_MAX       1000
+#define NGX_HTTP_SESSION_BACKOFF_MIN      100
+#define NGX_HTTP_SESSION_BACKOFF_MAX      1000
 
 
 typedef struct {
-    redisAsyncContext                 *ac;
-    ngx_connection_t                  *conn;
+    redisAsyncContext                 *ac;        /* the link's context */
+    redisAsyncContext                 *sentinel;  /* a master query */
     ngx_uint_t                         state;
-    ngx_http_session_main_conf_t      *smcf;
-    ngx_log_t                         *log;
+    ngx_uint_t                         subscriber;
+    ngx_uint_t                         subscribed;
+    const char                        *name;
 
     ngx_event_t                        reconnect;
     ngx_event_t                        connect_timer;
@@ -44,35 +49,64 @@ typedef struct {
     ngx_msec_t                         last_activity;
     time_t                             down_since;
     time_t                             scripts_reloaded;
+    ngx_uint_t                         next_sentinel;
     unsigned                           outage:1;
+
+    char                               master_host[NGX_SOCKADDR_STRLEN];
+    in_port_t                          master_port;
+} ngx_http_session_link_t;
+
+
+typedef struct {
+    ngx_http_session_main_conf_t      *smcf;
+    ngx_log_t                         *log;
     unsigned                           exiting:1;
+
+    ngx_http_session_link_t            cmd;
+    ngx_http_session_link_t            sub;
 
     ngx_http_session_op_t             *free_ops;
 } ngx_http_session_redis_worker_t;
 
 
-static void ngx_http_session_redis_connect(void);
-static void ngx_http_session_redis_schedule(void);
-static void ngx_http_session_redis_reconnect_handler(ngx_event_t *ev);
-static void ngx_http_session_redis_connect_timeout(ngx_event_t *ev);
-static void ngx_http_session_redis_connected(const redisAsyncContext *ac,
+static void ngx_http_session_link_init(ngx_http_session_link_t *link,
+    const char *name, ngx_uint_t subscriber, ngx_cycle_t *cycle);
+static void ngx_http_session_link_connect(ngx_http_session_link_t *link);
+static void ngx_http_session_link_open(ngx_http_session_link_t *link,
+    const char *host, in_port_t port, const char *path);
+static redisAsyncContext *ngx_http_session_attach(
+    ngx_http_session_link_t *link, redisAsyncContext *ac);
+static void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
+static void ngx_http_session_link_outage(ngx_http_session_link_t *link,
+    const char *why);
+static void ngx_http_session_link_drop(ngx_http_session_link_t *link);
+static void ngx_http_session_reconnect_handler(ngx_event_t *ev);
+static void ngx_http_session_connect_timeout(ngx_event_t *ev);
+static void ngx_http_session_connected(const redisAsyncContext *ac,
     int status);
-static void ngx_http_session_redis_disconnected(const redisAsyncContext *ac,
+static void ngx_http_session_disconnected(const redisAsyncContext *ac,
     int status);
-static void ngx_http_session_redis_setup_reply(redisAsyncContext *ac,
+static void ngx_http_session_setup(ngx_http_session_link_t *link);
+static void ngx_http_session_setup_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_session_load_scripts(redisAsyncContext *ac);
+static void ngx_http_session_message(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_session_sentinel_query(ngx_http_session_link_t *link);
+static void ngx_http_session_sentinel_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_session_sentinel_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
-static void ngx_http_session_redis_outage(const char *why);
-static void ngx_http_session_redis_load_scripts(redisAsyncContext *ac);
 
-static void ngx_http_session_redis_add_read(void *privdata);
-static void ngx_http_session_redis_del_read(void *privdata);
-static void ngx_http_session_redis_add_write(void *privdata);
-static void ngx_http_session_redis_del_write(void *privdata);
-static void ngx_http_session_redis_cleanup(void *privdata);
-static void ngx_http_session_redis_read_handler(ngx_event_t *ev);
-static void ngx_http_session_redis_write_handler(ngx_event_t *ev);
+static void ngx_http_session_add_read(void *privdata);
+static void ngx_http_session_del_read(void *privdata);
+static void ngx_http_session_add_write(void *privdata);
+static void ngx_http_session_del_write(void *privdata);
+static void ngx_http_session_cleanup(void *privdata);
+static void ngx_http_session_read_handler(ngx_event_t *ev);
+static void ngx_http_session_write_handler(ngx_event_t *ev);
 
 
 static ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
@@ -88,19 +122,14 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
 
     w->smcf = smcf;
     w->log = cycle->log;
-    w->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
 
-    w->reconnect.handler = ngx_http_session_redis_reconnect_handler;
-    w->reconnect.log = cycle->log;
-    w->reconnect.data = w;
-    w->reconnect.cancelable = 1;
+    ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
+    ngx_http_session_link_connect(&w->cmd);
 
-    w->connect_timer.handler = ngx_http_session_redis_connect_timeout;
-    w->connect_timer.log = cycle->log;
-    w->connect_timer.data = w;
-    w->connect_timer.cancelable = 1;
-
-    ngx_http_session_redis_connect();
+    if (smcf->cache_zone) {
+        ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
+        ngx_http_session_link_connect(&w->sub);
+    }
 
     return NGX_OK;
 }
@@ -113,18 +142,58 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 
     w->exiting = 1;
 
-    if (w->reconnect.timer_set) {
-        ngx_del_timer(&w->reconnect);
+    ngx_http_session_link_drop(&w->cmd);
+    ngx_http_session_link_drop(&w->sub);
+}
+
+
+static void
+ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
+    ngx_uint_t subscriber, ngx_cycle_t *cycle)
+{
+    link->name = name;
+    link->subscriber = subscriber;
+    link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+
+    link->reconnect.handler = ngx_http_session_reconnect_handler;
+    link->reconnect.log = cycle->log;
+    link->reconnect.data = link;
+    link->reconnect.cancelable = 1;
+
+    link->connect_timer.handler = ngx_http_session_connect_timeout;
+    link->connect_timer.log = cycle->log;
+    link->connect_timer.data = link;
+    link->connect_timer.cancelable = 1;
+}
+
+
+/* frees the link's contexts and cancels its timers (worker exit) */
+
+static void
+ngx_http_session_link_drop(ngx_http_session_link_t *link)
+{
+    redisAsyncContext  *ac;
+
+    if (link->reconnect.timer_set) {
+        ngx_del_timer(&link->reconnect);
     }
 
-    if (w->connect_timer.timer_set) {
-        ngx_del_timer(&w->connect_timer);
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
     }
 
-    if (w->ac) {
-        w->ac->onDisconnect = NULL;
-        redisAsyncFree(w->ac);
-        w->ac = NULL;
+    if (link->sentinel) {
+        ac = link->sentinel;
+        ac->onConnect = NULL;
+        redisAsyncFree(ac);
+        link->sentinel = NULL;
+    }
+
+    if (link->ac) {
+        ac = link->ac;
+        ac->onDisconnect = NULL;
+        redisAsyncFree(ac);
+        link->ac = NULL;
     }
 }
 
@@ -132,9 +201,20 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_session_redis_available(void)
 {
-    return ngx_http_session_redis_worker.ac != NULL
-           && ngx_http_session_redis_worker.state
-              != NGX_HTTP_SESSION_REDIS_DOWN;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    return w->cmd.ac != NULL
+           && (w->cmd.state == NGX_HTTP_SESSION_LINK_READY
+               || w->cmd.state == NGX_HTTP_SESSION_LINK_CONNECTING);
+}
+
+
+/* the revocation channel is live: cached sessions may be served */
+
+ngx_int_t
+ngx_http_session_redis_subscribed(void)
+{
+    return ngx_http_session_redis_worker.sub.subscribed;
 }
 
 
@@ -189,16 +269,16 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     op->data = data;
     op->next = NULL;
 
-    if (redisAsyncCommandArgv(w->ac, ngx_http_session_redis_reply, op, argc,
-                              argv, argvlen)
+    if (redisAsyncCommandArgv(w->cmd.ac, ngx_http_session_redis_reply, op,
+                              argc, argv, argvlen)
         != REDIS_OK)
     {
         ngx_http_session_redis_op_put(op);
         return NULL;
     }
 
-    if (w->inflight++ == 0) {
-        w->last_activity = ngx_current_msec;
+    if (w->cmd.inflight++ == 0) {
+        w->cmd.last_activity = ngx_current_msec;
     }
 
     return op;
@@ -255,19 +335,19 @@ ngx_http_session_redis_timed_out(void)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    if (w->ac == NULL || w->inflight == 0) {
+    if (w->cmd.ac == NULL || w->cmd.inflight == 0) {
         return;
     }
 
-    if (ngx_current_msec - w->last_activity
+    if (ngx_current_msec - w->cmd.last_activity
         < w->smcf->redis->connect_timeout)
     {
         return;
     }
 
-    ngx_http_session_redis_outage("no reply within connect_timeout");
+    ngx_http_session_link_outage(&w->cmd, "no reply within connect_timeout");
 
-    redisAsyncFree(w->ac);
+    redisAsyncFree(w->cmd.ac);
 }
 
 
@@ -279,34 +359,50 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     void                            *data;
+    redisReply                      *rr;
     ngx_http_session_op_handler_pt   handler;
 
-    if (w->inflight) {
-        w->inflight--;
+    if (w->cmd.inflight) {
+        w->cmd.inflight--;
     }
 
-    w->last_activity = ngx_current_msec;
+    w->cmd.last_activity = ngx_current_msec;
 
     data = op->data;
     handler = op->handler;
 
     ngx_http_session_redis_op_put(op);
 
-    if (reply
-        && ((redisReply *) reply)->type == REDIS_REPLY_ERROR
-        && ((redisReply *) reply)->len > 8
-        && ngx_strncmp(((redisReply *) reply)->str, "NOSCRIPT", 8) == 0
-        && !(ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING))
-        && w->scripts_reloaded != ngx_time())
+    rr = reply;
+
+    if (rr && rr->type == REDIS_REPLY_ERROR
+        && !(ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
     {
-        w->scripts_reloaded = ngx_time();
+        if (rr->len > 8 && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0
+            && w->cmd.scripts_reloaded != ngx_time())
+        {
+            /* SCRIPT FLUSH on the server: this command fails, the next work */
 
-        /* SCRIPT FLUSH on the server: this command fails, the next work */
-        ngx_log_error(NGX_LOG_WARN, w->log, 0,
-                      "session redis %V: scripts were flushed, loading "
-                      "them again", &w->smcf->redis->addr_text);
+            w->cmd.scripts_reloaded = ngx_time();
 
-        ngx_http_session_redis_load_scripts(ac);
+            ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                          "session %s %V: scripts were flushed, loading "
+                          "them again", w->cmd.name,
+                          &w->smcf->redis->addr_text);
+
+            ngx_http_session_load_scripts(ac);
+
+        } else if ((rr->len > 8 && ngx_strncmp(rr->str, "READONLY", 8) == 0)
+                   || (rr->len > 10
+                       && ngx_strncmp(rr->str, "MASTERDOWN", 10) == 0))
+        {
+            /* a replica now (failover): reconnect, via Sentinel if any */
+
+            ngx_http_session_link_outage(&w->cmd, rr->str);
+
+            /* deferred by hiredis until this callback returns */
+            redisAsyncFree(ac);
+        }
     }
 
     if (data && handler) {
@@ -316,83 +412,135 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
 
 
 static void
-ngx_http_session_redis_connect(void)
+ngx_http_session_link_connect(ngx_http_session_link_t *link)
 {
-    int                               fd;
-    ngx_connection_t                 *c;
+    ngx_http_session_redis_conf_t    *rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    rc = w->smcf->redis;
+
+    if (rc->sentinels) {
+        ngx_http_session_sentinel_query(link);
+        return;
+    }
+
+    if (rc->unix_path.len) {
+        ngx_http_session_link_open(link, NULL, 0,
+                                   (const char *) rc->unix_path.data);
+
+    } else {
+        ngx_http_session_link_open(link, (const char *) rc->host.data,
+                                   rc->port, NULL);
+    }
+}
+
+
+static void
+ngx_http_session_link_open(ngx_http_session_link_t *link, const char *host,
+    in_port_t port, const char *path)
+{
     redisAsyncContext                *ac;
     ngx_http_session_redis_conf_t    *rc;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     rc = w->smcf->redis;
 
-    if (rc->unix_path.len) {
-        ac = redisAsyncConnectUnix((const char *) rc->unix_path.data);
+    ac = path ? redisAsyncConnectUnix(path) : redisAsyncConnect(host, port);
 
-    } else {
-        ac = redisAsyncConnect((const char *) rc->host.data, rc->port);
+    ac = ngx_http_session_attach(link, ac);
+    if (ac == NULL) {
+        ngx_http_session_link_schedule(link);
+        return;
     }
 
+    link->ac = ac;
+    link->state = NGX_HTTP_SESSION_LINK_CONNECTING;
+    link->inflight = 0;
+
+    /* the hooks are in place: this adds the write event */
+
+    redisAsyncSetConnectCallback(ac, ngx_http_session_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_session_disconnected);
+
+    ngx_add_timer(&link->connect_timer, rc->connect_timeout);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "session %s: connecting to %s", link->name,
+                   path ? path : host);
+
+    /* queued now, sent as soon as the socket is writable */
+
+    ngx_http_session_setup(link);
+}
+
+
+/*
+ * Wraps a new hiredis context's socket in an nginx connection and maps
+ * hiredis's event hooks to it.  NULL (and the context freed) on failure.
+ */
+
+static redisAsyncContext *
+ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
+{
+    ngx_connection_t                 *c;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
     if (ac == NULL) {
-        ngx_http_session_redis_outage("out of memory");
-        ngx_http_session_redis_schedule();
-        return;
+        ngx_http_session_link_outage(link, "out of memory");
+        return NULL;
     }
 
     if (ac->err) {
-        ngx_http_session_redis_outage(ac->errstr);
+        ngx_http_session_link_outage(link, ac->errstr);
         redisAsyncFree(ac);
-        ngx_http_session_redis_schedule();
-        return;
+        return NULL;
     }
 
-    fd = ac->c.fd;
-
-    c = ngx_get_connection(fd, w->log);
+    c = ngx_get_connection(ac->c.fd, w->log);
     if (c == NULL) {
-        ngx_http_session_redis_outage("no free worker connection");
-
+        ngx_http_session_link_outage(link, "no free worker connection");
         redisAsyncFree(ac);
-        ngx_http_session_redis_schedule();
-        return;
+        return NULL;
     }
 
     c->data = ac;
-    c->read->handler = ngx_http_session_redis_read_handler;
-    c->write->handler = ngx_http_session_redis_write_handler;
+    c->read->handler = ngx_http_session_read_handler;
+    c->write->handler = ngx_http_session_write_handler;
     c->read->log = w->log;
     c->write->log = w->log;
     c->log = w->log;
 
+    ac->data = link;
     ac->ev.data = c;
-    ac->ev.addRead = ngx_http_session_redis_add_read;
-    ac->ev.delRead = ngx_http_session_redis_del_read;
-    ac->ev.addWrite = ngx_http_session_redis_add_write;
-    ac->ev.delWrite = ngx_http_session_redis_del_write;
-    ac->ev.cleanup = ngx_http_session_redis_cleanup;
+    ac->ev.addRead = ngx_http_session_add_read;
+    ac->ev.delRead = ngx_http_session_del_read;
+    ac->ev.addWrite = ngx_http_session_add_write;
+    ac->ev.delWrite = ngx_http_session_del_write;
+    ac->ev.cleanup = ngx_http_session_cleanup;
 
-    w->ac = ac;
-    w->conn = c;
-    w->state = NGX_HTTP_SESSION_REDIS_CONNECTING;
-    w->inflight = 0;
+    return ac;
+}
 
-    /* the hooks must be in place: this adds the write event */
 
-    redisAsyncSetConnectCallback(ac, ngx_http_session_redis_connected);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_session_redis_disconnected);
+/* AUTH, SELECT, the scripts or SUBSCRIBE: pipelined before anything else */
 
-    ngx_add_timer(&w->connect_timer, rc->connect_timeout);
+static void
+ngx_http_session_setup(ngx_http_session_link_t *link)
+{
+    int                               argc;
+    u_char                           *p;
+    size_t                            argvlen[3];
+    const char                       *argv[3];
+    redisAsyncContext                *ac;
+    ngx_http_session_redis_conf_t    *rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    u_char                            buf[NGX_INT_T_LEN];
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                   "session redis: connecting to %V", &rc->addr_text);
-
-    /* queued now, sent as soon as the socket is writable */
+    ac = link->ac;
+    rc = w->smcf->redis;
 
     if (rc->password.len) {
-        const char  *argv[3];
-        size_t       argvlen[3];
-        int          argc = 0;
-
+        argc = 0;
         argv[argc] = "AUTH";
         argvlen[argc++] = 4;
 
@@ -404,25 +552,34 @@ ngx_http_session_redis_connect(void)
         argv[argc] = (const char *) rc->password.data;
         argvlen[argc++] = rc->password.len;
 
-        redisAsyncCommandArgv(ac, ngx_http_session_redis_setup_reply,
+        redisAsyncCommandArgv(ac, ngx_http_session_setup_reply,
                               (void *) "AUTH", argc, argv, argvlen);
     }
 
+    if (link->subscriber) {
+        argv[0] = "SUBSCRIBE";
+        argvlen[0] = 9;
+        argv[1] = (const char *) w->smcf->channel.data;
+        argvlen[1] = w->smcf->channel.len;
+
+        redisAsyncCommandArgv(ac, ngx_http_session_message, link, 2, argv,
+                              argvlen);
+        return;
+    }
+
     if (rc->db) {
-        u_char       buf[NGX_INT_T_LEN];
-        const char  *argv[2];
-        size_t       argvlen[2];
+        p = ngx_sprintf(buf, "%ui", rc->db);
 
         argv[0] = "SELECT";
         argvlen[0] = 6;
         argv[1] = (const char *) buf;
-        argvlen[1] = ngx_sprintf(buf, "%ui", rc->db) - buf;
+        argvlen[1] = p - buf;
 
-        redisAsyncCommandArgv(ac, ngx_http_session_redis_setup_reply,
+        redisAsyncCommandArgv(ac, ngx_http_session_setup_reply,
                               (void *) "SELECT", 2, argv, argvlen);
     }
 
-    ngx_http_session_redis_load_scripts(ac);
+    ngx_http_session_load_scripts(ac);
 }
 
 
@@ -433,11 +590,11 @@ ngx_http_session_redis_connect(void)
  */
 
 static void
-ngx_http_session_redis_load_scripts(redisAsyncContext *ac)
+ngx_http_session_load_scripts(redisAsyncContext *ac)
 {
     ngx_uint_t   i;
-    const char  *argv[3];
     size_t       argvlen[3];
+    const char  *argv[3];
 
     argv[0] = "SCRIPT";
     argvlen[0] = 6;
@@ -448,164 +605,341 @@ ngx_http_session_redis_load_scripts(redisAsyncContext *ac)
         argv[2] = (const char *) ngx_http_session_scripts[i].text.data;
         argvlen[2] = ngx_http_session_scripts[i].text.len;
 
-        redisAsyncCommandArgv(ac, ngx_http_session_redis_setup_reply,
+        redisAsyncCommandArgv(ac, ngx_http_session_setup_reply,
                               (void *) "SCRIPT LOAD", 3, argv, argvlen);
     }
 }
 
 
 static void
-ngx_http_session_redis_connected(const redisAsyncContext *ac, int status)
+ngx_http_session_connected(const redisAsyncContext *ac, int status)
 {
+    ngx_http_session_link_t          *link = ac->data;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    if (w->connect_timer.timer_set) {
-        ngx_del_timer(&w->connect_timer);
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
     }
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after this returns; cleanup() has the rest */
-        ngx_http_session_redis_outage(ac->errstr);
+        ngx_http_session_link_outage(link, ac->errstr);
         return;
     }
 
-    w->state = NGX_HTTP_SESSION_REDIS_READY;
-    w->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+    link->state = NGX_HTTP_SESSION_LINK_READY;
+    link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
 
-    if (w->outage) {
+    if (link->outage) {
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                      "session redis %V: connection restored after %T s",
-                      &w->smcf->redis->addr_text,
-                      ngx_time() - w->down_since);
-        w->outage = 0;
+                      "session %s %V: connection restored after %T s",
+                      link->name, &w->smcf->redis->addr_text,
+                      ngx_time() - link->down_since);
+        link->outage = 0;
 
     } else {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session redis: connected to %V",
-                       &w->smcf->redis->addr_text);
+                       "session %s: connected", link->name);
     }
 }
 
 
 static void
-ngx_http_session_redis_disconnected(const redisAsyncContext *ac, int status)
+ngx_http_session_disconnected(const redisAsyncContext *ac, int status)
 {
     if (status != REDIS_OK) {
-        ngx_http_session_redis_outage(ac->errstr);
+        ngx_http_session_link_outage(ac->data, ac->errstr);
     }
 }
 
 
 static void
-ngx_http_session_redis_setup_reply(redisAsyncContext *ac, void *reply,
+ngx_http_session_setup_reply(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
     redisReply                       *rr = reply;
+    ngx_http_session_link_t          *link = ac->data;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (rr == NULL || rr->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    /* the error text is Redis's own and holds no secret */
+
+    ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                  "session %s %V: %s failed: %*s", link->name,
+                  &w->smcf->redis->addr_text, (char *) privdata,
+                  (size_t) rr->len, rr->str);
+
+    link->outage = 1;
+    link->down_since = ngx_time();
+
+    /* deferred by hiredis until this callback returns */
+    redisAsyncFree(ac);
+}
+
+
+/*
+ * The subscriber's callback: the SUBSCRIBE confirmation, then one call per
+ * message.  A revoked session's hash is evicted from the cache at once.
+ * Until the subscription is confirmed (and after it is lost) the cache is
+ * bypassed; on confirmation it is flushed, since revocations may have been
+ * missed meanwhile.
+ */
+
+static void
+ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply                       *rr = reply;
+    ngx_http_session_link_t          *link = privdata;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (rr == NULL) {
+        link->subscribed = 0;
         return;
     }
 
     if (rr->type == REDIS_REPLY_ERROR) {
-        /* the error text is Redis's own and holds no secret */
-        ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "session redis %V: %s failed: %*s",
-                      &w->smcf->redis->addr_text, (char *) privdata,
-                      (size_t) rr->len, rr->str);
+        ngx_http_session_setup_reply(ac, reply, (void *) "SUBSCRIBE");
+        return;
+    }
 
-        w->outage = 1;
-        w->down_since = ngx_time();
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
+        || rr->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
 
-        /* deferred by hiredis until this callback returns */
-        redisAsyncFree(ac);
+    if (ngx_strncmp(rr->element[0]->str, "subscribe", 9) == 0) {
+        ngx_http_session_cache_flush(w->smcf);
+        link->subscribed = 1;
+        return;
+    }
+
+    if (ngx_strncmp(rr->element[0]->str, "message", 7) == 0
+        && rr->element[2]->type == REDIS_REPLY_STRING
+        && rr->element[2]->len == SC_HASH_HEX_LEN)
+    {
+        ngx_http_session_cache_evict(w->smcf, (u_char *) rr->element[2]->str);
     }
 }
 
 
 /*
- * Called by hiredis whenever the context is freed, whatever the reason:
+ * Sentinel: asks the configured sentinels in turn for the master's
+ * address ("SENTINEL get-master-addr-by-name"), then connects the link to
+ * it.  Every reconnection asks again, so a failover is followed.
+ */
+
+static void
+ngx_http_session_sentinel_query(ngx_http_session_link_t *link)
+{
+    size_t                            argvlen[3];
+    const char                       *argv[3];
+    redisAsyncContext                *ac;
+    ngx_http_session_addr_t          *sa;
+    ngx_http_session_redis_conf_t    *rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    rc = w->smcf->redis;
+    sa = rc->sentinels->elts;
+    sa = &sa[link->next_sentinel++ % rc->sentinels->nelts];
+
+    ac = redisAsyncConnect((const char *) sa->host.data, sa->port);
+
+    ac = ngx_http_session_attach(link, ac);
+    if (ac == NULL) {
+        ngx_http_session_link_schedule(link);
+        return;
+    }
+
+    link->sentinel = ac;
+    link->state = NGX_HTTP_SESSION_LINK_RESOLVING;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_session_sentinel_connected);
+
+    ngx_add_timer(&link->connect_timer, rc->connect_timeout);
+
+    argv[0] = "SENTINEL";
+    argvlen[0] = 8;
+    argv[1] = "get-master-addr-by-name";
+    argvlen[1] = 23;
+    argv[2] = (const char *) rc->master.data;
+    argvlen[2] = rc->master.len;
+
+    redisAsyncCommandArgv(ac, ngx_http_session_sentinel_reply, link, 3, argv,
+                          argvlen);
+}
+
+
+static void
+ngx_http_session_sentinel_connected(const redisAsyncContext *ac, int status)
+{
+    if (status != REDIS_OK) {
+        ngx_http_session_link_outage(ac->data, ac->errstr);
+    }
+}
+
+
+static void
+ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                       *rr = reply;
+    ngx_http_session_link_t          *link = privdata;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    ngx_int_t  port;
+
+    if (rr == NULL) {
+        return;
+    }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2
+        || rr->element[0]->type != REDIS_REPLY_STRING
+        || rr->element[1]->type != REDIS_REPLY_STRING
+        || rr->element[0]->len >= sizeof(link->master_host))
+    {
+        ngx_http_session_link_outage(link, "sentinel does not know the "
+                                           "master");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    port = ngx_atoi((u_char *) rr->element[1]->str, rr->element[1]->len);
+    if (port < 1 || port > 65535) {
+        ngx_http_session_link_outage(link, "sentinel sent a bad port");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    ngx_memcpy(link->master_host, rr->element[0]->str, rr->element[0]->len);
+    link->master_host[rr->element[0]->len] = '\0';
+    link->master_port = (in_port_t) port;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "session %s: sentinel says master is %s:%d", link->name,
+                   link->master_host, (int) port);
+
+    /* the query context goes once this callback returns */
+
+    link->sentinel = NULL;
+    redisAsyncFree(ac);
+
+    ngx_http_session_link_open(link, link->master_host, link->master_port,
+                               NULL);
+}
+
+
+/*
+ * Called by hiredis whenever a context is freed, whatever the reason:
  * close the nginx connection (which also closes the socket) and tell
  * hiredis the descriptor is gone, so that it is not closed twice.
  */
 
 static void
-ngx_http_session_redis_cleanup(void *privdata)
+ngx_http_session_cleanup(void *privdata)
 {
-    ngx_connection_t                 *c = privdata;
-    redisAsyncContext                *ac;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    ngx_connection_t         *c = privdata;
+    redisAsyncContext        *ac;
+    ngx_http_session_link_t  *link;
 
     ac = c->data;
-
-    if (w->connect_timer.timer_set) {
-        ngx_del_timer(&w->connect_timer);
-    }
+    link = ac->data;
 
     ngx_close_connection(c);
+    ac->c.fd = -1;
 
-    if (ac) {
-        ac->c.fd = -1;
+    if (link->sentinel == ac) {
+        link->sentinel = NULL;
+
+        if (link->ac == NULL) {
+            if (link->connect_timer.timer_set) {
+                ngx_del_timer(&link->connect_timer);
+            }
+
+            ngx_http_session_link_schedule(link);
+        }
+
+        return;
     }
 
-    if (w->ac == ac) {
-        w->ac = NULL;
-        w->conn = NULL;
-        w->state = NGX_HTTP_SESSION_REDIS_DOWN;
-        w->inflight = 0;
-
-        ngx_http_session_redis_schedule();
+    if (link->ac != ac) {
+        /* a sentinel query that already handed over */
+        return;
     }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    link->ac = NULL;
+    link->inflight = 0;
+    link->subscribed = 0;
+
+    ngx_http_session_link_schedule(link);
 }
 
 
 static void
-ngx_http_session_redis_schedule(void)
+ngx_http_session_link_schedule(ngx_http_session_link_t *link)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    w->state = NGX_HTTP_SESSION_REDIS_DOWN;
+    link->state = NGX_HTTP_SESSION_LINK_DOWN;
 
     if (w->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    if (w->reconnect.timer_set) {
+    if (link->reconnect.timer_set) {
         return;
     }
 
-    ngx_add_timer(&w->reconnect, w->backoff);
+    ngx_add_timer(&link->reconnect, link->backoff);
 
-    w->backoff *= 2;
-    if (w->backoff > NGX_HTTP_SESSION_BACKOFF_MAX) {
-        w->backoff = NGX_HTTP_SESSION_BACKOFF_MAX;
+    link->backoff *= 2;
+    if (link->backoff > NGX_HTTP_SESSION_BACKOFF_MAX) {
+        link->backoff = NGX_HTTP_SESSION_BACKOFF_MAX;
     }
 }
 
 
 static void
-ngx_http_session_redis_reconnect_handler(ngx_event_t *ev)
+ngx_http_session_reconnect_handler(ngx_event_t *ev)
 {
+    ngx_http_session_link_t          *link = ev->data;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (w->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    if (w->ac == NULL) {
-        ngx_http_session_redis_connect();
+    if (link->ac == NULL && link->sentinel == NULL) {
+        ngx_http_session_link_connect(link);
     }
 }
 
 
 static void
-ngx_http_session_redis_connect_timeout(ngx_event_t *ev)
+ngx_http_session_connect_timeout(ngx_event_t *ev)
 {
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    ngx_http_session_link_t  *link = ev->data;
 
-    if (w->ac && w->state == NGX_HTTP_SESSION_REDIS_CONNECTING) {
-        ngx_http_session_redis_outage("connect timed out");
-        redisAsyncFree(w->ac);
+    if (link->sentinel) {
+        ngx_http_session_link_outage(link, "sentinel did not answer in time");
+        redisAsyncFree(link->sentinel);
+        return;
+    }
+
+    if (link->ac && link->state == NGX_HTTP_SESSION_LINK_CONNECTING) {
+        ngx_http_session_link_outage(link, "connect timed out");
+        redisAsyncFree(link->ac);
     }
 }
 
@@ -616,28 +950,31 @@ ngx_http_session_redis_connect_timeout(ngx_event_t *ev)
  */
 
 static void
-ngx_http_session_redis_outage(const char *why)
+ngx_http_session_link_outage(ngx_http_session_link_t *link, const char *why)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    if (w->outage) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session redis: still unavailable: %s", why);
+    if (link->outage) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "session %s: still unavailable: %s", link->name, why);
         return;
     }
 
-    w->outage = 1;
-    w->down_since = ngx_time();
+    link->outage = 1;
+    link->down_since = ngx_time();
 
     ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                  "session redis %V unavailable: %s; protected locations "
-                  "answer 503 until it is back",
-                  &w->smcf->redis->addr_text, why);
+                  "session %s %V unavailable: %s; %s", link->name,
+                  &w->smcf->redis->addr_text, why,
+                  link->subscriber ? "the session cache is bypassed until "
+                                     "it is back"
+                                   : "protected locations answer 503 until "
+                                     "it is back");
 }
 
 
 static ngx_uint_t
-ngx_http_session_redis_event_flags(void)
+ngx_http_session_event_flags(void)
 {
     return (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT
                                                    : NGX_LEVEL_EVENT;
@@ -645,13 +982,13 @@ ngx_http_session_redis_event_flags(void)
 
 
 static void
-ngx_http_session_redis_add_read(void *privdata)
+ngx_http_session_add_read(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
     if (!c->read->active) {
         if (ngx_add_event(c->read, NGX_READ_EVENT,
-                          ngx_http_session_redis_event_flags())
+                          ngx_http_session_event_flags())
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ALERT, c->log, 0,
@@ -662,25 +999,25 @@ ngx_http_session_redis_add_read(void *privdata)
 
 
 static void
-ngx_http_session_redis_del_read(void *privdata)
+ngx_http_session_del_read(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
     if (c->read->active) {
         ngx_del_event(c->read, NGX_READ_EVENT,
-                      ngx_http_session_redis_event_flags());
+                      ngx_http_session_event_flags());
     }
 }
 
 
 static void
-ngx_http_session_redis_add_write(void *privdata)
+ngx_http_session_add_write(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
     if (!c->write->active) {
         if (ngx_add_event(c->write, NGX_WRITE_EVENT,
-                          ngx_http_session_redis_event_flags())
+                          ngx_http_session_event_flags())
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ALERT, c->log, 0,
@@ -691,13 +1028,13 @@ ngx_http_session_redis_add_write(void *privdata)
 
 
 static void
-ngx_http_session_redis_del_write(void *privdata)
+ngx_http_session_del_write(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
     if (c->write->active) {
         ngx_del_event(c->write, NGX_WRITE_EVENT,
-                      ngx_http_session_redis_event_flags());
+                      ngx_http_session_event_flags());
     }
 }
 
@@ -709,20 +1046,20 @@ ngx_http_session_redis_del_write(void *privdata)
  */
 
 static void
-ngx_http_session_redis_read_handler(ngx_event_t *ev)
+ngx_http_session_read_handler(ngx_event_t *ev)
 {
-    int                               n;
-    ngx_socket_t                      fd;
-    ngx_connection_t                 *c = ev->data;
-    redisAsyncContext                *ac = c->data;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    int                       n;
+    ngx_socket_t              fd;
+    ngx_connection_t         *c = ev->data;
+    redisAsyncContext        *ac = c->data;
+    ngx_http_session_link_t  *link = ac->data;
 
     fd = c->fd;
 
     for ( ;; ) {
         redisAsyncHandleRead(ac);
 
-        if (w->ac != ac) {
+        if (link->ac != ac && link->sentinel != ac) {
             /* freed inside, c is closed */
             return;
         }
@@ -735,7 +1072,7 @@ ngx_http_session_redis_read_handler(ngx_event_t *ev)
 
 
 static void
-ngx_http_session_redis_write_handler(ngx_event_t *ev)
+ngx_http_session_write_handler(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
@@ -744,98 +1081,196 @@ ngx_http_session_redis_write_handler(ngx_event_t *ev)
 
 
 /*
+ * "host:port" with a literal IPv4 address, "[IPv6]:port" or
+ * "localhost:port"; host is copied NUL-terminated.
+ */
+
+static ngx_int_t
+ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
+    ngx_str_t *host, in_port_t *port)
+{
+    u_char     *p, *last;
+    ngx_int_t   n;
+    ngx_str_t   h;
+    u_char      addr6[16];
+
+    last = s->data + s->len;
+
+    if (s->len && s->data[0] == '[') {
+        p = ngx_strlchr(s->data, last, ']');
+        if (p == NULL || p + 1 >= last || p[1] != ':') {
+            return NGX_ERROR;
+        }
+
+        h.data = s->data + 1;
+        h.len = p - h.data;
+        p++;
+
+        if (ngx_inet6_addr(h.data, h.len, addr6) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        p = ngx_strlchr(s->data, last, ':');
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        h.data = s->data;
+        h.len = p - h.data;
+
+        if (h.len == 9
+            && ngx_strncasecmp(h.data, (u_char *) "localhost", 9) == 0)
+        {
+            ngx_str_set(&h, "127.0.0.1");
+
+        } else if (ngx_inet_addr(h.data, h.len) == INADDR_NONE) {
+            return NGX_DECLINED;
+        }
+    }
+
+    n = ngx_atoi(p + 1, last - p - 1);
+    if (n < 1 || n > 65535) {
+        return NGX_ERROR;
+    }
+
+    *port = (in_port_t) n;
+
+    host->len = h.len;
+    host->data = ngx_pnalloc(cf->pool, h.len + 1);
+    if (host->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(host->data, h.data, h.len + 1);
+
+    return NGX_OK;
+}
+
+
+/*
  * session_redis ADDRESS [db=N] [user=NAME] [password_file=FILE]
  *     [prefix=STR] [connect_timeout=TIME] [timeout=TIME];
+ * session_redis sentinel=HOST:PORT[,HOST:PORT...] master=NAME [...];
  */
 
 char *
 ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
     ngx_str_t *value, ngx_uint_t n)
 {
-    u_char      *p, *last;
-    ssize_t      size;
-    ngx_int_t    port, db;
-    ngx_str_t    host, s, file;
-    ngx_uint_t   i;
-    ngx_file_t   f;
-    u_char       buf[4096];
-    u_char       addr6[16];
+    u_char                   *p, *last;
+    ssize_t                   size;
+    ngx_int_t                 db, rv;
+    ngx_str_t                 s, file, a;
+    ngx_uint_t                i;
+    ngx_file_t                f;
+    ngx_http_session_addr_t  *sa;
+    u_char                    buf[4096];
 
-    rc->addr_text = value[1];
     rc->db = 0;
     ngx_str_set(&rc->prefix, "session:");
     rc->connect_timeout = 1000;
     rc->timeout = 200;
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        rc->unix_path.len = value[1].len - 5;
-        rc->unix_path.data = ngx_pnalloc(cf->pool, rc->unix_path.len + 1);
-        if (rc->unix_path.data == NULL) {
-            return NGX_CONF_ERROR;
+    for (i = 1; i < n; i++) {
+
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
+            == NULL)
+        {
+            /* the address */
+
+            if (rc->addr_text.len) {
+                goto invalid;
+            }
+
+            rc->addr_text = value[i];
+
+            if (value[i].len > 5
+                && ngx_strncmp(value[i].data, "unix:", 5) == 0)
+            {
+                rc->unix_path.len = value[i].len - 5;
+                rc->unix_path.data = ngx_pnalloc(cf->pool,
+                                                 rc->unix_path.len + 1);
+                if (rc->unix_path.data == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                ngx_cpystrn(rc->unix_path.data, value[i].data + 5,
+                            rc->unix_path.len + 1);
+                continue;
+            }
+
+            rv = ngx_http_session_parse_host_port(cf, &value[i], &rc->host,
+                                                  &rc->port);
+            if (rv == NGX_DECLINED) {
+                goto not_literal;
+            }
+
+            if (rv != NGX_OK) {
+                goto bad_address;
+            }
+
+            continue;
         }
 
-        ngx_cpystrn(rc->unix_path.data, value[1].data + 5,
-                    rc->unix_path.len + 1);
-
-    } else {
-        last = value[1].data + value[1].len;
-        p = ngx_strlchr(value[1].data, last, ']');
-        p = ngx_strlchr(p ? p : value[1].data, last, ':');
-
-        if (value[1].data[0] == '[') {
-            p = ngx_strlchr(value[1].data, last, ']');
-            if (p == NULL || p + 1 >= last || p[1] != ':') {
-                goto bad_address;
-            }
-
-            host.data = value[1].data + 1;
-            host.len = p - host.data;
-            p++;
-
-            if (ngx_inet6_addr(host.data, host.len, addr6) != NGX_OK) {
-                goto bad_address;
-            }
-
-        } else {
-            if (p == NULL) {
-                goto bad_address;
-            }
-
-            host.data = value[1].data;
-            host.len = p - host.data;
-
-            if (host.len == 9
-                && ngx_strncasecmp(host.data, (u_char *) "localhost", 9) == 0)
-            {
-                ngx_str_set(&host, "127.0.0.1");
-
-            } else if (ngx_inet_addr(host.data, host.len) == INADDR_NONE) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"session_redis\" address \"%V\" must "
-                                   "be a literal IP address, \"localhost\" "
-                                   "or \"unix:/path\": names are not "
-                                   "resolved at request time", &value[1]);
+        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0) {
+            rc->sentinels = ngx_array_create(cf->pool, 3,
+                                             sizeof(ngx_http_session_addr_t));
+            if (rc->sentinels == NULL) {
                 return NGX_CONF_ERROR;
             }
+
+            p = value[i].data + 9;
+            last = value[i].data + value[i].len;
+
+            while (p < last) {
+                a.data = p;
+                p = ngx_strlchr(p, last, ',');
+                if (p == NULL) {
+                    p = last;
+                }
+
+                a.len = p - a.data;
+                p++;
+
+                sa = ngx_array_push(rc->sentinels);
+                if (sa == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                rv = ngx_http_session_parse_host_port(cf, &a, &sa->host,
+                                                      &sa->port);
+                if (rv == NGX_DECLINED) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "\"session_redis\" sentinel \"%V\" "
+                                       "must be a literal IP address or "
+                                       "\"localhost\"", &a);
+                    return NGX_CONF_ERROR;
+                }
+
+                if (rv != NGX_OK) {
+                    goto invalid;
+                }
+            }
+
+            if (rc->sentinels->nelts == 0) {
+                goto invalid;
+            }
+
+            rc->addr_text = value[i];
+            continue;
         }
 
-        port = ngx_atoi(p + 1, last - p - 1);
-        if (port < 1 || port > 65535) {
-            goto bad_address;
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0) {
+            rc->master.data = value[i].data + 7;
+            rc->master.len = value[i].len - 7;
+
+            if (rc->master.len == 0) {
+                goto invalid;
+            }
+
+            continue;
         }
-
-        rc->port = (in_port_t) port;
-
-        rc->host.len = host.len;
-        rc->host.data = ngx_pnalloc(cf->pool, host.len + 1);
-        if (rc->host.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_cpystrn(rc->host.data, host.data, host.len + 1);
-    }
-
-    for (i = 2; i < n; i++) {
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             db = ngx_atoi(value[i].data + 3, value[i].len - 3);
@@ -958,13 +1393,49 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         goto invalid;
     }
 
+    if (rc->sentinels && rc->master.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": \"sentinel=\" requires "
+                           "\"master=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->master.len && rc->sentinels == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": \"master=\" requires "
+                           "\"sentinel=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->sentinels && (rc->host.len || rc->unix_path.len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": an address and "
+                           "\"sentinel=\" cannot be combined");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->addr_text.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\" needs an address or "
+                           "\"sentinel=\"");
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+
+not_literal:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"session_redis\" address \"%V\" must be a literal "
+                       "IP address, \"localhost\" or \"unix:/path\": names "
+                       "are not resolved at request time", &value[i]);
+    return NGX_CONF_ERROR;
 
 bad_address:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid \"session_redis\" address \"%V\": expected "
-                       "\"host:port\" or \"unix:/path\"", &value[1]);
+                       "\"host:port\" or \"unix:/path\"", &value[i]);
     return NGX_CONF_ERROR;
 
 invalid:

@@ -1,0 +1,497 @@
+
+/*
+ * ngx_http_session_module: the shared-memory session cache.
+ *
+ * session_cache zone=NAME:SIZE [valid=TIME];
+ *
+ * Valid lookups are kept in an nginx shared-memory zone (a red-black tree
+ * keyed by the session's hash, with an LRU queue; the least recently used
+ * entries are evicted when the zone is full), so that every worker can
+ * serve them without a Redis round trip.  An entry is served for at most
+ * min(valid, touch) seconds, so idle-timeout touches keep reaching Redis,
+ * and never past the session's absolute expiry.  Revocations reach every
+ * worker through the Redis pub/sub channel "<prefix>revoked"; a worker
+ * whose subscription is not live bypasses the cache.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+typedef struct {
+    ngx_rbtree_node_t               node;
+    ngx_queue_t                     queue;
+    u_char                          hash[SC_HASH_HEX_LEN];
+    time_t                          cached;
+    time_t                          expires;
+    u_short                         user_len;
+    u_short                         claims_len;
+    u_char                          data[1];    /* user, then claims */
+} ngx_http_session_cache_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+} ngx_http_session_cache_sh_t;
+
+
+typedef struct {
+    ngx_http_session_cache_sh_t    *sh;
+    ngx_slab_pool_t                *shpool;
+} ngx_http_session_cache_t;
+
+
+static ngx_int_t ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_session_cache_node_t *ngx_http_session_cache_find(
+    ngx_http_session_cache_t *cache, u_char *hash);
+static void ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
+    ngx_http_session_cache_node_t *cn);
+
+
+/* the tree key: the first 8 hex digits of the (uniformly random) hash */
+
+static ngx_rbtree_key_t
+ngx_http_session_cache_key(u_char *hash)
+{
+    return (ngx_rbtree_key_t) ngx_hextoi(hash, 8);
+}
+
+
+char *
+ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    u_char                    *p;
+    ssize_t                    size;
+    ngx_str_t                 *value, name, s;
+    ngx_uint_t                 i;
+    ngx_http_session_cache_t  *cache;
+
+    if (smcf->cache_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    size = 0;
+    name.len = 0;
+    smcf->cache_valid = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            p = (u_char *) ngx_strchr(name.data, ':');
+
+            if (p == NULL) {
+                goto invalid;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (name.len == 0 || size == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "session cache zone \"%V\" is too small",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "valid=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            smcf->cache_valid = ngx_parse_time(&s, 1);
+            if (smcf->cache_valid == (time_t) NGX_ERROR
+                || smcf->cache_valid < 1 || smcf->cache_valid > 60)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_cache\" parameter "
+                                   "\"%V\" (valid=TIME, 1s to 60s)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_cache\" must have \"zone=NAME:SIZE\"");
+        return NGX_CONF_ERROR;
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->cache_zone = ngx_shared_memory_add(cf, &name, size,
+                                             &ngx_http_session_module);
+    if (smcf->cache_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (smcf->cache_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->cache_zone->init = ngx_http_session_cache_init_zone;
+    smcf->cache_zone->data = cache;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_cache\" parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_session_cache_t  *ocache = data;
+
+    size_t                     len;
+    ngx_http_session_cache_t  *cache;
+
+    cache = shm_zone->data;
+
+    if (ocache) {
+        /* a reload keeps the entries */
+        cache->sh = ocache->sh;
+        cache->shpool = ocache->shpool;
+        return NGX_OK;
+    }
+
+    cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        cache->sh = cache->shpool->data;
+        return NGX_OK;
+    }
+
+    cache->sh = ngx_slab_alloc(cache->shpool,
+                               sizeof(ngx_http_session_cache_sh_t));
+    if (cache->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->shpool->data = cache->sh;
+
+    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
+                    ngx_http_session_cache_insert);
+    ngx_queue_init(&cache->sh->queue);
+
+    len = sizeof(" in session cache zone \"\"") + shm_zone->shm.name.len;
+
+    cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
+    if (cache->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(cache->shpool->log_ctx, " in session cache zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    cache->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t              **p;
+    ngx_http_session_cache_node_t   *cn, *cnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            cn = (ngx_http_session_cache_node_t *) node;
+            cnt = (ngx_http_session_cache_node_t *) temp;
+
+            p = (ngx_memcmp(cn->hash, cnt->hash, SC_HASH_HEX_LEN) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the hash is a Redis key, not a secret: an ordinary compare is fine */
+
+static ngx_http_session_cache_node_t *
+ngx_http_session_cache_find(ngx_http_session_cache_t *cache, u_char *hash)
+{
+    ngx_int_t                       rc;
+    ngx_rbtree_key_t                key;
+    ngx_rbtree_node_t              *node, *sentinel;
+    ngx_http_session_cache_node_t  *cn;
+
+    key = ngx_http_session_cache_key(hash);
+
+    node = cache->sh->rbtree.root;
+    sentinel = cache->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (key > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        cn = (ngx_http_session_cache_node_t *) node;
+
+        rc = ngx_memcmp(hash, cn->hash, SC_HASH_HEX_LEN);
+
+        if (rc == 0) {
+            return cn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
+    ngx_http_session_cache_node_t *cn)
+{
+    ngx_queue_remove(&cn->queue);
+    ngx_rbtree_delete(&cache->sh->rbtree, &cn->node);
+    ngx_slab_free_locked(cache->shpool, cn);
+}
+
+
+/*
+ * NGX_OK: a hit, ctx holds the session; NGX_DECLINED: ask Redis.
+ */
+
+ngx_int_t
+ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    time_t touch)
+{
+    time_t                          now, fresh;
+    ngx_http_session_cache_t       *cache;
+    ngx_http_session_main_conf_t   *smcf;
+    ngx_http_session_cache_node_t  *cn;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->cache_zone == NULL || !ngx_http_session_redis_subscribed()) {
+        return NGX_DECLINED;
+    }
+
+    cache = smcf->cache_zone->data;
+    now = ngx_time();
+    fresh = ngx_min(smcf->cache_valid, touch);
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_session_cache_find(cache, ctx->hash);
+
+    if (cn == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    if (now - cn->cached >= fresh || now >= cn->expires) {
+        ngx_http_session_cache_delete(cache, cn);
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ctx->user.len = cn->user_len;
+    ctx->claims.len = cn->claims_len;
+    ctx->user.data = ngx_pnalloc(r->pool,
+                                 cn->user_len + cn->claims_len + 2);
+
+    if (ctx->user.data == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(ctx->user.data, cn->data, cn->user_len);
+    ctx->user.data[cn->user_len] = '\0';
+
+    ctx->claims.data = ctx->user.data + cn->user_len + 1;
+    ngx_memcpy(ctx->claims.data, cn->data + cn->user_len, cn->claims_len);
+    ctx->claims.data[cn->claims_len] = '\0';
+
+    ctx->expires = cn->expires;
+
+    ngx_queue_remove(&cn->queue);
+    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+    ctx->status = NGX_HTTP_SESSION_ST_OK;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
+{
+    size_t                          size;
+    ngx_uint_t                      i;
+    ngx_queue_t                    *q;
+    ngx_http_session_cache_t       *cache;
+    ngx_http_session_main_conf_t   *smcf;
+    ngx_http_session_cache_node_t  *cn, *old;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->cache_zone == NULL || ctx->renewed
+        || !ngx_http_session_redis_subscribed()
+        || ctx->user.len > 0xffff || ctx->claims.len > 0xffff)
+    {
+        return;
+    }
+
+    cache = smcf->cache_zone->data;
+    size = offsetof(ngx_http_session_cache_node_t, data)
+           + ctx->user.len + ctx->claims.len;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    old = ngx_http_session_cache_find(cache, ctx->hash);
+    if (old) {
+        ngx_http_session_cache_delete(cache, old);
+    }
+
+    cn = ngx_slab_alloc_locked(cache->shpool, size);
+
+    /* full: evict the least recently used entries and try again */
+
+    for (i = 0; cn == NULL && i < 8; i++) {
+
+        if (ngx_queue_empty(&cache->sh->queue)) {
+            break;
+        }
+
+        q = ngx_queue_last(&cache->sh->queue);
+        ngx_http_session_cache_delete(cache,
+                   ngx_queue_data(q, ngx_http_session_cache_node_t, queue));
+
+        cn = ngx_slab_alloc_locked(cache->shpool, size);
+    }
+
+    if (cn == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
+
+    ngx_memcpy(cn->hash, ctx->hash, SC_HASH_HEX_LEN);
+    cn->node.key = ngx_http_session_cache_key(ctx->hash);
+    cn->cached = ngx_time();
+    cn->expires = ctx->expires;
+    cn->user_len = (u_short) ctx->user.len;
+    cn->claims_len = (u_short) ctx->claims.len;
+    ngx_memcpy(cn->data, ctx->user.data, ctx->user.len);
+    ngx_memcpy(cn->data + ctx->user.len, ctx->claims.data, ctx->claims.len);
+
+    ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
+    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf, u_char *hash)
+{
+    ngx_http_session_cache_t       *cache;
+    ngx_http_session_cache_node_t  *cn;
+
+    if (smcf->cache_zone == NULL) {
+        return;
+    }
+
+    cache = smcf->cache_zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_session_cache_find(cache, hash);
+    if (cn) {
+        ngx_http_session_cache_delete(cache, cn);
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf)
+{
+    ngx_queue_t               *q;
+    ngx_http_session_cache_t  *cache;
+
+    if (smcf->cache_zone == NULL) {
+        return;
+    }
+
+    cache = smcf->cache_zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    while (!ngx_queue_empty(&cache->sh->queue)) {
+        q = ngx_queue_head(&cache->sh->queue);
+        ngx_http_session_cache_delete(cache,
+                   ngx_queue_data(q, ngx_http_session_cache_node_t, queue));
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
