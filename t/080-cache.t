@@ -1,0 +1,113 @@
+# The shared-memory cache: hits cost no Redis command, a logout or a
+# revocation takes effect on every worker at once through the pub/sub
+# channel, a deletion that bypasses the channel within "valid" at most,
+# idle-timeout touches keep reaching Redis.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SessionTest;
+use Time::HiRes qw(time sleep);
+
+my $keys = test_keys_dir();
+my $redis = redis_start();
+my $rport = $redis->{port};
+
+my $nginx = nginx_start(workers => 2, http => <<"HTTP");
+    session_keys $keys/ring1.keys;
+    session_redis 127.0.0.1:$rport;
+    session_cookie sid secure=off;
+    session_cache zone=sess:1m valid=3s;
+    session_timeout idle=3s absolute=1h touch=1s;
+
+    server {
+        listen 127.0.0.1:\$PORT;
+        location /p {
+            session_required on;
+            proxy_set_header X-User-Id \$session_user;
+            proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
+        location = /logout { session_logout; }
+        location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
+    }
+HTTP
+my $port = $nginx->{port};
+
+sub ctl { sessionctl('--keys', "$keys/ring1.keys",
+                     '--redis', "127.0.0.1:$rport", @_) }
+sub get { http_request($port, "GET $_[0]", { Cookie => "sid=$_[1]" }) }
+sub evalsha {
+    my ($n) = redis_cli($redis, 'INFO', 'commandstats')
+              =~ /cmdstat_evalsha:calls=(\d+)/;
+    return $n // 0;
+}
+
+# wait for both workers' subscriptions
+my $subs = 0;
+for (1 .. 50) {
+    ($subs) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'session:revoked')
+              =~ /(\d+)\s*$/;
+    last if $subs >= 2;
+    sleep 0.1;
+}
+is($subs, 2, 'each worker subscribed to the revocation channel');
+
+my $c = ctl('create', 'cached');
+is(get('/p', $c)->{body}, "user=[cached]\n", 'first request: from Redis');
+my $before = evalsha();
+my @st = map { get('/p', $c)->{status} } 1 .. 20;
+is_deeply(\@st, [(200) x 20], '20 more requests: 200');
+my $used = evalsha() - $before;
+ok($used <= 1, "... served from the shared cache ($used Redis commands)");
+
+# revocation through sessionctl (publishes): immediate on every worker
+ctl('revoke', $c);
+sleep 0.05;
+@st = map { get('/p', $c)->{status} } 1 .. 20;
+is_deeply(\@st, [(401) x 20], 'revoked: 401 at once on every worker');
+
+# logout through nginx: immediate on every worker
+my $c2 = ctl('create', 'leaver');
+get('/p', $c2) for 1 .. 4;
+is(http_request($port, 'POST /logout', { Cookie => "sid=$c2" })->{status},
+   204, 'logout: 204');
+@st = parallel_requests($port, 20, 'GET /p', { Cookie => "sid=$c2" });
+is_deeply(\@st, [(401) x 20], 'after logout: 401 on every worker');
+
+# a deletion that bypasses the channel: gone within "valid" at most
+my $c3 = ctl('create', 'sneaky');
+get('/p', $c3);
+my $keys_out = redis_cli($redis, 'KEYS', 'session:s:*');
+for my $k (split /\n/, $keys_out) {
+    my $sub = redis_cli($redis, 'HGET', $k, 'sub');
+    redis_cli($redis, 'DEL', $k) if $sub eq 'sneaky';
+}
+my $t0 = time;
+my $gone;
+while (time - $t0 < 5) {
+    if (get('/p', $c3)->{status} == 401) { $gone = time - $t0; last }
+    sleep 0.1;
+}
+ok(defined $gone && $gone <= 3.2,
+   'deleted behind the cache\'s back: rejected within valid=3s ('
+   . (defined $gone ? sprintf('%.1f s', $gone) : 'never') . ')');
+
+# idle touches keep working: a used session outlives idle=3s
+my $c4 = ctl('create', 'busy', '--idle', '3s');
+my $bad = 0;
+$t0 = time;
+while (time - $t0 < 6) {
+    $bad++ if get('/p', $c4)->{status} != 200;
+    sleep 0.25;
+}
+is($bad, 0, 'with the cache on, a used session slides past idle=3s');
+my $c5 = ctl('create', 'idle', '--idle', '3s');
+get('/p', $c5);
+sleep 4;
+is(get('/p', $c5)->{status}, 401, 'an unused one expires');
+
+unlike(SessionTest::error_log($nginx), qr/\[(alert|crit|emerg)\]/,
+       'no alert, crit or emerg in the error log');
+
+done_testing();
