@@ -76,11 +76,14 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         return ngx_http_session_decide(r, ctx, slcf);
     }
 
-    if (smcf->cache_zone
-        && ngx_http_session_cache_get(r, ctx, sscf->touch) == NGX_OK)
-    {
-        ctx->done = 1;
-        return ngx_http_session_decide(r, ctx, slcf);
+    if (smcf->cache_zone) {
+        if (ngx_http_session_cache_get(r, ctx, sscf->touch) == NGX_OK) {
+            ngx_http_session_count(cache_hits);
+            ctx->done = 1;
+            return ngx_http_session_decide(r, ctx, slcf);
+        }
+
+        ngx_http_session_count(cache_misses);
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -443,6 +446,11 @@ ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_loc_conf_t *slcf)
 {
     ngx_table_elt_t  *h;
+
+    if (!ctx->counted) {
+        ctx->counted = 1;
+        ngx_http_session_count(validations[ctx->status]);
+    }
 
     switch (ctx->status) {
 

@@ -289,6 +289,13 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
     if (ctx && ctx->status == NGX_HTTP_SESSION_ST_OK
         && (ctx->key_index > 0 || ctx->renewed))
     {
+        if (ctx->renewed) {
+            ngx_http_session_count(reissued_renewal);
+
+        } else {
+            ngx_http_session_count(reissued_rotation);
+        }
+
         if (ngx_http_session_set_cookie(r, sscf,
                                         ctx->renewed ? ctx->renew_token
                                                      : ctx->token)
@@ -608,6 +615,8 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
     if (fctx->logout) {
         /* the logout is done; a login in the same response comes next */
 
+        ngx_http_session_count(logouts);
+
         ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
         if (ctx) {
             /* this worker at once; the others through the channel */
@@ -694,6 +703,15 @@ ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
     r->buffered &= ~NGX_HTTP_SESSION_BUFFERED;
 
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    if (fctx->create) {
+        if (ok) {
+            ngx_http_session_count(logins_ok);
+
+        } else {
+            ngx_http_session_count(logins_error);
+        }
+    }
 
     if (ok) {
         fctx->state = NGX_HTTP_SESSION_F_PASS;
@@ -1077,6 +1095,8 @@ ngx_http_session_logout_reply(void *data, redisReply *reply)
     } else {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "session: logout ended %i session(s)", reply->integer);
+
+        ngx_http_session_count(logouts);
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
         if (ctx) {

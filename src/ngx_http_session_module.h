@@ -139,7 +139,45 @@ struct ngx_http_session_op_s {
     ngx_http_session_op_handler_pt  handler;
     void                           *data;        /* NULL: cancelled */
     ngx_http_session_op_t          *next;        /* free list */
+    uint64_t                        start;       /* microseconds */
 };
+
+
+#define NGX_HTTP_SESSION_NBUCKETS       11
+#define NGX_HTTP_SESSION_NSCHEMES       5
+#define NGX_HTTP_SESSION_NSIGST         6
+
+typedef struct {
+    ngx_atomic_t                    validations[7];
+    ngx_atomic_t                    cache_hits;
+    ngx_atomic_t                    cache_misses;
+    ngx_atomic_t                    logins_ok;
+    ngx_atomic_t                    logins_error;
+    ngx_atomic_t                    logouts;
+    ngx_atomic_t                    reissued_rotation;
+    ngx_atomic_t                    reissued_renewal;
+    ngx_atomic_t                    latency[NGX_HTTP_SESSION_NBUCKETS + 1];
+    ngx_atomic_t                    latency_sum_us;
+    ngx_atomic_t                    redis_errors;
+    ngx_atomic_t                    redis_reconnects;
+    ngx_atomic_t                    redis_connections;
+    ngx_atomic_t                    signatures[NGX_HTTP_SESSION_NSCHEMES]
+                                               [NGX_HTTP_SESSION_NSIGST];
+    ngx_atomic_t                    telegram[NGX_HTTP_SESSION_NSIGST];
+} ngx_http_session_metrics_t;
+
+
+extern ngx_http_session_metrics_t  *ngx_http_session_metrics;
+
+#define ngx_http_session_count(field)                                         \
+    if (ngx_http_session_metrics) {                                           \
+        (void) ngx_atomic_fetch_add(&ngx_http_session_metrics->field, 1);     \
+    }
+
+#define ngx_http_session_uncount(field)                                       \
+    if (ngx_http_session_metrics) {                                           \
+        (void) ngx_atomic_fetch_add(&ngx_http_session_metrics->field, -1);    \
+    }
 
 
 typedef struct {
@@ -165,6 +203,7 @@ typedef struct {
 
     unsigned                        waiting:1;
     unsigned                        renewed:1;
+    unsigned                        counted:1;
     unsigned                        done:1;
     unsigned                        have_token:1;
 } ngx_http_session_ctx_t;
@@ -212,6 +251,12 @@ void ngx_http_session_cache_put(ngx_http_request_t *r,
 void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 void ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf);
+
+/* ngx_http_session_metrics.c */
+char *ngx_http_session_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+uint64_t ngx_http_session_now_us(void);
+void ngx_http_session_metrics_latency(uint64_t start_us);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

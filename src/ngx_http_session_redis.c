@@ -51,6 +51,8 @@ typedef struct {
     time_t                             scripts_reloaded;
     ngx_uint_t                         next_sentinel;
     unsigned                           outage:1;
+    unsigned                           opened:1;
+    unsigned                           counted:1;
 
     char                               master_host[NGX_SOCKADDR_STRLEN];
     in_port_t                          master_port;
@@ -268,6 +270,7 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     op->handler = handler;
     op->data = data;
     op->next = NULL;
+    op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
 
     if (redisAsyncCommandArgv(w->cmd.ac, ngx_http_session_redis_reply, op,
                               argc, argv, argvlen)
@@ -335,6 +338,8 @@ ngx_http_session_redis_timed_out(void)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
+    ngx_http_session_count(redis_errors);
+
     if (w->cmd.ac == NULL || w->cmd.inflight == 0) {
         return;
     }
@@ -371,9 +376,16 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     data = op->data;
     handler = op->handler;
 
-    ngx_http_session_redis_op_put(op);
-
     rr = reply;
+
+    if (rr == NULL || rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_session_count(redis_errors);
+
+    } else {
+        ngx_http_session_metrics_latency(op->start);
+    }
+
+    ngx_http_session_redis_op_put(op);
 
     if (rr && rr->type == REDIS_REPLY_ERROR
         && !(ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
@@ -456,6 +468,12 @@ ngx_http_session_link_open(ngx_http_session_link_t *link, const char *host,
     link->ac = ac;
     link->state = NGX_HTTP_SESSION_LINK_CONNECTING;
     link->inflight = 0;
+
+    if (link->opened) {
+        ngx_http_session_count(redis_reconnects);
+    }
+
+    link->opened = 1;
 
     /* the hooks are in place: this adds the write event */
 
@@ -629,6 +647,9 @@ ngx_http_session_connected(const redisAsyncContext *ac, int status)
 
     link->state = NGX_HTTP_SESSION_LINK_READY;
     link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+
+    ngx_http_session_count(redis_connections);
+    link->counted = 1;
 
     if (link->outage) {
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
@@ -881,6 +902,11 @@ ngx_http_session_cleanup(void *privdata)
     link->ac = NULL;
     link->inflight = 0;
     link->subscribed = 0;
+
+    if (link->counted) {
+        ngx_http_session_uncount(redis_connections);
+        link->counted = 0;
+    }
 
     ngx_http_session_link_schedule(link);
 }
