@@ -18,7 +18,10 @@ WARN          = -Wall -Wextra -Werror
 CORE_SRCS     = src/session_b64.c src/session_keyring.c src/session_cookie.c \
                 src/session_claims.c
 CORE_HDRS     = src/session_core.h src/session_store.h
+SIG_SRCS      = src/session_sig.c src/session_tg.c
+SIG_HDRS      = src/session_sig.h src/session_tg.h
 LIBS_CORE     = -lsodium
+LIBS_SIG      = -lsodium -lcrypto
 LIBS_CTL      = -lsodium -lhiredis
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS  = $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c)))
@@ -28,7 +31,7 @@ AVAIL_DIR    ?= /usr/share/nginx/modules-available
 
 .PHONY: all module sessionctl unit unit-asan fuzz test install clean
 
-all: module sessionctl $(BUILD)/test_core
+all: module sessionctl $(BUILD)/test_core $(BUILD)/test_sig
 
 module:
 	NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD) scripts/build-module
@@ -50,16 +53,33 @@ $(BUILD)/test_core_asan: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	clang -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    $(WARN) -Isrc -o $@ test/unit/test_core.c $(CORE_SRCS) $(LIBS_CORE)
 
-unit: $(BUILD)/test_core
+$(BUILD)/test_sig: test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) $(CORE_HDRS) \
+    $(SIG_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ test/unit/test_sig.c $(CORE_SRCS) \
+	    $(SIG_SRCS) $(LIBS_SIG)
+
+$(BUILD)/test_sig_asan: test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) \
+    $(CORE_HDRS) $(SIG_HDRS)
+	@mkdir -p $(BUILD)
+	clang -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    $(WARN) -Isrc -o $@ test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) \
+	    $(LIBS_SIG)
+
+unit: $(BUILD)/test_core $(BUILD)/test_sig
 	$(BUILD)/test_core
+	$(BUILD)/test_sig
 
-unit-asan: $(BUILD)/test_core_asan
+unit-asan: $(BUILD)/test_core_asan $(BUILD)/test_sig_asan
 	$(BUILD)/test_core_asan
+	$(BUILD)/test_sig_asan
 
-$(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(SIG_SRCS) $(CORE_HDRS) \
+    $(SIG_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang -O1 -g -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -Isrc -o $@ $< $(CORE_SRCS) $(LIBS_CORE)
+	    -fno-sanitize-recover=all -Isrc -o $@ $< $(CORE_SRCS) $(SIG_SRCS) \
+	    $(LIBS_SIG)
 
 fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) scripts/fuzz $(FUZZ_TARGETS)
