@@ -317,6 +317,20 @@ sub block_problems ($) {
             . "(Test::Nginx silently ignores one of them)"
             if $has->($a) && $has->($b);
     }
+    # Sections Test::Nginx never looks at in these situations.
+    my @response_checks = qw(error_code error_code_like response_body
+        response_body_like response_body_unlike response_headers
+        response_headers_like raw_response_headers_like
+        raw_response_headers_unlike);
+    for my $sec (@response_checks) {
+        next unless $has->($sec);
+        push @problems, "--- $sec is never checked with --- must_die"
+            if $has->('must_die');
+        push @problems, "--- $sec is never checked with --- ignore_response"
+            if $has->('ignore_response');
+    }
+    push @problems, "--- more_headers has no effect with --- raw_request"
+        if $has->('more_headers') && $has->('raw_request');
     push @problems, "--- no_shutdown_error_log is only checked by Test::Nginx "
         . "together with --- shutdown_error_log"
         if $has->('no_shutdown_error_log') && !$has->('shutdown_error_log');

@@ -123,13 +123,12 @@ sub parse_time ($) {
     return $t;
 }
 
-# Evaluate a Perl snippet (--- init, --- skip_eval) in this package,
-# which is where Test::Nginx evaluates them too; unqualified function
-# names therefore do NOT resolve to main:: - qualify them.
+# Evaluate a Perl snippet (--- init, --- skip_eval) in this package and
+# under strict, which is how Test::Nginx evaluates them too: qualify
+# names (main::foo(), $main::x) - unqualified ones do not reach main::.
 sub eval_in_util {
     my $code = shift;
-    no strict;
-    my $res = eval $code;
+    my $res = eval $code;    # under "use strict", as in Test::Nginx
     return ($res, $@);
 }
 
@@ -559,7 +558,9 @@ sub valgrind_cmd () {
     }
     my @opts = ("--suppressions=$supp");
     if ($UseValgrind =~ /^\d+$/) {
-        push @opts, qw(--tool=memcheck --leak-check=full --show-possibly-lost=no);
+        # Only leaks that are shown count as errors (exit status 99).
+        push @opts, qw(--tool=memcheck --leak-check=full
+                       --show-possibly-lost=no --errors-for-leak-kinds=definite);
     } else {
         push @opts, split ' ', $UseValgrind;
     }
