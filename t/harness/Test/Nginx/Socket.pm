@@ -220,7 +220,7 @@ sub run_tests () {
     eval { Test::Nginx::Util::nginx_V(); 1 } or bail_out($@);
 
     $ENV{TEST_NGINX_SERVER_PORT} = $Test::Nginx::Util::ServerPort
-        unless defined $ENV{TEST_NGINX_SERVER_PORT};
+        if !defined $ENV{TEST_NGINX_SERVER_PORT} || $Test::Nginx::Util::Randomize;
 
     # Runs every block's filters (eval sections included) right now.
     my @blocks = Test::Base::blocks();
@@ -253,7 +253,7 @@ sub cleanup {
     $Finished = 1;
     $_->() for @CleanupHandlers;
     my $no_clean = $ENV{TEST_NGINX_NO_CLEAN} && !$Test::Nginx::Util::UseValgrind;
-    my $owner = $Test::Nginx::Util::NginxOwner;
+    my $owner = $Test::Nginx::Util::NginxOwner // 'nginx';
     my @problems = $no_clean ? () : stop_nginx();
     my $root = $Test::Nginx::Util::ServRoot;
     if ($Test::Nginx::Util::Randomize && !$no_clean
@@ -312,10 +312,10 @@ sub block_problems ($) {
         [qw(skip_nginx todo)],
     );
     for my $pair (@exclusive) {
-        my ($a, $b) = @$pair;
-        push @problems, "sections --- $a and --- $b cannot be combined "
+        my ($x, $y) = @$pair;
+        push @problems, "sections --- $x and --- $y cannot be combined "
             . "(Test::Nginx silently ignores one of them)"
-            if $has->($a) && $has->($b);
+            if $has->($x) && $has->($y);
     }
     # Sections Test::Nginx never looks at in these situations.
     my @response_checks = qw(error_code error_code_like response_body
@@ -411,7 +411,7 @@ sub run_block ($) {
 
     if (defined $conf{config} && !$skip->{skip}) {
         # (Re)start nginx for this block with a fresh server root.
-        my $owner = $Test::Nginx::Util::NginxOwner;
+        my $owner = $Test::Nginx::Util::NginxOwner // 'nginx';
         Test::More::fail("$owner - $_") for stop_nginx();
         check_shutdown_error_log($ShutdownBlock, 0) if $ShutdownBlock;
         $ShutdownBlock = undef;
@@ -539,6 +539,7 @@ sub parse_more_headers ($) {
 # the corresponding places.  $packets: [{value, delay_before}, ...].
 sub build_http_request ($$$$) {
     my ($name, $packets, $more, $conn) = @_;
+    die "empty request\n" unless @$packets;
     my ($hdr, $chunked) = parse_more_headers($more);
     my $orig = join '', map { defined $_->{value} ? $_->{value} : '' } @$packets;
 
@@ -565,24 +566,26 @@ sub build_http_request ($$$$) {
     $headers .= "Connection: $conn\r\n" if $hdr !~ /(?:^|\n)Connection/msi;
     $headers .= "$hdr$cl\r\n";
 
-    # Segments: [orig start, orig end, output text, verbatim?]
+    # Segments: [orig start, orig end, output text]; a packet boundary
+    # inside a segment moves along with it, inserted text (the headers)
+    # goes with the packet before the boundary.
     my $c0 = $F + length $lead;
     my @segs = (
-        [0, $F, "$meth $url $ver\r\n", 0],
-        [$F, $F, $headers, 0],
-        [$F, $c0, '', 0],
-        [$c0, $c0 + length $body, $body, 1],
-        [$c0 + length $body, length $orig, '', 0],
+        [0, $F, "$meth $url $ver\r\n"],
+        [$F, $F, $headers],
+        [$F, $c0, ''],
+        [$c0, $c0 + length $body, $body],
+        [$c0 + length $body, length $orig, ''],
     );
     my $out_pos = sub {
         my $p = shift;
         my $pos = 0;
         for my $s (@segs) {
-            my ($a, $b, $text, $verbatim) = @$s;
-            if ($b <= $p) {
+            my ($from, $to, $text) = @$s;
+            if ($to <= $p) {
                 $pos += length $text;
-            } elsif ($a < $p) {
-                my $k = $p - $a;
+            } elsif ($from < $p) {
+                my $k = $p - $from;
                 $k = length $text if $k > length $text;
                 $pos += $k;
             }

@@ -441,14 +441,15 @@ sub reap_orphans () {
     closedir $dh;
 }
 
-# Does /proc/$pid look like an nginx (or valgrind running nginx)?  Used
-# before killing a pid read from a stale pid file.
-sub pid_is_nginx ($) {
+# Is $pid an nginx started on our server root (its command line names
+# it)?  Checked before killing a pid read from a stale pid file, so that
+# a recycled pid - maybe someone else's nginx - is never touched.
+sub pid_is_ours ($) {
     my $pid = shift;
-    open my $in, '<', "/proc/$pid/cmdline" or return 1;  # no /proc: trust
+    open my $in, '<', "/proc/$pid/cmdline" or return 0;
     my $cmd = do { local $/; <$in> } // '';
     close $in;
-    return $cmd =~ /nginx|valgrind|memcheck/;
+    return $cmd =~ /nginx/ && index($cmd, "$ServRoot/") >= 0;
 }
 
 sub read_pid_file () {
@@ -663,7 +664,7 @@ sub stop_nginx () {
     my @problems;
     if (!defined $NginxPid) {
         my $p = read_pid_file();
-        if (defined $p && pid_alive($p) && pid_is_nginx($p)) {
+        if (defined $p && pid_alive($p) && pid_is_ours($p)) {
             diag_verbose("stopping stale nginx $p from $PidFile");
             ($NginxPid, $NginxIsChild) = ($p, 0);
         }
