@@ -44,25 +44,17 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    ctx = ngx_http_session_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (ctx) {
-        if (ctx->waiting) {
-            return NGX_AGAIN;
-        }
+    if (ctx->waiting) {
+        return NGX_AGAIN;
+    }
 
-        if (ctx->done) {
-            return ngx_http_session_decide(r, ctx, slcf);
-        }
-
-    } else {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->request = r;
-        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    if (ctx->done) {
+        return ngx_http_session_decide(r, ctx, slcf);
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
@@ -101,6 +93,29 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
     }
 
     return NGX_AGAIN;
+}
+
+
+/* the request's ctx, created on first use */
+
+ngx_http_session_ctx_t *
+ngx_http_session_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ctx->request = r;
+        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    }
+
+    return ctx;
 }
 
 

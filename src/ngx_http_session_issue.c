@@ -144,6 +144,7 @@ static ngx_int_t
 ngx_http_session_header_filter(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
+    ngx_str_t                       tg_subject;
     ngx_table_elt_t                *subject, *claims, *logout;
     ngx_http_session_ctx_t         *ctx;
     ngx_http_session_loc_conf_t    *slcf;
@@ -176,6 +177,15 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
         logout = ngx_http_session_take_header(r, &ngx_http_session_h_logout);
     }
 
+    tg_subject.len = 0;
+
+    if (subject == NULL && slcf->issue
+        && ngx_http_session_telegram_subject(r, &tg_subject) == NGX_OK)
+    {
+        /* session_telegram login=on: the initData names the user */
+        claims = NULL;
+    }
+
     if ((subject || claims || logout) && !slcf->issue) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "session: the upstream sent X-Session-* headers in a "
@@ -186,7 +196,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
         logout = NULL;
     }
 
-    if (subject || logout) {
+    if (subject || logout || tg_subject.len) {
 
         if (r->headers_out.status >= NGX_HTTP_BAD_REQUEST) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -226,9 +236,9 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
             }
         }
 
-        if (subject) {
+        if (subject || tg_subject.len) {
             fctx->create = 1;
-            fctx->subject = subject->value;
+            fctx->subject = subject ? subject->value : tg_subject;
 
             if (ngx_http_session_valid_subject(&fctx->subject) != NGX_OK) {
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1016,15 +1026,9 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    ctx = ngx_http_session_get_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->request = r;
-        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (!ctx->have_token

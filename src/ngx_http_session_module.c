@@ -112,6 +112,20 @@ static ngx_command_t  ngx_http_session_commands[] = {
       0,
       NULL },
 
+    { ngx_string("session_signature"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_session_signature,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_telegram"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_telegram,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("session_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_session_metrics_directive,
@@ -165,7 +179,8 @@ ngx_http_session_script_t  ngx_http_session_scripts[] = {
     { ngx_string(SS_SCRIPT_LOOKUP), "" },
     { ngx_string(SS_SCRIPT_CREATE), "" },
     { ngx_string(SS_SCRIPT_REVOKE), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" }
+    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
+    { ngx_string(SS_SCRIPT_REPLAY), "" }
 };
 
 
@@ -196,6 +211,20 @@ ngx_http_session_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_session_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_signature_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_telegram_handler;
 
     return NGX_OK;
 }
@@ -406,6 +435,27 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->require_claims, prev->require_claims,
                              NULL);
     ngx_conf_merge_value(conf->issue, prev->issue, 0);
+
+    if (conf->sig == NULL) {
+        conf->sig = prev->sig;
+    }
+
+    if (conf->tg == NULL) {
+        conf->tg = prev->tg;
+    }
+
+    if (conf->sig && conf->sig->replay) {
+        smcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_session_module);
+
+        if (smcf->redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_signature\" with replay "
+                               "protection needs \"session_redis\" in the "
+                               "http block (or \"replay=off\")");
+            return NGX_CONF_ERROR;
+        }
+    }
     ngx_conf_merge_value(conf->grace, prev->grace, 10);
 
     if (conf->issue && conf->required == NGX_HTTP_SESSION_OFF) {

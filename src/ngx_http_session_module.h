@@ -16,6 +16,8 @@
 
 #include "session_core.h"
 #include "session_store.h"
+#include "session_sig.h"
+#include "session_tg.h"
 
 
 #define NGX_HTTP_SESSION_OFF            0
@@ -68,7 +70,8 @@ typedef struct {
 #define NGX_HTTP_SESSION_SCRIPT_CREATE      1
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE      2
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL  3
-#define NGX_HTTP_SESSION_NSCRIPTS           4
+#define NGX_HTTP_SESSION_SCRIPT_REPLAY      4
+#define NGX_HTTP_SESSION_NSCRIPTS           5
 
 
 typedef struct {
@@ -116,6 +119,28 @@ typedef struct {
 
 
 typedef struct {
+    sc_sig_scheme_t                 scheme;
+    sc_sig_secrets_t               *secrets;
+    time_t                          tolerance;
+    ngx_flag_t                      replay;
+    ngx_str_t                       header;        /* signature header */
+    ngx_str_t                       ts_header;     /* timestamp header */
+    ngx_str_t                       id_header;
+} ngx_http_session_sig_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       bot_token;
+    uint64_t                        bot_id;
+    ngx_int_t                       env;           /* -1: no Ed25519 check */
+    time_t                          max_age;
+    ngx_flag_t                      login;
+} ngx_http_session_tg_conf_t;
+
+
+typedef struct {
+    ngx_http_session_sig_conf_t    *sig;
+    ngx_http_session_tg_conf_t     *tg;
     ngx_uint_t                      required;
     ngx_http_complex_value_t       *login_url;
     ngx_array_t                    *require_claims;
@@ -197,6 +222,9 @@ typedef struct {
     u_char                          public_id[SC_PUBLIC_ID_LEN];
     u_char                          hash[SC_HASH_HEX_LEN];
 
+    void                           *sig;         /* signed request state */
+    void                           *tg;          /* Telegram initData */
+
     /* set when the cookie was renewed by a later login (grace period) */
     u_char                          renew_token[SC_TOKEN_LEN];
     u_char                          current_hash[SC_HASH_HEX_LEN];
@@ -210,6 +238,8 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_session_module;
+extern ngx_module_t  ngx_http_session_filter_module;
+extern const char   *ngx_http_session_scheme_label[];
 
 
 /* ngx_http_session_redis.c */
@@ -231,6 +261,7 @@ ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
 
 /* ngx_http_session_access.c */
 ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
+ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);
@@ -251,6 +282,24 @@ void ngx_http_session_cache_put(ngx_http_request_t *r,
 void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 void ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf);
+
+/* ngx_http_session_signature.c */
+char *ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_session_signature_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_signature_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    const char *directive, ngx_str_t *out);
+
+/* ngx_http_session_telegram.c */
+char *ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_session_telegram_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_telegram_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_session_telegram_subject(ngx_http_request_t *r,
+    ngx_str_t *subject);
 
 /* ngx_http_session_metrics.c */
 char *ngx_http_session_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,

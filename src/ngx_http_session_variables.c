@@ -42,6 +42,24 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
     { ngx_string("session_return_to"), NULL,
       ngx_http_session_variable_return_to, 0, 0, 0 },
 
+    { ngx_string("session_signature_status"), NULL,
+      ngx_http_session_signature_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_telegram_status"), NULL,
+      ngx_http_session_telegram_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_telegram_user_id"), NULL,
+      ngx_http_session_telegram_variable, 1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_telegram_auth_date"), NULL,
+      ngx_http_session_telegram_variable, 2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_telegram_start_param"), NULL,
+      ngx_http_session_telegram_variable, 3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_telegram_user"), NULL,
+      ngx_http_session_telegram_variable, 4, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("session_claim_"), NULL,
       ngx_http_session_variable_claim, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
@@ -81,7 +99,7 @@ ngx_http_session_add_variables(ngx_conf_t *cf)
 
 
 static ngx_http_session_ctx_t *
-ngx_http_session_get_ctx(ngx_http_request_t *r)
+ngx_http_session_var_ctx(ngx_http_request_t *r)
 {
     return ngx_http_get_module_ctx(r->main, ngx_http_session_module);
 }
@@ -106,7 +124,7 @@ ngx_http_session_variable_status(ngx_http_request_t *r,
     ngx_str_t               *s;
     ngx_http_session_ctx_t  *ctx;
 
-    ctx = ngx_http_session_get_ctx(r);
+    ctx = ngx_http_session_var_ctx(r);
 
     if (ctx == NULL || ctx->status == NGX_HTTP_SESSION_ST_NONE) {
         v->not_found = 1;
@@ -126,7 +144,7 @@ ngx_http_session_variable_user(ngx_http_request_t *r,
 {
     ngx_http_session_ctx_t  *ctx;
 
-    ctx = ngx_http_session_get_ctx(r);
+    ctx = ngx_http_session_var_ctx(r);
 
     /* empty, never absent: proxy_set_header then removes a client's header */
 
@@ -147,7 +165,7 @@ ngx_http_session_variable_id(ngx_http_request_t *r,
 {
     ngx_http_session_ctx_t  *ctx;
 
-    ctx = ngx_http_session_get_ctx(r);
+    ctx = ngx_http_session_var_ctx(r);
 
     if (ctx == NULL || !ctx->have_token) {
         ngx_http_session_set_value(v, (u_char *) "", 0);
@@ -167,7 +185,7 @@ ngx_http_session_variable_expires(ngx_http_request_t *r,
     u_char                  *p;
     ngx_http_session_ctx_t  *ctx;
 
-    ctx = ngx_http_session_get_ctx(r);
+    ctx = ngx_http_session_var_ctx(r);
 
     if (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK) {
         ngx_http_session_set_value(v, (u_char *) "", 0);
@@ -223,7 +241,7 @@ ngx_http_session_variable_claim(ngx_http_request_t *r,
     size_t                   len, prefix;
     ngx_http_session_ctx_t  *ctx;
 
-    ctx = ngx_http_session_get_ctx(r);
+    ctx = ngx_http_session_var_ctx(r);
 
     ngx_http_session_set_value(v, (u_char *) "", 0);
 

@@ -20,6 +20,9 @@
  *                            TTL = the longest absolute timeout added
  *
  *   <prefix>revoked    pub/sub channel; the <hash> of each revoked session
+ *
+ *   <prefix>r:<scheme>:<id>  STRING  a signed request already seen; TTL =
+ *                            the scheme's tolerance
  */
 
 #ifndef _SESSION_STORE_H_INCLUDED_
@@ -149,6 +152,21 @@
     "end\n"                                                                   \
     "redis.call('DEL', idx)\n"                                                \
     "return #m\n"
+
+
+/*
+ * Replay protection for signed requests: every key is new, or none is set.
+ *   KEYS "<prefix>r:<scheme>:<replay id>" (one or two); ARGV[1] TTL seconds
+ *   reply: integer 1 first delivery, 0 replay
+ */
+#define SS_SCRIPT_REPLAY                                                      \
+    "for _, k in ipairs(KEYS) do\n"                                           \
+    "  if redis.call('EXISTS', k) == 1 then return 0 end\n"                   \
+    "end\n"                                                                   \
+    "for _, k in ipairs(KEYS) do\n"                                           \
+    "  redis.call('SET', k, '1', 'EX', ARGV[1])\n"                            \
+    "end\n"                                                                   \
+    "return 1\n"
 
 
 #endif /* _SESSION_STORE_H_INCLUDED_ */

@@ -113,6 +113,9 @@ sub nginx_start {
     };
     my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
     my $root = $n->{root};
+    # workers may run as an unprivileged user: let them reach their
+    # temporary paths under this directory
+    chmod 0755, $root;
     mkdir "$root/$_" for qw(conf logs html);
     my $http = $o{http} // '';
     $http =~ s/\$PORT\b/$n->{port}/g;

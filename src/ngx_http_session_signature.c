@@ -1,0 +1,772 @@
+
+/*
+ * ngx_http_session_module: signed requests (MiniApp callbacks, webhooks).
+ *
+ * session_signature SCHEME secret_file=FILE [tolerance=TIME]
+ *     [replay=on|off] [header=NAME] [timestamp_header=NAME];
+ *
+ * In the access phase: the signature headers are parsed, the timestamp
+ * checked, the body read without blocking (as the mirror module does) and
+ * MACed with every secret (HMAC-SHA256, OpenSSL) over the exact bytes
+ * received, from memory or from nginx's temporary file; the body is kept
+ * for the upstream.  Then, with replay protection, one Redis command marks
+ * the request as seen; a second delivery is a 409.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+#define NGX_HTTP_SESSION_SIG_NONE      0
+#define NGX_HTTP_SESSION_SIG_OK        1
+#define NGX_HTTP_SESSION_SIG_MISSING   2
+#define NGX_HTTP_SESSION_SIG_INVALID   3
+#define NGX_HTTP_SESSION_SIG_STALE     4
+#define NGX_HTTP_SESSION_SIG_REPLAYED  5
+#define NGX_HTTP_SESSION_SIG_ERROR     6
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_session_op_t          *op;
+    ngx_event_t                     timer;
+    ngx_int_t                       rc;          /* for the phase engine */
+    ngx_uint_t                      status;      /* $session_signature_status */
+    sc_sig_req_t                    req;
+    sc_sig_ctx_t                    mac;
+    unsigned                        waiting:1;
+} ngx_http_session_sig_ctx_t;
+
+
+static ngx_int_t ngx_http_session_sig_header(ngx_http_request_t *r,
+    ngx_str_t *name, const char **value, size_t *len);
+static void ngx_http_session_sig_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_sig_verify(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
+static ngx_int_t ngx_http_session_sig_replay(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
+static void ngx_http_session_sig_replay_reply(void *data, redisReply *reply);
+static void ngx_http_session_sig_timeout(ngx_event_t *ev);
+static void ngx_http_session_sig_cleanup(void *data);
+static ngx_int_t ngx_http_session_sig_done(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_uint_t status);
+
+
+static ngx_str_t  ngx_http_session_sig_status_names[] = {
+    ngx_null_string,
+    ngx_string("ok"),
+    ngx_string("missing"),
+    ngx_string("invalid"),
+    ngx_string("stale"),
+    ngx_string("replayed"),
+    ngx_string("error")
+};
+
+
+ngx_int_t
+ngx_http_session_signature_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_session_ctx_t       *sctx;
+    ngx_http_session_sig_ctx_t   *ctx;
+    ngx_http_session_sig_conf_t  *scf;
+    ngx_http_session_loc_conf_t  *slcf;
+    sc_sig_headers_t              h;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    scf = slcf->sig;
+
+    if (scf == NULL || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    sctx = ngx_http_session_get_ctx(r);
+    if (sctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = sctx->sig;
+
+    if (ctx) {
+        return ctx->rc;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_sig_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->rc = NGX_DONE;
+    sctx->sig = ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_session_sig_cleanup;
+    cln->data = ctx;
+
+    ngx_memzero(&h, sizeof(sc_sig_headers_t));
+
+    if (ngx_http_session_sig_header(r, &scf->header, &h.signature,
+                                    &h.signature_len) != NGX_OK
+        || ngx_http_session_sig_header(r, &scf->ts_header, &h.timestamp,
+                                       &h.timestamp_len) != NGX_OK
+        || ngx_http_session_sig_header(r, &scf->id_header, &h.id,
+                                       &h.id_len) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session signature: a signature header is repeated");
+        return ngx_http_session_sig_done(r, ctx,
+                                         NGX_HTTP_SESSION_SIG_INVALID);
+    }
+
+    rc = sc_sig_parse(&ctx->req, scf->scheme, &h);
+
+    if (rc != SC_SIG_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session signature: %s: %s", sc_sig_status_str(rc),
+                      ctx->req.reason ? ctx->req.reason : "");
+        return ngx_http_session_sig_done(r, ctx,
+                                         rc == SC_SIG_MISSING
+                                         ? NGX_HTTP_SESSION_SIG_MISSING
+                                         : NGX_HTTP_SESSION_SIG_INVALID);
+    }
+
+    if (sc_sig_check_time(&ctx->req, (int64_t) ngx_time(),
+                          (int64_t) scf->tolerance)
+        != SC_SIG_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session signature: timestamp outside the tolerance");
+        return ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_STALE);
+    }
+
+    if (sc_sig_init(&ctx->mac, scf->secrets, &ctx->req) != SC_SIG_OK) {
+        return ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+    }
+
+    /* the body, as the mirror module reads it: kept for the upstream */
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_session_sig_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+/* one header by name; NGX_ERROR if it is repeated */
+
+static ngx_int_t
+ngx_http_session_sig_header(ngx_http_request_t *r, ngx_str_t *name,
+    const char **value, size_t *len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    *value = NULL;
+    *len = 0;
+
+    if (name->len == 0) {
+        return NGX_OK;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != name->len
+            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        if (*value) {
+            return NGX_ERROR;
+        }
+
+        *value = (const char *) h[i].value.data;
+        *len = h[i].value.len;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_sig_body(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t       *sctx;
+    ngx_http_session_sig_ctx_t   *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    sctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    ctx = sctx->sig;
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    r->preserve_body = 1;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    if (ngx_http_session_sig_verify(r, ctx, slcf->sig) == NGX_AGAIN) {
+        /* waiting for Redis; its reply runs the phases */
+        return;
+    }
+
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_session_sig_verify(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
+{
+    off_t         off;
+    size_t        size;
+    ssize_t       n;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+    u_char        buf[16384];
+
+    if (r->request_body) {
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (!b->in_file) {
+                if (sc_sig_update(&ctx->mac, b->pos, b->last - b->pos)
+                    != SC_SIG_OK)
+                {
+                    goto error;
+                }
+
+                continue;
+            }
+
+            /* spooled to nginx's temporary file: read it back in pieces */
+
+            for (off = b->file_pos; off < b->file_last; off += n) {
+                size = (size_t) ngx_min(b->file_last - off,
+                                        (off_t) sizeof(buf));
+
+                n = ngx_read_file(b->file, buf, size, off);
+
+                if (n == NGX_ERROR || n == 0) {
+                    goto error;
+                }
+
+                if (sc_sig_update(&ctx->mac, buf, n) != SC_SIG_OK) {
+                    goto error;
+                }
+            }
+        }
+    }
+
+    rc = sc_sig_final(&ctx->mac, &ctx->req);
+
+    if (rc == SC_SIG_BAD) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session signature: no signature matches");
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_INVALID);
+        return NGX_OK;
+    }
+
+    if (rc != SC_SIG_OK) {
+        goto error;
+    }
+
+    if (scf->replay && ctx->req.replay_id_len) {
+        return ngx_http_session_sig_replay(r, ctx, scf);
+    }
+
+    ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_OK);
+    return NGX_OK;
+
+error:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "session signature: the body could not be verified");
+    ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+    return NGX_OK;
+}
+
+
+/*
+ * Marks the request as seen, for the tolerance window: the replay id (the
+ * MAC that matched, or the delivery id) and, for GitHub, whose delivery id
+ * is not signed, the MAC as well.
+ */
+
+static ngx_int_t
+ngx_http_session_sig_replay(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
+{
+    u_char                        *p;
+    int                            nkeys;
+    size_t                         argslen[3];
+    const char                    *args[3];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         ttl[NGX_TIME_T_LEN];
+    u_char                         k1[128 + 16 + SC_SIG_REPLAY_MAX];
+    u_char                         k2[128 + 16 + 2 * SC_SIG_MAC_LEN];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    p = ngx_cpymem(k1, smcf->redis->prefix.data, smcf->redis->prefix.len);
+    p = ngx_sprintf(p, "r:%s:", ngx_http_session_scheme_label[scf->scheme]);
+    p = ngx_cpymem(p, ctx->req.replay_id, ctx->req.replay_id_len);
+
+    args[0] = (const char *) k1;
+    argslen[0] = p - k1;
+    nkeys = 1;
+
+    if (scf->scheme == SC_SIG_GITHUB) {
+        p = ngx_cpymem(k2, smcf->redis->prefix.data, smcf->redis->prefix.len);
+        p = ngx_cpymem(p, "r:github-mac:", sizeof("r:github-mac:") - 1);
+        p = ngx_hex_dump(p, ctx->req.candidates[0], SC_SIG_MAC_LEN);
+
+        args[1] = (const char *) k2;
+        argslen[1] = p - k2;
+        nkeys = 2;
+    }
+
+    args[nkeys] = (const char *) ttl;
+    argslen[nkeys] = ngx_sprintf(ttl, "%T", scf->tolerance) - ttl;
+
+    ctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REPLAY,
+                                            ngx_http_session_sig_replay_reply,
+                                            ctx, nkeys, nkeys + 1, args,
+                                            argslen);
+    if (ctx->op == NULL) {
+        /* fail closed */
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+        return NGX_OK;
+    }
+
+    ctx->waiting = 1;
+    ctx->rc = NGX_AGAIN;
+
+    ctx->timer.handler = ngx_http_session_sig_timeout;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_sig_ctx_t  *ctx = data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->op = NULL;
+    ctx->waiting = 0;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+
+    } else if (reply->integer == 1) {
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_OK);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "session signature: replayed request");
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_REPLAYED);
+    }
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_sig_timeout(ngx_event_t *ev)
+{
+    ngx_http_session_sig_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "session signature: redis did not answer in time");
+
+    if (ctx->op) {
+        ctx->op->data = NULL;
+        ctx->op = NULL;
+    }
+
+    ctx->waiting = 0;
+
+    ngx_http_session_redis_timed_out();
+    ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_sig_cleanup(void *data)
+{
+    ngx_http_session_sig_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ctx->op->data = NULL;
+        ctx->op = NULL;
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    sc_sig_cleanup(&ctx->mac);
+}
+
+
+/* records the outcome: the status for the variable, the code for nginx */
+
+static ngx_int_t
+ngx_http_session_sig_done(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_uint_t status)
+{
+    ngx_table_elt_t              *h;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    ctx->status = status;
+    sc_sig_cleanup(&ctx->mac);
+
+    ngx_http_session_count(signatures[slcf->sig->scheme][status - 1]);
+
+    switch (status) {
+
+    case NGX_HTTP_SESSION_SIG_OK:
+        ctx->rc = NGX_OK;
+        break;
+
+    case NGX_HTTP_SESSION_SIG_REPLAYED:
+        ctx->rc = NGX_HTTP_CONFLICT;
+        break;
+
+    case NGX_HTTP_SESSION_SIG_ERROR:
+        ctx->rc = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h) {
+            h->hash = 1;
+#if (nginx_version >= 1023000)
+            h->next = NULL;
+#endif
+            ngx_str_set(&h->key, "Retry-After");
+            ngx_str_set(&h->value, "1");
+        }
+
+        break;
+
+    default:
+        ctx->rc = NGX_HTTP_UNAUTHORIZED;
+        break;
+    }
+
+    return ctx->rc;
+}
+
+
+ngx_int_t
+ngx_http_session_signature_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                   *s;
+    ngx_http_session_ctx_t      *sctx;
+    ngx_http_session_sig_ctx_t  *ctx;
+
+    sctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    ctx = sctx ? sctx->sig : NULL;
+
+    if (ctx == NULL
+        || ctx->status == NGX_HTTP_SESSION_SIG_NONE)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = &ngx_http_session_sig_status_names[ctx->status];
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+/* reads a whole small file at configuration time */
+
+ngx_int_t
+ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    const char *directive, ngx_str_t *out)
+{
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot open \"%V\"", directive, name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi) || ngx_file_size(&fi) > 64 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" \"%V\" is not a regular file of at most "
+                           "64 KB", directive, name);
+        ngx_close_file(file.fd);
+        return NGX_ERROR;
+    }
+
+    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" file \"%V\" is accessible by group or "
+                           "others (mode %04o), it should be 0600",
+                           directive, name, (unsigned) (fi.st_mode & 07777));
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->temp_pool, out->len + 1);
+    if (out->data == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&file, out->data, out->len, 0);
+    ngx_close_file(file.fd);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot read \"%V\"", directive, name);
+        return NGX_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_secrets_cleanup(void *data)
+{
+    sc_sig_secrets_wipe(data);
+}
+
+
+char *
+ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                     *value, s, file, content;
+    ngx_uint_t                     i;
+    sc_error_t                     err;
+    sc_sig_scheme_t                scheme;
+    ngx_pool_cleanup_t            *cln;
+    const sc_sig_scheme_info_t    *info;
+    ngx_http_session_sig_conf_t   *scf;
+
+    if (slcf->sig) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (sc_sig_scheme_by_name((char *) value[1].data, value[1].len, &scheme)
+        != SC_SIG_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown \"session_signature\" scheme \"%V\" "
+                           "(miniapp, github, slack, stripe, standard)",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    scf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_sig_conf_t));
+    if (scf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    info = sc_sig_scheme_info(scheme);
+
+    scf->scheme = scheme;
+    scf->tolerance = 300;
+    scf->replay = NGX_CONF_UNSET;
+
+    scf->header.data = (u_char *) info->signature;
+    scf->header.len = ngx_strlen(info->signature);
+
+    if (info->timestamp) {
+        scf->ts_header.data = (u_char *) info->timestamp;
+        scf->ts_header.len = ngx_strlen(info->timestamp);
+    }
+
+    if (info->id) {
+        scf->id_header.data = (u_char *) info->id;
+        scf->id_header.len = ngx_strlen(info->id);
+    }
+
+    file.len = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "secret_file=", 12) == 0) {
+            file.data = value[i].data + 12;
+            file.len = value[i].len - 12;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tolerance=", 10) == 0) {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            scf->tolerance = ngx_parse_time(&s, 1);
+            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "replay=on") == 0) {
+            scf->replay = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "replay=off") == 0) {
+            scf->replay = 0;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0
+            && value[i].len > 7)
+        {
+            scf->header.data = value[i].data + 7;
+            scf->header.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timestamp_header=", 17) == 0
+            && value[i].len > 17 && info->timestamp)
+        {
+            scf->ts_header.data = value[i].data + 17;
+            scf->ts_header.len = value[i].len - 17;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (file.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_signature\" needs "
+                           "\"secret_file=FILE\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_session_read_file(cf, &file, "session_signature", &content)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    scf->secrets = ngx_pcalloc(cf->pool, sizeof(sc_sig_secrets_t));
+    if (scf->secrets == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_session_secrets_cleanup;
+    cln->data = scf->secrets;
+
+    ngx_memzero(&err, sizeof(sc_error_t));
+
+    if (sc_sig_secrets_parse(scf->secrets, scheme, (char *) content.data,
+                             content.len, &err)
+        != SC_SIG_OK)
+    {
+        ngx_explicit_memzero(content.data, content.len);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_signature\" file \"%V\"%s%s",
+                           &file, err.line ? " " : ": ", err.msg);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(content.data, content.len);
+
+    /* replay protection by default: every scheme has a timestamp or id */
+
+    if (scf->replay == NGX_CONF_UNSET) {
+        scf->replay = 1;
+    }
+
+    slcf->sig = scf;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_signature\" parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
