@@ -1,0 +1,261 @@
+# Telegram Mini App initData at the edge: the published first-party and
+# third-party vectors, and malformed or tampered initData.  The vectors'
+# auth_date is old, so max_age is set wide where they must pass.
+use Test::Nginx::Socket 'no_plan';
+use FindBin;
+
+$ENV{TEST_NGINX_SECRETS} = "$FindBin::Bin/secrets";
+chmod 0600, glob("$FindBin::Bin/secrets/*");
+
+repeat_each(1);
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: first-party vector (docs example) is valid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 200
+--- response_body
+ok 279058397 1709144340 []
+--- no_error_log
+[warn]
+[error]
+
+
+
+=== TEST 2: third-party vector with the production key
+--- config
+    location = /tg {
+        session_telegram bot_id=7342037359 public_key=production max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%20%2B%20-%20%3F%20%5C%2F%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22ru%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%2C%22photo_url%22%3A%22https%3A%5C%2F%5C%2Ft.me%5C%2Fi%5C%2Fuserpic%5C%2F320%5C%2F4FPEE4tmP3ATHa57u6MqTDih13LTOiMoKoLDRG4PnSA.svg%22%7D&chat_instance=8134722200314281151&chat_type=private&auth_date=1733584787&hash=2174df5b000556d044f3f020384e879c8efcab55ddea2ced4eb752e93e7080d6&signature=zL-ucjNyREiHDE8aihFwpfR9aggP2xiAo3NSpfe-p7IbCisNlDKlo7Kb6G4D0Ao2mBrSgEk4maLSdv6MLIlADQ
+--- error_code: 200
+--- response_body
+ok 279058397
+
+
+
+=== TEST 3: third-party vector with the test key is invalid
+--- config
+    location = /tg {
+        session_telegram bot_id=7342037359 public_key=test max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%20%2B%20-%20%3F%20%5C%2F%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22ru%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%2C%22photo_url%22%3A%22https%3A%5C%2F%5C%2Ft.me%5C%2Fi%5C%2Fuserpic%5C%2F320%5C%2F4FPEE4tmP3ATHa57u6MqTDih13LTOiMoKoLDRG4PnSA.svg%22%7D&chat_instance=8134722200314281151&chat_type=private&auth_date=1733584787&hash=2174df5b000556d044f3f020384e879c8efcab55ddea2ced4eb752e93e7080d6&signature=zL-ucjNyREiHDE8aihFwpfR9aggP2xiAo3NSpfe-p7IbCisNlDKlo7Kb6G4D0Ao2mBrSgEk4maLSdv6MLIlADQ
+--- error_code: 401
+
+
+
+=== TEST 4: third-party vector with another bot id is invalid
+--- config
+    location = /tg {
+        session_telegram bot_id=7342037360 public_key=production max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%20%2B%20-%20%3F%20%5C%2F%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22ru%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%2C%22photo_url%22%3A%22https%3A%5C%2F%5C%2Ft.me%5C%2Fi%5C%2Fuserpic%5C%2F320%5C%2F4FPEE4tmP3ATHa57u6MqTDih13LTOiMoKoLDRG4PnSA.svg%22%7D&chat_instance=8134722200314281151&chat_type=private&auth_date=1733584787&hash=2174df5b000556d044f3f020384e879c8efcab55ddea2ced4eb752e93e7080d6&signature=zL-ucjNyREiHDE8aihFwpfR9aggP2xiAo3NSpfe-p7IbCisNlDKlo7Kb6G4D0Ao2mBrSgEk4maLSdv6MLIlADQ
+--- error_code: 401
+
+
+
+=== TEST 5: one changed byte in the data is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=privatf&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+
+
+
+=== TEST 6: one changed byte in the hash is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1027
+--- error_code: 401
+
+
+
+=== TEST 7: a duplicate key is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827&chat_type=private
+--- error_code: 401
+
+
+
+=== TEST 8: no hash is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340
+--- error_code: 401
+
+
+
+=== TEST 9: bad percent-encoding is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7G%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+
+
+
+=== TEST 10: no Authorization: 401
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- error_code: 401
+
+
+
+=== TEST 11: another scheme: 401
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: Bearer user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+
+
+
+=== TEST 12: tma with nothing after it: 401
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma 
+--- error_code: 401
+
+
+
+=== TEST 13: an old auth_date with the default max_age (1h) is stale
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "ok\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+--- error_log
+initData is too old
+
+
+
+=== TEST 14: the wrong bot token is invalid
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/other-bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id $session_telegram_auth_date [$session_telegram_start_param]";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+
+
+
+
+=== TEST 15: the second published first-party vector, with its own token
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/other-bot.token max_age=30y;
+        proxy_set_header X-TG "$session_telegram_status $session_telegram_user_id";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "$http_x_tg\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma query_id=AAHdF6IQAAAAAN0XohDhrOrc&user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22ru%22%2C%22is_premium%22%3Atrue%7D&auth_date=1662771648&hash=c501b71e775f74ce10e377dea85a7ea24ecd640b223ea86dfe453e0eaed2e2b2
+--- error_code: 200
+--- response_body
+ok 279058397
