@@ -389,6 +389,19 @@ test_sig_vectors(void)
 }
 
 
+/* the worked example of docs/signatures.md: keep the two in step */
+
+static void
+test_sig_doc_example(void)
+{
+    ok(check(SC_SIG_MINIAPP, "miniapp-callback-secret-0123456789\n",
+             "3e9f28eaca21d856ba1645c5aa2fb6c787f54736bf79c9da44f0437d6cc5af42",
+             "1700000000", NULL, S("{\"order\":42,\"paid\":true}"))
+       == SC_SIG_OK,
+       "miniapp: the worked example in docs/signatures.md verifies");
+}
+
+
 static void
 test_sig_multi(void)
 {
@@ -1575,6 +1588,7 @@ main(void)
     ok(sc_init() == SC_OK, "sc_init");
 
     test_sig_vectors();
+    test_sig_doc_example();
     test_sig_multi();
     test_sig_flips();
     test_sig_headers();
