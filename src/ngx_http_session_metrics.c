@@ -9,9 +9,9 @@
  */
 
 
-#include <time.h>
-
 #include "ngx_http_session_module.h"
+
+#include <time.h>
 
 
 #define NGX_HTTP_SESSION_METRICS_SIZE  (64 * 1024)

@@ -4,9 +4,9 @@
  */
 
 
-#include <openssl/sha.h>
-
 #include "ngx_http_session_module.h"
+
+#include <openssl/sha.h>
 
 
 static ngx_int_t ngx_http_session_preconfiguration(ngx_conf_t *cf);

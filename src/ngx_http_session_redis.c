@@ -19,9 +19,9 @@
  */
 
 
-#include <sys/ioctl.h>
-
 #include "ngx_http_session_module.h"
+
+#include <sys/ioctl.h>
 
 
 #define NGX_HTTP_SESSION_LINK_DOWN        0
