@@ -5,6 +5,8 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 
 $ENV{TEST_NGINX_SECRETS} = "$FindBin::Bin/secrets";
+$ENV{TEST_NGINX_KEYS} = "$FindBin::Bin/keys";
+chmod 0600, glob("$FindBin::Bin/keys/*.keys");
 chmod 0600, glob("$FindBin::Bin/secrets/*");
 
 repeat_each(1);
@@ -259,3 +261,50 @@ Authorization: tma query_id=AAHdF6IQAAAAAN0XohDhrOrc&user=%7B%22id%22%3A27905839
 --- error_code: 200
 --- response_body
 ok 279058397
+
+
+
+
+=== TEST 16: login=on exchanges valid initData for an edge session "tg:<id>"
+--- http_config
+    session_keys $TEST_NGINX_KEYS/ring1.keys;
+    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t110:;
+    session_cookie sid secure=off;
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y login=on;
+        session_issue on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "welcome\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 200
+--- response_headers_like
+Set-Cookie: sid=k1\..*; Path=/; HttpOnly; SameSite=Lax
+--- response_body
+welcome
+
+
+
+=== TEST 17: login=on with tampered initData: 401 and no cookie
+--- http_config
+    session_keys $TEST_NGINX_KEYS/ring1.keys;
+    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t110:;
+    session_cookie sid secure=off;
+--- config
+    location = /tg {
+        session_telegram bot_token_file=$TEST_NGINX_SECRETS/bot.token max_age=30y login=on;
+        session_issue on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo { return 200 "welcome\n"; }
+--- request
+GET /tg
+--- more_headers
+Authorization: tma user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=privatf&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827
+--- error_code: 401
+--- response_headers
+!Set-Cookie
