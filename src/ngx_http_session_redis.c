@@ -140,12 +140,21 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_session_op_t            *op;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     w->exiting = 1;
 
     ngx_http_session_link_drop(&w->cmd);
     ngx_http_session_link_drop(&w->sub);
+
+    /* every pending command has been called back by now */
+
+    while (w->free_ops) {
+        op = w->free_ops;
+        w->free_ops = op->next;
+        ngx_free(op);
+    }
 }
 
 

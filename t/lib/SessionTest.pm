@@ -25,10 +25,35 @@ our @EXPORT = qw(free_port redis_start redis_stop redis_cli nginx_start
                  test_keys_dir wait_port parallel_requests set_cookie);
 
 my @cleanup;
+our @valgrind_roots;
 
 END {
     my $status = $?;
     $_->() for reverse @cleanup;
+    my $bad = '';
+    for my $root (@valgrind_roots) {
+        for my $f (glob "$root/logs/valgrind.*.log") {
+            open my $fh, '<', $f or next;
+            local $/;
+            my $log = <$fh>;
+            # a record (a paragraph of the log) counts when it is an
+            # invalid access or a definite leak with one of our frames
+            # (nginx itself does not free everything at exit)
+            for my $rec (split /\n(?:==\d+==\s*\n)+/, $log) {
+                next unless $rec =~ /Invalid (read|write|free)|uninitialised
+                                     |are\ definitely\ lost/x;
+                next if $rec =~ /definitely lost/
+                        && $rec !~ /ngx_http_session|session_|sc_|hiredis|
+                                    redis[A-Z]|sodium/x;
+                $bad .= "$f:\n$rec\n";
+            }
+        }
+    }
+    if ($bad) {
+        print STDERR "# valgrind found errors:\n",
+                     map { "# $_\n" } split /\n/, $bad;
+        $status ||= 1;
+    }
     $? = $status;
 }
 
@@ -152,13 +177,32 @@ CONF
     return $n;
 }
 
+# TEST_NGINX_USE_VALGRIND=1: nginx (master and workers) runs under
+# memcheck; at exit any invalid access, uninitialised use or definite leak
+# in its logs fails the test script
+sub valgrind { $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 0 }
+
+# timing bounds stretch under valgrind
+sub slow { valgrind() ? 20 : 1 }
+
 sub nginx_up {
     my ($n) = @_;
-    my $out = `$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf 2>&1`;
+    my $cmd = "$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf";
+    if (valgrind()) {
+        $cmd = "valgrind -q --tool=memcheck --trace-children=yes "
+             . "--leak-check=full --show-leak-kinds=definite --keep-debuginfo=yes "
+             . "--errors-for-leak-kinds=definite --num-callers=30 "
+             . "--log-file=$n->{root}/logs/valgrind.%p.log $cmd";
+        push @valgrind_roots, $n->{root};
+    }
+    my $out = `$cmd 2>&1`;
     die "nginx failed to start: $out\n" if $?;
-    wait_port($n->{port}, 1) or die "nginx did not listen on $n->{port}\n";
+    wait_port($n->{port}, 1, 5 * slow())
+        or die "nginx did not listen on $n->{port}\n";
     $n->{running} = 1;
 }
+
+
 
 sub nginx_pid {
     my ($n) = @_;
@@ -175,7 +219,7 @@ sub nginx_stop {
     $n->{running} = 0;
     return unless $pid;
     kill 'QUIT', $pid;
-    for (1 .. 100) {
+    for (1 .. 100 * slow()) {
         return unless kill 0, $pid;
         sleep 0.05;
     }
