@@ -224,7 +224,6 @@ ngx_http_session_find_cookie(ngx_http_request_t *r,
             if (rc == SC_OK) {
                 ctx->have_token = 1;
                 sc_token_hash_hex(ctx->token, (char *) ctx->hash);
-                sc_public_id(ctx->token, (char *) ctx->public_id);
                 return NGX_OK;
             }
 

@@ -234,6 +234,7 @@ typedef struct {
     unsigned                        counted:1;
     unsigned                        done:1;
     unsigned                        have_token:1;
+    unsigned                        have_public_id:1;
 } ngx_http_session_ctx_t;
 
 

@@ -172,6 +172,13 @@ ngx_http_session_variable_id(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* derived on first use: most requests never log it */
+
+    if (!ctx->have_public_id) {
+        sc_public_id(ctx->token, (char *) ctx->public_id);
+        ctx->have_public_id = 1;
+    }
+
     ngx_http_session_set_value(v, ctx->public_id, SC_PUBLIC_ID_LEN);
 
     return NGX_OK;
