@@ -56,8 +56,13 @@ sub delta {
     return ($b->{$k} // 0) - ($a->{$k} // 0);
 }
 
-sleep 0.3;     # both workers connected
-my ($r, $m0) = scrape();
+# both workers connected (slower under valgrind)
+my ($r, $m0);
+for (1 .. 50 * SessionTest::slow()) {
+    ($r, $m0) = scrape();
+    last if ($m0->{'nginx_session_redis_connections'} // 0) == 4;
+    sleep 0.1;
+}
 is($r->{status}, 200, 'metrics: 200');
 like($r->{headers}{'content-type'}[0], qr{^text/plain; version=0\.0\.4},
      'metrics: Prometheus content type');
