@@ -4,15 +4,17 @@
 # the login URL; hostile subjects and claims sent to the login hand-off by
 # an app that echoes what the client asked for.
 #
-# Every row is one request on a fresh connection with its expected status.
+# Every row is one request on a fresh connection with its expected status;
+# the table runs twice, without and with session_cache.
 # After the table: nothing above "info" was logged for the cookie,
 # optional, redirect and body rows (nginx's own 400s log at info), the
 # login rows logged only the module's own "upstream sent an invalid ..."
 # errors, and the one worker never died (same $pid before and after, no
 # "exited on signal").
 #
-# A row whose "todo" field is set states what the module should do and is
-# run under Test::More's $TODO: see the field for the bug it documents.
+# A row whose "todo" field (the sixth) is set states what the module should
+# do and runs under Test::More's $TODO (its check if it has one, else its
+# status): the field names the bug.  docs/security.md, "Known issues".
 use strict;
 use warnings;
 use Test::More;
@@ -30,10 +32,11 @@ my $keys = test_keys_dir();
 my $redis = redis_start();
 my $rport = $redis->{port};
 
-my $nginx = nginx_start(workers => 1, http => <<"HTTP");
+my $http_tpl = <<"HTTP";
     session_keys $keys/ring1.keys;
     session_redis 127.0.0.1:$rport prefix=t060: timeout=1s;
     session_cookie sid secure=off;
+%CACHE%
 
     server {
         listen 127.0.0.1:\$PORT;
@@ -131,7 +134,7 @@ my $nginx = nginx_start(workers => 1, http => <<"HTTP");
         }
     }
 HTTP
-my $port = $nginx->{port};
+my ($nginx, $port);                     # of the variant running
 
 # ------------------------------------------------------------ helpers
 
@@ -249,8 +252,6 @@ my $with_slash = do {
 my @forged = map { forged() } 1 .. 20;
 my $f = sub { join '; ', map { "sid=$_" } @forged[0 .. $_[0] - 1] };
 
-my $pid_before = raw(req('GET', '/pid'))->{body};
-like($pid_before, qr/^\d+$/, "worker pid before the table: $pid_before");
 
 # ------------------------------------------------------------ the table
 #
@@ -670,121 +671,14 @@ for my $row (@rows) {
     die "duplicate row name $row->[1]\n" if $seen{"$row->[0] $row->[1]"}++;
 }
 
-my %mark;                               # group => [from, to] log offsets
-my $n_rows = 0;
-for my $row (@rows) {
-    my ($group, $name, $want, $bytes, $check, $todo) = @$row;
-    my $from = length SessionTest::error_log($nginx);
-    my $r = raw($bytes);
-    $n_rows++;
-    {
-        local $TODO = $todo;
-        is($r->{status}, $want, "[$group] $name: $want")
-            or diag('response: ' . substr($r->{head} // $r->{error} // '',
-                                          0, 300));
-        if ($check && $r->{status} == $want) {
-            my ($ok, $why) = $check->($r);
-            ok($ok, "[$group] $name: response checked") or diag($why);
-        }
-    }
-    my $to = length SessionTest::error_log($nginx);
-    push @{ $mark{$group} }, [$from, $to, $name];
-}
+# the table runs twice: Redis lookups on every request, and with the
+# shared-memory session cache (entries valid 2 s, revocations through
+# pub/sub), whose lookups take another path
+my %variants = (
+    plain => '',
+    cache => '    session_cache zone=t060:1m valid=2s;',
+);
 
-# the claim with an encoded CR LF decodes to a control character: the
-# variable is then empty, so neither add_header nor proxy_set_header can
-# split a header line
-SKIP: {
-    skip 'no cookie from the CR LF claim row', 2
-        unless $minted{'crlf-claim'};
-    my $r = raw(cookie_req('/role', "sid=$minted{'crlf-claim'}"));
-    is($r->{status}, 200, 'CR LF claim: the session works');
-    ok(!exists $r->{headers}{'x-injected'} && !exists $r->{headers}{'x-role'}
-       && $r->{body} =~ /role=\[\] injected=\[\]/,
-       'CR LF claim: $session_claim_role is empty, nothing injected')
-        or diag($r->{head} . "\n" . $r->{body});
-}
-SKIP: {
-    skip 'no cookie from the CR LF subject row', 1
-        unless $minted{'crlf-subject'};
-    my $r = raw(req('GET', '/p', [[Cookie => "sid=$minted{'crlf-subject'}"]]));
-    is($r->{body},
-       "user=[a%0d%0aX-Injected:%201] status=[] role=[] injected=[]\n",
-       'CR LF subject: stays literal upstream, nothing injected');
-}
-
-# --- session fixation through the renewal grace period.  Mallory logs in
-# and plants her genuine cookie in the victim's browser (a sibling
-# subdomain can set a "sid" cookie for the parent domain; only a __Host-
-# name prevents it).  The victim logs in; the login request carries
-# Mallory's cookie, which the module takes as "a login over a live
-# session" and links: Mallory's old record then points at the victim's new
-# session with the victim's token sealed under Mallory's token.  Mallory's
-# old cookie must not open the victim's session, nor be handed the
-# victim's cookie.  (Renewal is meant for the same subject: a second
-# login, a role change.)
-{
-    my $m = set_cookie_of(raw(req('GET', '/login?s=mallory')));
-    ok($m, 'fixation: Mallory has a genuine cookie');
-    my $v_resp = raw(req('GET', '/login?s=victim', [[Cookie => "sid=$m"]]));
-    my $v = set_cookie_of($v_resp);
-    ok($v, 'fixation: the victim logs in with Mallory\'s cookie planted');
-    my $r = raw(cookie_req('/p', "sid=$m"));
-    my $got = set_cookie_of($r) // '';
-    local $TODO = 'BUG: the renewal grace links sessions of different '
-                . 'subjects (SS_SCRIPT_CREATE, ngx_http_session_send_create)';
-    ok($r->{body} !~ /user=\[victim\]/,
-       'fixation: Mallory\'s old cookie does not open the victim\'s session')
-        or diag("$r->{status} $r->{body}");
-    ok(!($v && $got eq $v),
-       'fixation: Mallory\'s old cookie is not handed the victim\'s cookie');
-}
-
-# --- cookie tossing with a genuine cookie: the first cookie whose MAC
-# verifies wins, so a planted genuine cookie sent first (browsers send
-# longer paths and older cookies first) shadows the real one.  Documented
-# behaviour (docs/security.md): only a __Host- name prevents the planting.
-{
-    my $m = ctl('ring1', 'create', 'mallory2');
-    my $r = raw(cookie_req('/p', "sid=$m; sid=$valid"));
-    is($r->{body}, "user=[mallory2] status=[] role=[] injected=[]\n",
-       'tossing: a planted genuine cookie sent first is the one used');
-}
-
-# --- a record whose subject holds CR LF (written to Redis by someone
-# with write access: a compromised or shared Redis).  Issuance refuses
-# control characters in a subject, and claims are checked again when read
-# ($session_claim_* is empty when the value holds a control character);
-# the subject read back from Redis must be held to the same rule, or
-# proxy_set_header and add_header carry a header of the attacker's choice.
-{
-    my $c = ctl('ring1', 'create', 'poisoned');
-    my $key;
-    for my $k (split /\n/, redis_cli($redis, '--scan', '--pattern',
-                                     't060:s:*')) {
-        $key = $k if redis_cli($redis, 'HGET', $k, 'sub') eq 'poisoned';
-    }
-    ok($key, 'poisoned record found');
-    redis_cli($redis, 'HSET', $key, 'sub', "x\r\nX-Injected: 1");
-    like(redis_cli($redis, 'HGET', $key, 'sub'), qr/^x\r?\nX-Injected: 1$/,
-         'poisoned record written');
-    my $up = raw(cookie_req('/p', "sid=$c"));
-    my $down = raw(cookie_req('/role', "sid=$c"));
-    local $TODO = 'BUG: the subject read from Redis is not checked for '
-                . 'control characters (ngx_http_session_lookup_reply)';
-    ok($up->{body} !~ /injected=\[1\]/,
-       'poisoned subject: no header injected into the upstream request')
-        or diag($up->{body});
-    ok(!exists $down->{headers}{'x-injected'},
-       'poisoned subject: no header injected into the response')
-        or diag($down->{head});
-    like($up->{status}, qr/^(401|503)$/,
-         'poisoned subject: the session is refused');
-}
-
-# ------------------------------------------------------------ the log
-
-my $log = SessionTest::error_log($nginx);
 
 # nginx's own complaints about a malformed request or upstream response,
 # logged by nginx above info: allowed, listed with -v
@@ -796,42 +690,182 @@ my $module_line = qr/\bsession(?: redis)?[: ]/;
 my $expected_502 = qr/\[error\] .*session: the upstream sent an invalid (?#
                       )X-Session-(?:Subject|Claims|Logout)/;
 
-my (@bad, @login_bad, @nginx_lines);
-for my $g (sort keys %mark) {
-    for my $m (@{ $mark{$g} }) {
-        my $seg = substr($log, $m->[0], $m->[1] - $m->[0]);
-        for my $l (grep { /$above_info/ } split /\n/, $seg) {
-            my $short = "[$g] $m->[2]: " . substr($l, 0, 300);
-            if ($l =~ $nginx_own && $l !~ $module_line) {
-                push @nginx_lines, $short;
-            } elsif ($g eq 'login') {
-                push @login_bad, $short
-                    unless $l =~ $expected_502 || $l =~ $stripped_warn;
-            } else {
-                push @bad, $short;
+
+for my $variant (qw(plain cache)) {
+  subtest "variant $variant" => sub {
+    (my $http = $http_tpl) =~ s/^%CACHE%\n/$variants{$variant}\n/m;
+    $nginx = nginx_start(workers => 1, http => $http);
+    $port = $nginx->{port};
+    %minted = ();
+
+    my $pid_before = raw(req('GET', '/pid'))->{body};
+    like($pid_before, qr/^\d+$/, "worker pid before the table: $pid_before");
+
+    my %mark;                               # group => [from, to] log offsets
+    my $n_rows = 0;
+    for my $row (@rows) {
+        my ($group, $name, $want, $bytes, $check, $todo) = @$row;
+        my $from = length SessionTest::error_log($nginx);
+        my $r = raw($bytes);
+        $n_rows++;
+        {
+            # a row's TODO covers its check when it has one, else its status
+            local $TODO = $check ? undef : $todo;
+            is($r->{status}, $want, "[$group] $name: $want")
+                or diag('response: ' . substr($r->{head} // $r->{error} // '',
+                                              0, 300));
+        }
+        if ($check && $r->{status} == $want) {
+            local $TODO = $todo;
+            my ($ok, $why) = $check->($r);
+            ok($ok, "[$group] $name: response checked") or diag($why);
+        }
+        my $to = length SessionTest::error_log($nginx);
+        push @{ $mark{$group} }, [$from, $to, $name];
+    }
+
+    # the claim with an encoded CR LF decodes to a control character: the
+    # variable is then empty, so neither add_header nor proxy_set_header can
+    # split a header line
+    SKIP: {
+        skip 'no cookie from the CR LF claim row', 2
+            unless $minted{'crlf-claim'};
+        my $r = raw(cookie_req('/role', "sid=$minted{'crlf-claim'}"));
+        is($r->{status}, 200, 'CR LF claim: the session works');
+        ok(!exists $r->{headers}{'x-injected'} && !exists $r->{headers}{'x-role'}
+           && $r->{body} =~ /role=\[\] injected=\[\]/,
+           'CR LF claim: $session_claim_role is empty, nothing injected')
+            or diag($r->{head} . "\n" . $r->{body});
+    }
+    SKIP: {
+        skip 'no cookie from the CR LF subject row', 1
+            unless $minted{'crlf-subject'};
+        my $r = raw(req('GET', '/p', [[Cookie => "sid=$minted{'crlf-subject'}"]]));
+        is($r->{body},
+           "user=[a%0d%0aX-Injected:%201] status=[] role=[] injected=[]\n",
+           'CR LF subject: stays literal upstream, nothing injected');
+    }
+
+    # --- session fixation through the renewal grace period.  Mallory logs in
+    # and plants her genuine cookie in the victim's browser (a sibling
+    # subdomain can set a "sid" cookie for the parent domain; only a __Host-
+    # name prevents it).  The victim logs in; the login request carries
+    # Mallory's cookie, which the module takes as "a login over a live
+    # session" and links: Mallory's old record then points at the victim's new
+    # session with the victim's token sealed under Mallory's token.  Mallory's
+    # old cookie must not open the victim's session, nor be handed the
+    # victim's cookie.  (Renewal is meant for the same subject: a second
+    # login, a role change.)
+    {
+        my $m = set_cookie_of(raw(req('GET', '/login?s=mallory')));
+        ok($m, 'fixation: Mallory has a genuine cookie');
+        my $v_resp = raw(req('GET', '/login?s=victim', [[Cookie => "sid=$m"]]));
+        my $v = set_cookie_of($v_resp);
+        ok($v, 'fixation: the victim logs in with Mallory\'s cookie planted');
+        # Mallory polls with her old cookie (with the cache, her old entry
+        # is served until it expires: 2 s)
+        my ($r, $got);
+        my $until = time + ($variant eq 'cache' ? 2.5 : 0);
+        do {
+            $r = raw(cookie_req('/p', "sid=$m"));
+            $got = set_cookie_of($r) // '';
+        } while ($r->{body} !~ /user=\[victim\]/ && time < $until
+                 && select(undef, undef, undef, 0.1) >= 0);
+        local $TODO = 'BUG: the renewal grace links sessions of different '
+                    . 'subjects (SS_SCRIPT_CREATE, ngx_http_session_send_create)';
+        ok($r->{body} !~ /user=\[victim\]/,
+           'fixation: Mallory\'s old cookie does not open the victim\'s session')
+            or diag("$r->{status} $r->{body}");
+        ok(!($v && $got eq $v),
+           'fixation: Mallory\'s old cookie is not handed the victim\'s cookie');
+    }
+
+    # --- cookie tossing with a genuine cookie: the first cookie whose MAC
+    # verifies wins, so a planted genuine cookie sent first (browsers send
+    # longer paths and older cookies first) shadows the real one.  Documented
+    # behaviour (docs/security.md): only a __Host- name prevents the planting.
+    {
+        my $m = ctl('ring1', 'create', 'mallory2');
+        my $r = raw(cookie_req('/p', "sid=$m; sid=$valid"));
+        is($r->{body}, "user=[mallory2] status=[] role=[] injected=[]\n",
+           'tossing: a planted genuine cookie sent first is the one used');
+    }
+
+    # --- a record whose subject holds CR LF (written to Redis by someone
+    # with write access: a compromised or shared Redis).  Issuance refuses
+    # control characters in a subject, and claims are checked again when read
+    # ($session_claim_* is empty when the value holds a control character);
+    # the subject read back from Redis must be held to the same rule, or
+    # proxy_set_header and add_header carry a header of the attacker's choice.
+    {
+        my $c = ctl('ring1', 'create', 'poisoned');
+        my $key;
+        for my $k (split /\n/, redis_cli($redis, '--scan', '--pattern',
+                                         't060:s:*')) {
+            $key = $k if redis_cli($redis, 'HGET', $k, 'sub') eq 'poisoned';
+        }
+        ok($key, 'poisoned record found');
+        redis_cli($redis, 'HSET', $key, 'sub', "x\r\nX-Injected: 1");
+        like(redis_cli($redis, 'HGET', $key, 'sub'), qr/^x\r?\nX-Injected: 1$/,
+             'poisoned record written');
+        my $up = raw(cookie_req('/p', "sid=$c"));
+        my $down = raw(cookie_req('/role', "sid=$c"));
+        local $TODO = 'BUG: the subject read from Redis is not checked for '
+                    . 'control characters (ngx_http_session_lookup_reply)';
+        ok($up->{body} !~ /injected=\[1\]/,
+           'poisoned subject: no header injected into the upstream request')
+            or diag($up->{body});
+        ok(!exists $down->{headers}{'x-injected'},
+           'poisoned subject: no header injected into the response')
+            or diag($down->{head});
+        like($up->{status}, qr/^(401|503)$/,
+             'poisoned subject: the session is refused');
+    }
+
+    # ------------------------------------------------------------ the log
+
+    my $log = SessionTest::error_log($nginx);
+    my (@bad, @login_bad, @nginx_lines);
+    for my $g (sort keys %mark) {
+        for my $m (@{ $mark{$g} }) {
+            my $seg = substr($log, $m->[0], $m->[1] - $m->[0]);
+            for my $l (grep { /$above_info/ } split /\n/, $seg) {
+                my $short = "[$g] $m->[2]: " . substr($l, 0, 300);
+                if ($l =~ $nginx_own && $l !~ $module_line) {
+                    push @nginx_lines, $short;
+                } elsif ($g eq 'login') {
+                    push @login_bad, $short
+                        unless $l =~ $expected_502 || $l =~ $stripped_warn;
+                } else {
+                    push @bad, $short;
+                }
             }
         }
     }
+    is(scalar @bad, 0, 'cookie, optional, redirect and body rows: the module '
+                       . 'logged nothing above info') or diag(join "\n", @bad);
+    is(scalar @login_bad, 0,
+       'login rows: only the module\'s "upstream sent an invalid" errors')
+        or diag(join "\n", @login_bad);
+    note("nginx's own lines above info:\n" . join "\n", @nginx_lines);
+
+    my $n_502 = () = $log =~ /$expected_502/g;
+    my $want_502 = grep { $_->[0] eq 'login' && $_->[2] == 502
+                          && $_->[1] !~ /nginx 502/ } @rows;
+    is($n_502, $want_502, "one error line per module 502 ($want_502 rows)");
+
+    unlike($log, qr/exited on signal/, 'no worker exited on a signal');
+    unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert, crit or emerg');
+    my $pid_after = raw(req('GET', '/pid'))->{body};
+    is($pid_after, $pid_before, "same worker pid after $n_rows rows");
+    ok($n_rows >= 60, "$n_rows hostile rows (at least 60)");
+
+
+    SessionTest::nginx_stop($nginx);
+  };
 }
-is(scalar @bad, 0, 'cookie, optional, redirect and body rows: the module '
-                   . 'logged nothing above info') or diag(join "\n", @bad);
-is(scalar @login_bad, 0,
-   'login rows: only the module\'s "upstream sent an invalid" errors')
-    or diag(join "\n", @login_bad);
-note("nginx's own lines above info:\n" . join "\n", @nginx_lines);
 
-my $n_502 = () = $log =~ /$expected_502/g;
-my $want_502 = grep { $_->[0] eq 'login' && $_->[2] == 502
-                      && $_->[1] !~ /nginx 502/ } @rows;
-is($n_502, $want_502, "one error line per module 502 ($want_502 rows)");
-
-unlike($log, qr/exited on signal/, 'no worker exited on a signal');
-unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert, crit or emerg');
-my $pid_after = raw(req('GET', '/pid'))->{body};
-is($pid_after, $pid_before, "same worker pid after $n_rows rows");
-ok($n_rows >= 60, "$n_rows hostile rows (at least 60)");
-
-diag(sprintf '%d rows in %.1f s', $n_rows, time - $t_start)
+diag(sprintf '%d rows, twice, in %.1f s', scalar @rows, time - $t_start)
     if $ENV{TEST_VERBOSE};
 
 done_testing();
