@@ -28,6 +28,9 @@ static ngx_int_t ngx_http_session_check_claims(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
 
 
+static ngx_str_t  ngx_http_session_location = ngx_string("Location");
+
+
 ngx_int_t
 ngx_http_session_access_handler(ngx_http_request_t *r)
 {
@@ -459,8 +462,6 @@ static ngx_int_t
 ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_loc_conf_t *slcf)
 {
-    ngx_table_elt_t  *h;
-
     if (!ctx->counted) {
         ctx->counted = 1;
         ngx_http_session_count(validations[ctx->status]);
@@ -477,17 +478,9 @@ ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
             return NGX_OK;
         }
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_session_retry_after(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
 
         return NGX_HTTP_SERVICE_UNAVAILABLE;
 
@@ -519,17 +512,10 @@ ngx_http_session_reject(ngx_http_request_t *r,
 
     ngx_http_clear_location(r);
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_session_add_header(r, &ngx_http_session_location, &url);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Location");
-    h->value = url;
 
     r->headers_out.location = h;
 

@@ -79,6 +79,8 @@ static ngx_int_t ngx_http_session_fail(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
+static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
 static void ngx_http_session_logout_reply(void *data, redisReply *reply);
 static void ngx_http_session_logout_timeout(ngx_event_t *ev);
@@ -825,15 +827,7 @@ ngx_http_session_fail(ngx_http_request_t *r,
     r->headers_out.etag = NULL;
     r->header_only = 1;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h) {
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
-    }
+    (void) ngx_http_session_retry_after(r);
 
     return ngx_http_next_header_filter(r);
 }
@@ -845,9 +839,8 @@ ngx_int_t
 ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token)
 {
-    u_char                        *p;
-    size_t                         len, vlen;
-    ngx_table_elt_t               *h;
+    size_t                         vlen;
+    ngx_int_t                      rc;
     ngx_http_session_main_conf_t  *smcf;
     u_char                         value[SC_COOKIE_MAX];
 
@@ -859,32 +852,66 @@ ngx_http_session_set_cookie(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    rc = ngx_http_session_cookie_header(r, sscf, value, vlen);
+
+    ngx_explicit_memzero(value, sizeof(value));
+
+    return rc;
+}
+
+
+/* Set-Cookie that removes the cookie: same name, domain and path */
+
+static ngx_int_t
+ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf)
+{
+    return ngx_http_session_cookie_header(r, sscf, NULL, 0);
+}
+
+
+/* "name=value" with the configured attributes; value NULL: remove it */
+
+static ngx_int_t
+ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t         v;
+
+    static ngx_str_t  key = ngx_string("Set-Cookie");
+    static ngx_str_t  samesite[] = {
+        ngx_string("; SameSite=Lax"),
+        ngx_string("; SameSite=Strict"),
+        ngx_string("; SameSite=None")
+    };
+    static ngx_str_t  gone =
+        ngx_string("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+
     len = sscf->name.len + 1 + vlen
           + sizeof("; Path=") - 1 + sscf->path.len
           + sizeof("; Domain=") - 1 + sscf->domain.len
-          + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-          + sizeof("; Secure; HttpOnly; SameSite=Strict") - 1;
+          + gone.len + NGX_TIME_T_LEN
+          + sizeof("; Secure; HttpOnly") - 1
+          + samesite[sscf->samesite].len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
+    v.data = p;
 
     p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
     *p++ = '=';
-    p = ngx_cpymem(p, value, vlen);
+
+    /* not memcpy(p, NULL, 0): the compiler may then drop the NULL test */
+
+    if (value) {
+        p = ngx_cpymem(p, value, vlen);
+    }
+
     p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
     p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
 
@@ -893,7 +920,10 @@ ngx_http_session_set_cookie(ngx_http_request_t *r,
         p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
     }
 
-    if (sscf->max_age != NGX_CONF_UNSET) {
+    if (value == NULL) {
+        p = ngx_cpymem(p, gone.data, gone.len);
+
+    } else if (sscf->max_age != NGX_CONF_UNSET) {
         p = ngx_sprintf(p, "; Max-Age=%T", sscf->max_age);
     }
 
@@ -905,93 +935,12 @@ ngx_http_session_set_cookie(ngx_http_request_t *r,
         p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
     }
 
-    switch (sscf->samesite) {
+    p = ngx_cpymem(p, samesite[sscf->samesite].data,
+                   samesite[sscf->samesite].len);
 
-    case NGX_HTTP_SESSION_SAMESITE_STRICT:
-        p = ngx_cpymem(p, "; SameSite=Strict", sizeof("; SameSite=Strict") - 1);
-        break;
+    v.len = p - v.data;
 
-    case NGX_HTTP_SESSION_SAMESITE_NONE:
-        p = ngx_cpymem(p, "; SameSite=None", sizeof("; SameSite=None") - 1);
-        break;
-
-    default:
-        p = ngx_cpymem(p, "; SameSite=Lax", sizeof("; SameSite=Lax") - 1);
-        break;
-    }
-
-    h->value.len = p - h->value.data;
-
-    ngx_explicit_memzero(value, sizeof(value));
-
-    return NGX_OK;
-}
-
-
-/* Set-Cookie that removes the cookie: same name, domain and path */
-
-static ngx_int_t
-ngx_http_session_expire_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf)
-{
-    u_char           *p;
-    size_t            len;
-    ngx_table_elt_t  *h;
-
-    len = sscf->name.len
-          + sizeof("=; Path=") - 1 + sscf->path.len
-          + sizeof("; Domain=") - 1 + sscf->domain.len
-          + sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT") - 1
-          + sizeof("; Secure; HttpOnly; SameSite=Strict") - 1;
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
-
-    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
-    p = ngx_cpymem(p, "=; Path=", sizeof("=; Path=") - 1);
-    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
-
-    if (sscf->domain.len) {
-        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
-        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
-    }
-
-    p = ngx_cpymem(p, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-                   sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
-                   - 1);
-
-    if (sscf->secure) {
-        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
-    }
-
-    if (sscf->httponly) {
-        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
-    }
-
-    if (sscf->samesite == NGX_HTTP_SESSION_SAMESITE_NONE) {
-        p = ngx_cpymem(p, "; SameSite=None", sizeof("; SameSite=None") - 1);
-
-    } else {
-        p = ngx_cpymem(p, "; SameSite=Lax", sizeof("; SameSite=Lax") - 1);
-    }
-
-    h->value.len = p - h->value.data;
-
-    return NGX_OK;
+    return ngx_http_session_add_header(r, &key, &v) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -1162,19 +1111,9 @@ ngx_http_session_logout_cleanup(void *data)
 static ngx_int_t
 ngx_http_session_logout_respond_error(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_session_retry_after(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, "1");
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
@@ -1188,6 +1127,10 @@ ngx_http_session_logout_respond(ngx_http_request_t *r)
     ngx_http_session_loc_conf_t  *slcf;
     ngx_http_session_srv_conf_t  *sscf;
 
+    static ngx_str_t  cache_control = ngx_string("Cache-Control");
+    static ngx_str_t  no_store = ngx_string("no-store");
+    static ngx_str_t  location = ngx_string("Location");
+
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
 
@@ -1195,30 +1138,16 @@ ngx_http_session_logout_respond(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_session_add_header(r, &cache_control, &no_store) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
     if (slcf->logout_redirect.len) {
-        h = ngx_list_push(&r->headers_out.headers);
+        h = ngx_http_session_add_header(r, &location,
+                                        &slcf->logout_redirect);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Location");
-        h->value = slcf->logout_redirect;
 
         r->headers_out.location = h;
         r->headers_out.status = NGX_HTTP_SEE_OTHER;

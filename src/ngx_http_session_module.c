@@ -520,6 +520,41 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* adds a response header; key and value must outlive the request */
+
+ngx_table_elt_t *
+ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = NULL;
+
+    return h;
+}
+
+
+ngx_int_t
+ngx_http_session_retry_after(ngx_http_request_t *r)
+{
+    static ngx_str_t  key = ngx_string("Retry-After");
+    static ngx_str_t  value = ngx_string("1");
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
+}
+
+
 /* session_keys FILE; */
 
 static char *

@@ -243,6 +243,11 @@ extern ngx_module_t  ngx_http_session_filter_module;
 extern const char   *ngx_http_session_scheme_label[];
 
 
+/* ngx_http_session_module.c */
+ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
+
 /* ngx_http_session_redis.c */
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);

@@ -463,7 +463,6 @@ static ngx_int_t
 ngx_http_session_sig_done(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_uint_t status)
 {
-    ngx_table_elt_t              *h;
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
@@ -485,17 +484,7 @@ ngx_http_session_sig_done(ngx_http_request_t *r,
 
     case NGX_HTTP_SESSION_SIG_ERROR:
         ctx->rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h) {
-            h->hash = 1;
-#if (nginx_version >= 1023000)
-            h->next = NULL;
-#endif
-            ngx_str_set(&h->key, "Retry-After");
-            ngx_str_set(&h->value, "1");
-        }
-
+        (void) ngx_http_session_retry_after(r);
         break;
 
     default:
