@@ -412,10 +412,7 @@ ngx_http_session_lookup_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "session: redis did not answer in time");
 
-    if (ctx->op) {
-        ctx->op->data = NULL;
-        ctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&ctx->op);
 
     ctx->status = NGX_HTTP_SESSION_ST_ERROR;
     ctx->waiting = 0;
@@ -433,10 +430,7 @@ ngx_http_session_ctx_cleanup(void *data)
 {
     ngx_http_session_ctx_t  *ctx = data;
 
-    if (ctx->op) {
-        ctx->op->data = NULL;
-        ctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&ctx->op);
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);

@@ -661,10 +661,7 @@ ngx_http_session_filter_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, fctx->request->connection->log, 0,
                   "session: redis did not confirm in time");
 
-    if (fctx->op) {
-        fctx->op->data = NULL;
-        fctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&fctx->op);
 
     ngx_http_session_redis_timed_out();
 
@@ -677,10 +674,7 @@ ngx_http_session_filter_cleanup(void *data)
 {
     ngx_http_session_filter_ctx_t  *fctx = data;
 
-    if (fctx->op) {
-        fctx->op->data = NULL;
-        fctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&fctx->op);
 
     if (fctx->timer.timer_set) {
         ngx_del_timer(&fctx->timer);
@@ -1080,10 +1074,7 @@ ngx_http_session_logout_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "session: redis did not confirm the logout in time");
 
-    if (lctx->op) {
-        lctx->op->data = NULL;
-        lctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&lctx->op);
 
     ngx_http_session_redis_timed_out();
 
@@ -1097,10 +1088,7 @@ ngx_http_session_logout_cleanup(void *data)
 {
     ngx_http_session_logout_ctx_t  *lctx = data;
 
-    if (lctx->op) {
-        lctx->op->data = NULL;
-        lctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&lctx->op);
 
     if (lctx->timer.timer_set) {
         ngx_del_timer(&lctx->timer);

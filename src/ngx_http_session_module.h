@@ -257,6 +257,7 @@ ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
+void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);

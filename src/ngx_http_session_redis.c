@@ -297,6 +297,18 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
 }
 
 
+/* the reply, when it comes, finds no one and is dropped */
+
+void
+ngx_http_session_redis_cancel(ngx_http_session_op_t **op)
+{
+    if (*op) {
+        (*op)->data = NULL;
+        *op = NULL;
+    }
+}
+
+
 /*
  * EVALSHA of one of ngx_http_session_scripts[]: args holds the nkeys keys
  * then the other arguments, nargs in all.

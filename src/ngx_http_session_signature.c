@@ -424,10 +424,7 @@ ngx_http_session_sig_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "session signature: redis did not answer in time");
 
-    if (ctx->op) {
-        ctx->op->data = NULL;
-        ctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&ctx->op);
 
     ctx->waiting = 0;
 
@@ -444,10 +441,7 @@ ngx_http_session_sig_cleanup(void *data)
 {
     ngx_http_session_sig_ctx_t  *ctx = data;
 
-    if (ctx->op) {
-        ctx->op->data = NULL;
-        ctx->op = NULL;
-    }
+    ngx_http_session_redis_cancel(&ctx->op);
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
