@@ -29,6 +29,7 @@ static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_session_location = ngx_string("Location");
+static time_t     bad_reply_logged;
 
 
 ngx_int_t
@@ -301,7 +302,7 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
     ngx_http_session_ctx_t  *ctx = data;
 
     ngx_str_t            *s;
-    ngx_uint_t            i;
+    ngx_uint_t            i, level;
     ngx_http_request_t   *r;
 
     r = ctx->request;
@@ -391,7 +392,16 @@ done:
 
 bad_reply:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    /* a misbehaving server: said at "error" once a minute, not per request */
+
+    level = NGX_LOG_INFO;
+
+    if (ngx_time() - bad_reply_logged >= 60) {
+        bad_reply_logged = ngx_time();
+        level = NGX_LOG_ERR;
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
                   "session: unexpected reply from redis (type %d)",
                   reply->type);
 

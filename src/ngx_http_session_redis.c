@@ -50,6 +50,7 @@ typedef struct {
     time_t                             down_since;
     time_t                             scripts_reloaded;
     ngx_uint_t                         next_sentinel;
+    ngx_uint_t                         setup_pending;
     unsigned                           outage:1;
     unsigned                           opened:1;
     unsigned                           counted:1;
@@ -89,6 +90,7 @@ static void ngx_http_session_connected(const redisAsyncContext *ac,
 static void ngx_http_session_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_session_setup(ngx_http_session_link_t *link);
+static void ngx_http_session_link_ready(ngx_http_session_link_t *link);
 static void ngx_http_session_setup_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_session_load_scripts(redisAsyncContext *ac);
@@ -577,6 +579,7 @@ ngx_http_session_setup(ngx_http_session_link_t *link)
 
     ac = link->ac;
     rc = w->smcf->redis;
+    link->setup_pending = 0;
 
     if (rc->password.len) {
         argc = 0;
@@ -593,6 +596,7 @@ ngx_http_session_setup(ngx_http_session_link_t *link)
 
         redisAsyncCommandArgv(ac, ngx_http_session_setup_reply,
                               (void *) "AUTH", argc, argv, argvlen);
+        link->setup_pending++;
     }
 
     if (link->subscriber) {
@@ -616,9 +620,11 @@ ngx_http_session_setup(ngx_http_session_link_t *link)
 
         redisAsyncCommandArgv(ac, ngx_http_session_setup_reply,
                               (void *) "SELECT", 2, argv, argvlen);
+        link->setup_pending++;
     }
 
     ngx_http_session_load_scripts(ac);
+    link->setup_pending += NGX_HTTP_SESSION_NSCRIPTS;
 }
 
 
@@ -653,17 +659,37 @@ ngx_http_session_load_scripts(redisAsyncContext *ac)
 static void
 ngx_http_session_connected(const redisAsyncContext *ac, int status)
 {
-    ngx_http_session_link_t          *link = ac->data;
+    ngx_http_session_link_t  *link = ac->data;
+
+    if (status != REDIS_OK) {
+        if (link->connect_timer.timer_set) {
+            ngx_del_timer(&link->connect_timer);
+        }
+
+        /* hiredis frees ac after this returns; cleanup() has the rest */
+        ngx_http_session_link_outage(link, ac->errstr);
+        return;
+    }
+
+    /*
+     * Only TCP is up: the link is ready once its setup commands (AUTH,
+     * SELECT, SCRIPT LOAD, or SUBSCRIBE) have succeeded, which the
+     * connect timer still bounds.  A server that accepts connections and
+     * then refuses the setup therefore keeps the backoff growing.
+     */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_session_redis_worker.log, 0,
+                   "session %s: connected, setting up", link->name);
+}
+
+
+static void
+ngx_http_session_link_ready(ngx_http_session_link_t *link)
+{
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
-    }
-
-    if (status != REDIS_OK) {
-        /* hiredis frees ac after this returns; cleanup() has the rest */
-        ngx_http_session_link_outage(link, ac->errstr);
-        return;
     }
 
     link->state = NGX_HTTP_SESSION_LINK_READY;
@@ -681,7 +707,7 @@ ngx_http_session_connected(const redisAsyncContext *ac, int status)
 
     } else {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session %s: connected", link->name);
+                       "session %s: ready", link->name);
     }
 }
 
@@ -699,23 +725,32 @@ static void
 ngx_http_session_setup_reply(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
-    redisReply                       *rr = reply;
-    ngx_http_session_link_t          *link = ac->data;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    u_char                   *p;
+    redisReply               *rr = reply;
+    ngx_http_session_link_t  *link = ac->data;
+    u_char                    why[160];
 
-    if (rr == NULL || rr->type != REDIS_REPLY_ERROR) {
+    if (rr == NULL) {
+        return;
+    }
+
+    if (rr->type != REDIS_REPLY_ERROR) {
+        if (link->state != NGX_HTTP_SESSION_LINK_READY
+            && link->setup_pending && --link->setup_pending == 0)
+        {
+            ngx_http_session_link_ready(link);
+        }
+
         return;
     }
 
     /* the error text is Redis's own and holds no secret */
 
-    ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                  "session %s %V: %s failed: %*s", link->name,
-                  &w->smcf->redis->addr_text, (char *) privdata,
-                  (size_t) rr->len, rr->str);
+    p = ngx_snprintf(why, sizeof(why) - 1, "%s failed: %*s",
+                     (char *) privdata, (size_t) rr->len, rr->str);
+    *p = '\0';
 
-    link->outage = 1;
-    link->down_since = ngx_time();
+    ngx_http_session_link_outage(link, (char *) why);
 
     /* deferred by hiredis until this callback returns */
     redisAsyncFree(ac);
@@ -756,6 +791,7 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
     if (ngx_strncmp(rr->element[0]->str, "subscribe", 9) == 0) {
         ngx_http_session_cache_flush(w->smcf);
         link->subscribed = 1;
+        ngx_http_session_link_ready(link);
         return;
     }
 
