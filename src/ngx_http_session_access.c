@@ -17,6 +17,7 @@ static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
 static void ngx_http_session_lookup_reply(void *data, redisReply *reply);
 static void ngx_http_session_lookup_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx);
 static void ngx_http_session_ctx_cleanup(void *data);
 static void ngx_http_session_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_decide(ngx_http_request_t *r,
@@ -345,6 +346,22 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
         ctx->expires = ngx_atotm((u_char *) reply->element[1]->str,
                                  reply->element[1]->len);
+
+        /*
+         * The record is checked as strictly as a login is: whoever can
+         * write to Redis must not get a header of their choice into
+         * proxy_set_header or add_header through the subject or claims.
+         */
+
+        if (ngx_http_session_valid_record(ctx) != NGX_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "session: the record of session %*s in redis is "
+                          "malformed (subject or claims); refused",
+                          (size_t) 16, ctx->hash);
+            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+            goto done;
+        }
+
         ctx->status = NGX_HTTP_SESSION_ST_OK;
 
         ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
@@ -407,6 +424,33 @@ bad_reply:
 
     ctx->status = NGX_HTTP_SESSION_ST_ERROR;
     goto done;
+}
+
+
+static ngx_int_t
+ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx)
+{
+    u_char      *p;
+    sc_claim_t   claims[SC_CLAIMS_MAX];
+
+    if (ctx->user.len == 0 || ctx->user.len > 256 || ctx->expires <= 0) {
+        return NGX_ERROR;
+    }
+
+    for (p = ctx->user.data; p < ctx->user.data + ctx->user.len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->claims.len
+        && sc_claims_parse((char *) ctx->claims.data, ctx->claims.len,
+                           claims, SC_CLAIMS_MAX) < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

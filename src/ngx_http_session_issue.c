@@ -82,6 +82,8 @@ static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
+static void ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf);
 static void ngx_http_session_logout_reply(void *data, redisReply *reply);
 static void ngx_http_session_logout_timeout(ngx_event_t *ev);
 static void ngx_http_session_logout_cleanup(void *data);
@@ -177,6 +179,9 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
         subject = ngx_http_session_take_header(r, &ngx_http_session_h_subject);
         claims = ngx_http_session_take_header(r, &ngx_http_session_h_claims);
         logout = ngx_http_session_take_header(r, &ngx_http_session_h_logout);
+
+        /* only nginx sets the session cookie: no upstream can plant one */
+        ngx_http_session_drop_upstream_cookie(r, sscf);
     }
 
     tg_subject.len = 0;
@@ -393,6 +398,59 @@ ngx_http_session_take_header(ngx_http_request_t *r, ngx_str_t *name)
     }
 
     return found;
+}
+
+
+static void
+ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf)
+{
+    u_char           *p, *last;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0
+            || h[i].key.len != sizeof("Set-Cookie") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Set-Cookie",
+                               sizeof("Set-Cookie") - 1) != 0)
+        {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if ((size_t) (last - p) > sscf->name.len
+            && ngx_strncmp(p, sscf->name.data, sscf->name.len) == 0
+            && (p[sscf->name.len] == '=' || p[sscf->name.len] == ' '))
+        {
+            h[i].hash = 0;
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "session: the upstream tried to set the session "
+                          "cookie \"%V\"; removed", &sscf->name);
+        }
+    }
 }
 
 

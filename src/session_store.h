@@ -79,7 +79,10 @@
  *   ARGV[5] claims, ARGV[6] hash
  *   renewal (optional): ARGV[7] prefix, ARGV[8] hash of the session this
  *   login replaces, ARGV[9] the new token sealed under the old one,
- *   ARGV[10] grace seconds
+ *   ARGV[10] grace seconds.  Only a session of the same subject gets the
+ *   grace period; one of another subject (a planted cookie, a shared
+ *   browser) is revoked, so a fixated cookie never leads to the new
+ *   session.
  *   reply: integer 1
  */
 #define SS_SCRIPT_CREATE                                                      \
@@ -95,12 +98,16 @@
     "if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= ARGV[6] then\n"              \
     "  local ok = ARGV[7] .. 's:' .. ARGV[8]\n"                               \
     "  local osub = redis.call('HGET', ok, 'sub')\n"                          \
-    "  if osub then\n"                                                        \
+    "  if osub == ARGV[1] then\n"                                             \
     "    local g = tonumber(ARGV[10])\n"                                      \
     "    redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"              \
     "    local t = redis.call('PTTL', ok)\n"                                  \
     "    if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"     \
     "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
+    "  elseif osub then\n"                                                    \
+    "    redis.call('DEL', ok)\n"                                             \
+    "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
+    "    redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"              \
     "  end\n"                                                                 \
     "end\n"                                                                   \
     "return 1\n"
