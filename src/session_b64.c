@@ -1,9 +1,13 @@
 
 /*
  * ngx_http_session_module core: base64, percent-decoding, constant time
- * comparison, randomness.  No nginx headers, no allocation, no I/O.
+ * comparison, randomness, error messages.  No nginx headers, no
+ * allocation, no I/O.
  */
 
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <sodium.h>
 
@@ -266,4 +270,33 @@ sc_pct_decode(const char *in, size_t len, char *out, size_t outlen)
     }
 
     return n;
+}
+
+
+int
+sc_error_set(sc_error_t *err, unsigned line, const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    if (err == NULL) {
+        return SC_ERROR;
+    }
+
+    err->line = line;
+    n = 0;
+
+    if (line) {
+        n = snprintf(err->msg, sizeof(err->msg), "line %u: ", line);
+
+        if (n < 0 || (size_t) n >= sizeof(err->msg)) {
+            n = 0;
+        }
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, args);
+    va_end(args);
+
+    return SC_ERROR;
 }

@@ -63,6 +63,16 @@ typedef struct {
 } sc_error_t;
 
 
+/*
+ * Fills err (if not NULL) with "line N: " (when line is not 0) and the
+ * formatted message; returns SC_ERROR.
+ */
+int sc_error_set(sc_error_t *err, unsigned line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* must be called once before any other function (wraps sodium_init) */
 int sc_init(void);
 

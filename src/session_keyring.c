@@ -74,29 +74,16 @@ static int
 sc_keyring_fail(sc_keyring_t *kr, sc_error_t *err, unsigned line,
     const char *fmt, ...)
 {
-    int      n;
     va_list  args;
+    char     msg[sizeof(err->msg)];
 
     sc_keyring_wipe(kr);
 
-    if (err == NULL) {
-        return SC_ERROR;
-    }
-
-    err->line = line;
-    n = 0;
-
-    if (line) {
-        n = snprintf(err->msg, sizeof(err->msg), "line %u: ", line);
-
-        if (n < 0 || (size_t) n >= sizeof(err->msg)) {
-            n = 0;
-        }
-    }
-
     va_start(args, fmt);
-    (void) vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, args);
+    (void) vsnprintf(msg, sizeof(msg), fmt, args);
     va_end(args);
+
+    (void) sc_error_set(err, line, "%s", msg);
 
     return SC_ERROR;
 }
