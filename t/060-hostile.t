@@ -14,7 +14,8 @@
 #
 # A row whose "todo" field (the sixth) is set states what the module should
 # do and runs under Test::More's $TODO (its check if it has one, else its
-# status): the field names the bug.  docs/security.md, "Known issues".
+# status): the field names the bug (docs/security.md, "Known issues"); the
+# fixed ones are regression tests.
 use strict;
 use warnings;
 use Test::More;
@@ -118,6 +119,17 @@ my $http_tpl = <<"HTTP";
         }
         location = /app-cookie {
             add_header Set-Cookie "sid=\$arg_v; Path=/";
+            return 200 "docs\\n";
+        }
+        # browsers trim blanks (SP and HTAB) around a cookie name (RFC 6265
+        # 5.2), so these set "sid" too
+        location = /docs-cookie-blank {
+            proxy_pass http://127.0.0.1:\$PORT/app-cookie-blank\$is_args\$args;
+        }
+        location = /app-cookie-blank {
+            add_header Set-Cookie "sid\t=\$arg_v; Path=/";
+            add_header Set-Cookie "\tsid =\$arg_v; Path=/";
+            add_header Set-Cookie "sid  \t =\$arg_v; Path=/";
             return 200 "docs\\n";
         }
         location /rel/ {
@@ -655,12 +667,18 @@ my @rows = (
            (!defined set_cookie_of($r)
             && !grep({ /^x-session-/ } keys %{ $r->{headers} }),
             'headers: ' . join ',', sort keys %{ $r->{headers} }) }],
-    [login => 'no session_issue: the backend sets the session cookie', 200,
+    # fixed in dfb4b68 (it passed through: cookie planting by a backend)
+    [login => 'no session_issue: the backend\'s session cookie removed', 200,
      req('GET', "/docs-cookie?v=$valid"),
      sub { my $c = set_cookie_of($_[0]);
-           (!defined $c, 'Set-Cookie: sid=' . ($c // '')) },
-     'HARDENING: a Set-Cookie of the session cookie\'s name from an '
-     . 'upstream outside session_issue passes through (cookie planting)'],
+           (!defined $c, 'Set-Cookie: sid=' . ($c // '')) }],
+    [login => 'the backend\'s session cookie with blanks around the name', 200,
+     req('GET', "/docs-cookie-blank?v=$valid"),
+     sub { my @c = grep { /^\s*sid\s*=/ }
+                   @{ $_[0]{headers}{'set-cookie'} // [] };
+           (!@c, 'Set-Cookie: ' . join(' | ', map { s/\t/\\t/gr } @c)) },
+     'BUG: "Set-Cookie: sid<TAB>=..." passes (ngx_http_session_drop_'
+     . 'upstream_cookie accepts only "=" or SP after the name)'],
     [login => 'POST login with a 100 KB body', 200,
      req('POST', '/login?s=poster', [], 'x' x 102400),
      $minted->('poster', 'poster')],
@@ -684,8 +702,9 @@ my %variants = (
 # logged by nginx above info: allowed, listed with -v
 my $nginx_own = qr/client sent invalid chunked body|upstream sent too big header/;
 my $above_info = qr/\[(warn|error|crit|alert|emerg)\]/;
-my $stripped_warn = qr/\[warn\] .*session: the upstream sent X-Session-\* (?#
-                       )headers in a location without "session_issue on"/;
+my $stripped_warn = qr/\[warn\] .*session: the upstream (?:sent X-Session-\* (?#
+                       )headers in a location without "session_issue on"(?#
+                       )|tried to set the session cookie "sid"; removed)/;
 my $module_line = qr/\bsession(?: redis)?[: ]/;
 my $expected_502 = qr/\[error\] .*session: the upstream sent an invalid (?#
                       )X-Session-(?:Subject|Claims|Logout)/;
@@ -771,13 +790,17 @@ for my $variant (qw(plain cache)) {
             $got = set_cookie_of($r) // '';
         } while ($r->{body} !~ /user=\[victim\]/ && time < $until
                  && select(undef, undef, undef, 0.1) >= 0);
-        local $TODO = 'BUG: the renewal grace links sessions of different '
-                    . 'subjects (SS_SCRIPT_CREATE, ngx_http_session_send_create)';
+        # fixed in dfb4b68: a login over another subject's session revokes
+        # it instead of linking it
         ok($r->{body} !~ /user=\[victim\]/,
            'fixation: Mallory\'s old cookie does not open the victim\'s session')
             or diag("$r->{status} $r->{body}");
         ok(!($v && $got eq $v),
            'fixation: Mallory\'s old cookie is not handed the victim\'s cookie');
+        is($r->{status}, 401, 'fixation: Mallory\'s old cookie is revoked');
+        is(raw(cookie_req('/p', "sid=$v"))->{body},
+           "user=[victim] status=[] role=[] injected=[]\n",
+           'fixation: the victim\'s new session works');
     }
 
     # --- cookie tossing with a genuine cookie: the first cookie whose MAC
@@ -810,16 +833,14 @@ for my $variant (qw(plain cache)) {
              'poisoned record written');
         my $up = raw(cookie_req('/p', "sid=$c"));
         my $down = raw(cookie_req('/role', "sid=$c"));
-        local $TODO = 'BUG: the subject read from Redis is not checked for '
-                    . 'control characters (ngx_http_session_lookup_reply)';
+        # fixed in dfb4b68: the record is checked as strictly as a login
         ok($up->{body} !~ /injected=\[1\]/,
            'poisoned subject: no header injected into the upstream request')
             or diag($up->{body});
         ok(!exists $down->{headers}{'x-injected'},
            'poisoned subject: no header injected into the response')
             or diag($down->{head});
-        like($up->{status}, qr/^(401|503)$/,
-             'poisoned subject: the session is refused');
+        is($up->{status}, 401, 'poisoned subject: the session is refused');
     }
 
     # ------------------------------------------------------------ the log
