@@ -62,7 +62,7 @@ static ngx_int_t ngx_http_session_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_table_elt_t *ngx_http_session_take_header(ngx_http_request_t *r,
-    ngx_str_t *name);
+    ngx_str_t *name, ngx_uint_t *dup);
 static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_send_create(
@@ -149,6 +149,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
     ngx_str_t                       tg_subject;
+    ngx_uint_t                      dup;
     ngx_table_elt_t                *subject, *claims, *logout;
     ngx_http_session_ctx_t         *ctx;
     ngx_http_session_loc_conf_t    *slcf;
@@ -172,13 +173,17 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
     subject = NULL;
     claims = NULL;
     logout = NULL;
+    dup = 0;
 
     /* only an upstream can send these; static responses skip the scan */
 
     if (r->upstream) {
-        subject = ngx_http_session_take_header(r, &ngx_http_session_h_subject);
-        claims = ngx_http_session_take_header(r, &ngx_http_session_h_claims);
-        logout = ngx_http_session_take_header(r, &ngx_http_session_h_logout);
+        subject = ngx_http_session_take_header(r, &ngx_http_session_h_subject,
+                                               &dup);
+        claims = ngx_http_session_take_header(r, &ngx_http_session_h_claims,
+                                              &dup);
+        logout = ngx_http_session_take_header(r, &ngx_http_session_h_logout,
+                                              &dup);
 
         /* only nginx sets the session cookie: no upstream can plant one */
         ngx_http_session_drop_upstream_cookie(r, sscf);
@@ -205,6 +210,14 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 
     if (subject || logout || tg_subject.len) {
 
+        if (r->http_version < NGX_HTTP_VERSION_10) {
+            /* HTTP/0.9 has no headers: a cookie could never be delivered */
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: no session minted for an HTTP/0.9 "
+                          "request");
+            return ngx_http_next_header_filter(r);
+        }
+
         if (r->headers_out.status >= NGX_HTTP_BAD_REQUEST) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "session: X-Session-* ignored on a %ui response",
@@ -219,6 +232,15 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 
         fctx->request = r;
         ngx_http_set_ctx(r, fctx, ngx_http_session_filter_module);
+
+        if (dup) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "session: the upstream sent an invalid response: "
+                          "an X-Session-* header twice");
+            return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_session_filter_module,
+                                                NGX_HTTP_BAD_GATEWAY);
+        }
 
         if (logout) {
             if (logout->value.len == 3
@@ -361,7 +383,8 @@ ngx_http_session_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 /* finds a response header by name and removes every copy of it */
 
 static ngx_table_elt_t *
-ngx_http_session_take_header(ngx_http_request_t *r, ngx_str_t *name)
+ngx_http_session_take_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t *dup)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -394,6 +417,9 @@ ngx_http_session_take_header(ngx_http_request_t *r, ngx_str_t *name)
 
         if (found == NULL) {
             found = &h[i];
+
+        } else {
+            *dup = 1;
         }
     }
 
@@ -440,10 +466,22 @@ ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
             p++;
         }
 
-        if ((size_t) (last - p) > sscf->name.len
-            && ngx_strncmp(p, sscf->name.data, sscf->name.len) == 0
-            && (p[sscf->name.len] == '=' || p[sscf->name.len] == ' '))
+        if ((size_t) (last - p) <= sscf->name.len
+            || ngx_strncmp(p, sscf->name.data, sscf->name.len) != 0)
         {
+            continue;
+        }
+
+        /* browsers drop blanks around a cookie name (RFC 6265, 5.2) */
+
+        for (p += sscf->name.len;
+             p < last && (*p == ' ' || *p == '\t');
+             p++)
+        {
+            /* void */
+        }
+
+        if (p < last && *p == '=') {
             h[i].hash = 0;
 
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

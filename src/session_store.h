@@ -104,6 +104,7 @@
     "    local t = redis.call('PTTL', ok)\n"                                  \
     "    if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"     \
     "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
+    "    redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"              \
     "  elseif osub then\n"                                                    \
     "    redis.call('DEL', ok)\n"                                             \
     "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
