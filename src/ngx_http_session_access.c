@@ -15,6 +15,10 @@
 static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_srv_conf_t *sscf);
+static ngx_int_t ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
+    ngx_http_session_main_conf_t *smcf, u_char *hash);
+static void ngx_http_session_maintain(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, u_char *hash, time_t ttl);
 static void ngx_http_session_lookup_reply(void *data, redisReply *reply);
 static void ngx_http_session_lookup_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx);
@@ -262,26 +266,7 @@ static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
-    size_t       argslen[5];
-    const char  *args[5];
-    u_char       now[NGX_TIME_T_LEN];
-    u_char       key[128 + sizeof(SS_KEY_SESSION) + SC_HASH_HEX_LEN];
-
-    args[0] = (const char *) key;
-    argslen[0] = ngx_http_session_key(key, smcf, ctx->hash) - key;
-    args[1] = (const char *) now;
-    argslen[1] = ngx_sprintf(now, "%T", ngx_time()) - now;
-    args[2] = (const char *) sscf->idle_text.data;
-    argslen[2] = sscf->idle_text.len;
-    args[3] = (const char *) sscf->touch_text.data;
-    argslen[3] = sscf->touch_text.len;
-    args[4] = (const char *) smcf->session_prefix.data;
-    argslen[4] = smcf->session_prefix.len;
-
-    ctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_LOOKUP,
-                                            ngx_http_session_lookup_reply,
-                                            ctx, 1, 5, args, argslen);
-    if (ctx->op == NULL) {
+    if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -297,55 +282,198 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 }
 
 
+/* HMGET <prefix>s:<hash> sub abs last cl nx nt */
+
+static ngx_int_t
+ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
+    ngx_http_session_main_conf_t *smcf, u_char *hash)
+{
+    size_t       argvlen[2 + SS_LOOKUP_FIELDS];
+    const char  *argv[2 + SS_LOOKUP_FIELDS];
+    u_char       key[128 + sizeof(SS_KEY_SESSION) + SC_HASH_HEX_LEN];
+
+    static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt" };
+
+    ngx_uint_t  i;
+
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_http_session_key(key, smcf, hash) - key;
+
+    for (i = 0; i < SS_LOOKUP_FIELDS; i++) {
+        argv[2 + i] = fields[i];
+        argvlen[2 + i] = ngx_strlen(fields[i]);
+    }
+
+    ctx->op = ngx_http_session_redis_command(ngx_http_session_lookup_reply,
+                                             ctx, 2 + SS_LOOKUP_FIELDS, argv,
+                                             argvlen);
+
+    return ctx->op ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Fire and forget: the touch that slides the idle timeout, or the removal
+ * of a record found past its timeouts.
+ */
+
+static void
+ngx_http_session_maintain(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    u_char *hash, time_t ttl)
+{
+    size_t                         argslen[3], argvlen[2];
+    const char                    *args[3], *argv[2];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         now[NGX_TIME_T_LEN];
+    u_char                         ttl_text[NGX_TIME_T_LEN];
+    u_char                         key[128 + sizeof(SS_KEY_SESSION)
+                                       + SC_HASH_HEX_LEN];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (ttl <= 0) {
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        argv[1] = (const char *) key;
+        argvlen[1] = ngx_http_session_key(key, smcf, hash) - key;
+
+        (void) ngx_http_session_redis_command(NULL, NULL, 2, argv, argvlen);
+        return;
+    }
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_key(key, smcf, hash) - key;
+    args[1] = (const char *) now;
+    argslen[1] = ngx_sprintf(now, "%T", ngx_time()) - now;
+    args[2] = (const char *) ttl_text;
+    argslen[2] = ngx_sprintf(ttl_text, "%T", ttl) - ttl_text;
+
+    (void) ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_TOUCH, NULL,
+                                         NULL, 1, 3, args, argslen);
+}
+
+
 static void
 ngx_http_session_lookup_reply(void *data, redisReply *reply)
 {
     ngx_http_session_ctx_t  *ctx = data;
 
-    ngx_str_t            *s;
-    ngx_uint_t            i, level;
-    ngx_http_request_t   *r;
+    time_t                         now, last;
+    ngx_str_t                     *s;
+    ngx_uint_t                     i, level;
+    redisReply                   **e;
+    ngx_http_request_t            *r;
+    ngx_http_session_srv_conf_t   *sscf;
+    ngx_http_session_main_conf_t  *smcf;
 
     r = ctx->request;
     ctx->op = NULL;
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
     if (reply == NULL) {
         ctx->status = NGX_HTTP_SESSION_ST_ERROR;
 
-    } else if (reply->type == REDIS_REPLY_INTEGER) {
-        ctx->status = reply->integer == 1 ? NGX_HTTP_SESSION_ST_EXPIRED
-                                          : NGX_HTTP_SESSION_ST_UNKNOWN;
-
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
-
-        for (i = 0; i < 5; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_STRING) {
+    } else if (reply->type == REDIS_REPLY_ARRAY
+               && reply->elements == SS_LOOKUP_FIELDS)
+    {
+        for (i = 0; i < SS_LOOKUP_FIELDS; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING
+                && reply->element[i]->type != REDIS_REPLY_NIL)
+            {
                 goto bad_reply;
             }
         }
 
-        s = &ctx->user;
+        e = reply->element;
 
-        for (i = 0; i < 3; i += 2) {
-            s->len = reply->element[i]->len;
-            s->data = ngx_pnalloc(r->pool, s->len + 1);
-            if (s->data == NULL) {
+        if (e[4]->type == REDIS_REPLY_STRING && !ctx->hop) {
+
+            /*
+             * The cookie was replaced by a later login and is in its grace
+             * period: open the new token, look the new session up (a
+             * second round trip, for the grace period only) and hand out
+             * its cookie.
+             */
+
+            if (e[4]->len != SC_HASH_HEX_LEN
+                || e[5]->type != REDIS_REPLY_STRING
+                || sc_grace_open(ctx->token, e[5]->str, e[5]->len,
+                                 ctx->renew_token)
+                   != SC_OK)
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "session: renewed session does not open");
+                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+                goto done;
+            }
+
+            ctx->renewed = 1;
+            ctx->hop = 1;
+            ngx_memcpy(ctx->current_hash, e[4]->str, SC_HASH_HEX_LEN);
+
+            smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+            if (ngx_http_session_hmget(ctx, smcf, ctx->current_hash)
+                != NGX_OK)
+            {
                 ctx->status = NGX_HTTP_SESSION_ST_ERROR;
                 goto done;
             }
 
-            ngx_memcpy(s->data, reply->element[i]->str, s->len);
-            s->data[s->len] = '\0';
+            /* the request's timer still runs */
+            return;
+        }
+
+        if (!ctx->hop) {
+            ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+        }
+
+        if (e[0]->type != REDIS_REPLY_STRING) {
+            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+            goto done;
+        }
+
+        if (e[1]->type != REDIS_REPLY_STRING
+            || e[2]->type != REDIS_REPLY_STRING)
+        {
+            goto malformed;
+        }
+
+        now = ngx_time();
+        sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+        ctx->expires = ngx_atotm((u_char *) e[1]->str, e[1]->len);
+        last = ngx_atotm((u_char *) e[2]->str, e[2]->len);
+
+        if (ctx->expires == NGX_ERROR || last == NGX_ERROR) {
+            goto malformed;
+        }
+
+        if (ctx->expires <= now || last + sscf->idle <= now) {
+            /* Redis keeps it until its TTL: remove it now */
+            ngx_http_session_maintain(r, ctx, ctx->current_hash, 0);
+            ctx->status = NGX_HTTP_SESSION_ST_EXPIRED;
+            goto done;
+        }
+
+        s = &ctx->user;
+
+        for (i = 0; i < 4; i += 3) {
+            if (e[i]->type == REDIS_REPLY_STRING) {
+                s->len = e[i]->len;
+                s->data = ngx_pnalloc(r->pool, s->len + 1);
+                if (s->data == NULL) {
+                    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+                    goto done;
+                }
+
+                ngx_memcpy(s->data, e[i]->str, s->len);
+                s->data[s->len] = '\0';
+            }
 
             s = &ctx->claims;
         }
-
-        ctx->expires = ngx_atotm((u_char *) reply->element[1]->str,
-                                 reply->element[1]->len);
 
         /*
          * The record is checked as strictly as a login is: whoever can
@@ -354,35 +482,15 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
          */
 
         if (ngx_http_session_valid_record(ctx) != NGX_OK) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "session: the record of session %*s in redis is "
-                          "malformed (subject or claims); refused",
-                          (size_t) 16, ctx->hash);
-            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
-            goto done;
+            goto malformed;
         }
 
         ctx->status = NGX_HTTP_SESSION_ST_OK;
 
-        ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
-
-        if (reply->element[4]->len == SC_HASH_HEX_LEN) {
-
-            /* the cookie was replaced by a later login: hand out the new */
-
-            if (sc_grace_open(ctx->token, reply->element[3]->str,
-                              reply->element[3]->len, ctx->renew_token)
-                == SC_OK)
-            {
-                ctx->renewed = 1;
-                ngx_memcpy(ctx->current_hash, reply->element[4]->str,
-                           SC_HASH_HEX_LEN);
-
-            } else {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "session: renewed session does not open");
-                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
-            }
+        if (now - last >= sscf->touch) {
+            ngx_http_session_maintain(r, ctx, ctx->current_hash,
+                                      ngx_min(sscf->idle,
+                                              ctx->expires - now));
         }
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -397,6 +505,10 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
 done:
 
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
     ctx->waiting = 0;
     ctx->done = 1;
 
@@ -406,6 +518,15 @@ done:
 
     ngx_http_session_resume(r);
     return;
+
+malformed:
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "session: the record of session %*s in redis is malformed "
+                  "(subject, claims or times); refused",
+                  (size_t) 16, ctx->current_hash);
+    ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+    goto done;
 
 bad_reply:
 

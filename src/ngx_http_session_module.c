@@ -176,7 +176,7 @@ ngx_module_t  ngx_http_session_module = {
 
 
 ngx_http_session_script_t  ngx_http_session_scripts[] = {
-    { ngx_string(SS_SCRIPT_LOOKUP), "" },
+    { ngx_string(SS_SCRIPT_TOUCH), "" },
     { ngx_string(SS_SCRIPT_CREATE), "" },
     { ngx_string(SS_SCRIPT_REVOKE), "" },
     { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },

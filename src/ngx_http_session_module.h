@@ -66,7 +66,7 @@ typedef struct {
 } ngx_http_session_redis_conf_t;
 
 
-#define NGX_HTTP_SESSION_SCRIPT_LOOKUP      0
+#define NGX_HTTP_SESSION_SCRIPT_TOUCH       0
 #define NGX_HTTP_SESSION_SCRIPT_CREATE      1
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE      2
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL  3
@@ -231,6 +231,7 @@ typedef struct {
 
     unsigned                        waiting:1;
     unsigned                        renewed:1;
+    unsigned                        hop:1;
     unsigned                        counted:1;
     unsigned                        done:1;
     unsigned                        have_token:1;

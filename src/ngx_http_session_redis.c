@@ -266,11 +266,36 @@ ngx_http_session_op_t *
 ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
 {
+    int                               i;
+    u_char                           *p;
+    size_t                            len;
     ngx_http_session_op_t            *op;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    u_char                            buf[8192];
 
-    if (!ngx_http_session_redis_available()) {
+    /*
+     * The command is written in Redis's protocol here and handed over
+     * formatted: hiredis's generic argv formatting was a sixth of the
+     * module's instructions per request (docs/benchmarks.md).
+     */
+
+    len = 1 + NGX_INT_T_LEN + 2;
+
+    for (i = 0; i < argc; i++) {
+        len += 1 + NGX_SIZE_T_LEN + 2 + argvlen[i] + 2;
+    }
+
+    if (len > sizeof(buf) || !ngx_http_session_redis_available()) {
         return NULL;
+    }
+
+    p = ngx_sprintf(buf, "*%d\r\n", argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", argvlen[i]);
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = CR;
+        *p++ = LF;
     }
 
     op = ngx_http_session_redis_op_get();
@@ -283,8 +308,8 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     op->next = NULL;
     op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
 
-    if (redisAsyncCommandArgv(w->cmd.ac, ngx_http_session_redis_reply, op,
-                              argc, argv, argvlen)
+    if (redisAsyncFormattedCommand(w->cmd.ac, ngx_http_session_redis_reply,
+                                   op, (const char *) buf, p - buf)
         != REDIS_OK)
     {
         ngx_http_session_redis_op_put(op);
@@ -321,64 +346,29 @@ ngx_http_session_redis_script(ngx_uint_t script,
     ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
     const char **args, const size_t *argslen)
 {
-    int                               i;
-    u_char                           *p;
-    size_t                            len;
-    ngx_http_session_op_t            *op;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
-    u_char                            buf[8192];
+    int          i;
+    u_char       nk[NGX_INT_T_LEN];
+    size_t       argvlen[16];
+    const char  *argv[16];
 
-    /*
-     * The command is written in Redis's protocol here and handed over
-     * formatted: hiredis's generic argv formatting was a sixth of the
-     * module's instructions per request (docs/benchmarks.md).
-     */
+    if (nargs > 13) {
+        return NULL;
+    }
 
-    len = sizeof("*16\r\n$7\r\nEVALSHA\r\n$40\r\n\r\n$2\r\n16\r\n") - 1 + 40;
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (const char *) ngx_http_session_scripts[script].sha;
+    argvlen[1] = 40;
+    argv[2] = (const char *) nk;
+    argvlen[2] = ngx_sprintf(nk, "%d", nkeys) - nk;
 
     for (i = 0; i < nargs; i++) {
-        len += 1 + NGX_SIZE_T_LEN + 2 + argslen[i] + 2;
+        argv[3 + i] = args[i];
+        argvlen[3 + i] = argslen[i];
     }
 
-    if (nargs > 13 || len > sizeof(buf) || !ngx_http_session_redis_available())
-    {
-        return NULL;
-    }
-
-    p = ngx_sprintf(buf, "*%d\r\n$7\r\nEVALSHA\r\n$40\r\n", 3 + nargs);
-    p = ngx_cpymem(p, ngx_http_session_scripts[script].sha, 40);
-    p = ngx_sprintf(p, "\r\n$%d\r\n%d\r\n", nkeys < 10 ? 1 : 2, nkeys);
-
-    for (i = 0; i < nargs; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argslen[i]);
-        p = ngx_cpymem(p, args[i], argslen[i]);
-        *p++ = CR;
-        *p++ = LF;
-    }
-
-    op = ngx_http_session_redis_op_get();
-    if (op == NULL) {
-        return NULL;
-    }
-
-    op->handler = handler;
-    op->data = data;
-    op->next = NULL;
-    op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
-
-    if (redisAsyncFormattedCommand(w->cmd.ac, ngx_http_session_redis_reply,
-                                   op, (const char *) buf, p - buf)
-        != REDIS_OK)
-    {
-        ngx_http_session_redis_op_put(op);
-        return NULL;
-    }
-
-    if (w->cmd.inflight++ == 0) {
-        w->cmd.last_activity = ngx_current_msec;
-    }
-
-    return op;
+    return ngx_http_session_redis_command(handler, data, 3 + nargs, argv,
+                                          argvlen);
 }
 
 
