@@ -63,7 +63,7 @@ http args: "a=1"
 --- request
 GET /h
 --- more_headers eval
-"X-Foo: " . join("-", "a", "b")
+"X-Foo: " . CORE::join("-", "a", "b")
 --- response_headers
 X-Got: got-a-b
 !X-Not-There
