@@ -609,8 +609,10 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"session_keys\" file \"%V\" is accessible by "
-                           "group or others (mode %04o), it should be 0600",
-                           &file.name, (unsigned) (fi.st_mode & 07777));
+                           "group or others (mode 0%d%d%d), it should be 0600",
+                           &file.name, (int) ((fi.st_mode >> 6) & 7),
+                           (int) ((fi.st_mode >> 3) & 7),
+                           (int) (fi.st_mode & 7));
     }
 
     size = ngx_file_size(&fi);

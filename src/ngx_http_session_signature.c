@@ -558,8 +558,10 @@ ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
     if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"%s\" file \"%V\" is accessible by group or "
-                           "others (mode %04o), it should be 0600",
-                           directive, name, (unsigned) (fi.st_mode & 07777));
+                           "others (mode 0%d%d%d), it should be 0600",
+                           directive, name, (int) ((fi.st_mode >> 6) & 7),
+                           (int) ((fi.st_mode >> 3) & 7),
+                           (int) (fi.st_mode & 7));
     }
 
     out->len = (size_t) ngx_file_size(&fi);
