@@ -104,31 +104,6 @@ sc_kid_valid(const char *kid, size_t len)
 }
 
 
-/*
- * 0 if in[0..len) has no character of the standard alphabet ("+/") and no
- * padding; branch free: the field may hold the token.
- */
-
-static unsigned
-sc_b64url_only(const char *in, size_t len)
-{
-    size_t    i;
-    unsigned  c, bad;
-
-    bad = 0;
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) in[i];
-        bad |= (c ^ '+') - 1U;
-        bad |= (c ^ '/') - 1U;
-        bad |= (c ^ '=') - 1U;
-    }
-
-    /* bit 31 is set iff one of the differences was 0 */
-    return bad >> 31;
-}
-
-
 size_t
 sc_cookie_encode(const sc_keyring_t *kr,
     const unsigned char token[SC_TOKEN_LEN], char *out, size_t outlen)
@@ -187,19 +162,15 @@ sc_cookie_decode(const sc_keyring_t *kr, const char *in, size_t len,
     }
 
     /*
-     * sc_b64_decode() rejects anything but base64 digits, and non-zero
-     * trailing bits; 43 digits decode to exactly 32 bytes
+     * only URL-safe digits, no padding, zero trailing bits: one spelling
+     * per token
      */
 
-    if (sc_b64url_only(t, SC_B64_32_LEN) | sc_b64url_only(m, SC_B64_32_LEN)) {
+    if (sc_b64url_decode32(t, tok) != 0) {
         return SC_MALFORMED;
     }
 
-    if (sc_b64_decode(t, SC_B64_32_LEN, tok, sizeof(tok)) != SC_TOKEN_LEN) {
-        return SC_MALFORMED;
-    }
-
-    if (sc_b64_decode(m, SC_B64_32_LEN, mac, sizeof(mac)) != SC_MAC_LEN) {
+    if (sc_b64url_decode32(m, mac) != 0) {
         sodium_memzero(tok, sizeof(tok));
         return SC_MALFORMED;
     }

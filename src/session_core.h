@@ -137,6 +137,12 @@ int sc_equal(const void *a, const void *b, size_t len);
 size_t sc_b64url_encode(const unsigned char *in, size_t len, char *out);
 
 /*
+ * Exactly 43 URL-safe base64 digits (no padding) to 32 bytes, strict as
+ * sc_b64_decode(); 0, or -1 with out wiped.
+ */
+int sc_b64url_decode32(const char *in, unsigned char *out);
+
+/*
  * Decodes standard or URL-safe base64, with or without '=' padding, no
  * whitespace.  Returns the decoded length, or (size_t) -1 on bad input or
  * when the result would exceed outlen.

@@ -105,6 +105,113 @@ b64_encodes_to(const char *in, const char *want)
 }
 
 
+/*
+ * sc_b64url_decode32(), the cookie fields' fast path, against the general
+ * decoder: the same bytes for every valid input, and for every input with
+ * one byte replaced by each of the 256 values, the same verdict as
+ * sc_b64_decode() plus "URL-safe digits only".
+ */
+
+static int
+b64url_decode32_ref(const char *in, unsigned char *out)
+{
+    size_t  i;
+
+    for (i = 0; i < SC_B64_32_LEN; i++) {
+        if (in[i] == '+' || in[i] == '/' || in[i] == '=') {
+            return -1;
+        }
+    }
+
+    return sc_b64_decode(in, SC_B64_32_LEN, out, 32) == 32 ? 0 : -1;
+}
+
+
+static void
+test_b64url_decode32(void)
+{
+    int            same, rounds, rc, ref, wiped;
+    char           enc[SC_B64_32_LEN + 1], bad[SC_B64_32_LEN];
+    size_t         i, v, accepted, rejected;
+    unsigned char  raw[32], got[32], want[32];
+
+    same = 1;
+    wiped = 1;
+    accepted = 0;
+    rejected = 0;
+
+    for (rounds = 0; rounds < 64; rounds++) {
+        sc_random(raw, sizeof(raw));
+
+        if (rounds == 0) {
+            memset(raw, 0, sizeof(raw));
+        } else if (rounds == 1) {
+            memset(raw, 0xff, sizeof(raw));
+        }
+
+        sc_b64url_encode(raw, sizeof(raw), enc);
+
+        if (sc_b64url_decode32(enc, got) != 0
+            || memcmp(got, raw, sizeof(raw)) != 0)
+        {
+            same = 0;
+        }
+
+        for (i = 0; i < SC_B64_32_LEN; i++) {
+            for (v = 0; v < 256; v++) {
+                memcpy(bad, enc, sizeof(bad));
+                bad[i] = (char) v;
+
+                memset(got, 0x5a, sizeof(got));
+                rc = sc_b64url_decode32(bad, got);
+                ref = b64url_decode32_ref(bad, want);
+
+                if (rc != ref || (rc == 0 && memcmp(got, want, 32) != 0)) {
+                    if (same) {
+                        printf("# decode32 differs: position %zu, byte %zu\n",
+                               i, v);
+                    }
+
+                    same = 0;
+                }
+
+                if (rc == 0) {
+                    accepted++;
+
+                } else {
+                    rejected++;
+
+                    if (sodium_is_zero(got, sizeof(got)) != 1) {
+                        wiped = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    ok(same, "b64url decode32 agrees with sc_b64_decode (64 x 43 x 256)");
+    ok(accepted > 0 && rejected > 0, "... which accepts and rejects some");
+    ok(wiped, "b64url decode32 wipes its output on error");
+
+    memset(enc, 'A', SC_B64_32_LEN);
+    enc[SC_B64_32_LEN - 1] = 'B';
+    ok(sc_b64url_decode32(enc, got) != 0,
+       "b64url decode32 rejects non-zero trailing bits");
+    enc[SC_B64_32_LEN - 1] = 'E';
+    ok(sc_b64url_decode32(enc, got) == 0 && got[31] == 0x01,
+       "b64url decode32 accepts zero trailing bits");
+    enc[SC_B64_32_LEN - 1] = '+';
+    ok(sc_b64url_decode32(enc, got) != 0,
+       "b64url decode32 rejects the standard alphabet");
+    memset(enc, '_', SC_B64_32_LEN);
+    enc[SC_B64_32_LEN - 1] = '8';
+    ok(sc_b64url_decode32(enc, got) == 0
+       && got[0] == 0xff
+       && got[31] == 0xff,
+       "b64url decode32 all ones");
+}
+
+
 static void
 test_b64(void)
 {
@@ -176,6 +283,8 @@ test_b64(void)
 
     ok(sc_b64url_encode(raw, 32, enc) == SC_B64_32_LEN,
        "32 bytes encode to SC_B64_32_LEN characters");
+
+    test_b64url_decode32();
 }
 
 
