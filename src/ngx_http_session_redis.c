@@ -60,6 +60,30 @@ typedef struct {
 } ngx_http_session_link_t;
 
 
+/*
+ * A reply object: hiredis's redisReply, then room for a short string or a
+ * short array inline.  hiredis allocates a reply and each element, and
+ * each string of each element, with malloc(): 16 allocations and frees
+ * per lookup were a quarter of the module's instructions per validated
+ * request (docs/benchmarks.md).  These come from a free list instead.
+ */
+
+#define NGX_HTTP_SESSION_REPLY_INLINE     16
+#define NGX_HTTP_SESSION_REPLY_KEEP       1024
+
+typedef struct ngx_http_session_reply_s  ngx_http_session_reply_t;
+
+struct ngx_http_session_reply_s {
+    redisReply                         reply;     /* first */
+    ngx_http_session_reply_t          *next;      /* in the free list */
+    union {
+        redisReply                    *element[NGX_HTTP_SESSION_REPLY_INLINE];
+        char                           str[NGX_HTTP_SESSION_REPLY_INLINE
+                                           * sizeof(redisReply *)];
+    } u;
+};
+
+
 typedef struct {
     ngx_http_session_main_conf_t      *smcf;
     ngx_log_t                         *log;
@@ -69,6 +93,9 @@ typedef struct {
     ngx_http_session_link_t            sub;
 
     ngx_http_session_op_t             *free_ops;
+
+    ngx_http_session_reply_t          *free_replies;
+    ngx_uint_t                         nfree_replies;
 } ngx_http_session_redis_worker_t;
 
 
@@ -104,6 +131,25 @@ static void ngx_http_session_sentinel_reply(redisAsyncContext *ac,
 static void ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 
+static u_char *ngx_http_session_redis_header(u_char *p, u_char type,
+    size_t n);
+static void *ngx_http_session_reply_string(const redisReadTask *task,
+    char *str, size_t len);
+#if (HIREDIS_MAJOR >= 1)
+static void *ngx_http_session_reply_array(const redisReadTask *task,
+    size_t elements);
+static void *ngx_http_session_reply_double(const redisReadTask *task,
+    double value, char *str, size_t len);
+static void *ngx_http_session_reply_bool(const redisReadTask *task,
+    int value);
+#else
+static void *ngx_http_session_reply_array(const redisReadTask *task,
+    int elements);
+#endif
+static void *ngx_http_session_reply_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_session_reply_nil(const redisReadTask *task);
+static void ngx_http_session_reply_free(void *obj);
 static void ngx_http_session_add_read(void *privdata);
 static void ngx_http_session_del_read(void *privdata);
 static void ngx_http_session_add_write(void *privdata);
@@ -114,6 +160,21 @@ static void ngx_http_session_write_handler(ngx_event_t *ev);
 
 
 static ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
+
+
+static redisReplyObjectFunctions  ngx_http_session_reply_functions = {
+    ngx_http_session_reply_string,
+    ngx_http_session_reply_array,
+    ngx_http_session_reply_integer,
+#if (HIREDIS_MAJOR >= 1)
+    ngx_http_session_reply_double,
+    ngx_http_session_reply_nil,
+    ngx_http_session_reply_bool,
+#else
+    ngx_http_session_reply_nil,
+#endif
+    ngx_http_session_reply_free
+};
 
 
 ngx_int_t
@@ -143,6 +204,7 @@ void
 ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_session_op_t            *op;
+    ngx_http_session_reply_t         *rp;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     w->exiting = 1;
@@ -157,6 +219,14 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
         w->free_ops = op->next;
         ngx_free(op);
     }
+
+    while (w->free_replies) {
+        rp = w->free_replies;
+        w->free_replies = rp->next;
+        ngx_free(rp);
+    }
+
+    w->nfree_replies = 0;
 }
 
 
@@ -262,6 +332,264 @@ ngx_http_session_redis_op_put(ngx_http_session_op_t *op)
 }
 
 
+/* reply objects for hiredis's reader, see ngx_http_session_reply_t */
+
+static ngx_http_session_reply_t *
+ngx_http_session_reply_get(int type)
+{
+    ngx_http_session_reply_t         *rp;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    rp = w->free_replies;
+
+    if (rp) {
+        w->free_replies = rp->next;
+        w->nfree_replies--;
+
+    } else {
+        rp = malloc(sizeof(ngx_http_session_reply_t));
+        if (rp == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(&rp->reply, sizeof(redisReply));
+    rp->reply.type = type;
+
+    return rp;
+}
+
+
+static void
+ngx_http_session_reply_put(ngx_http_session_reply_t *rp)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->nfree_replies >= NGX_HTTP_SESSION_REPLY_KEEP) {
+        free(rp);
+        return;
+    }
+
+    rp->next = w->free_replies;
+    w->free_replies = rp;
+    w->nfree_replies++;
+}
+
+
+/* linked into the parent only once complete, as hiredis's own do */
+
+static void *
+ngx_http_session_reply_link(const redisReadTask *task,
+    ngx_http_session_reply_t *rp)
+{
+    redisReply  *parent;
+
+    if (task->parent) {
+        parent = task->parent->obj;
+        parent->element[task->idx] = &rp->reply;
+    }
+
+    return rp;
+}
+
+
+static void *
+ngx_http_session_reply_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    char                      *buf;
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_get(task->type);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    if (len < sizeof(rp->u.str)) {
+        buf = rp->u.str;
+
+    } else {
+        buf = malloc(len + 1);
+        if (buf == NULL) {
+            ngx_http_session_reply_put(rp);
+            return NULL;
+        }
+    }
+
+    ngx_memcpy(buf, str, len);
+    buf[len] = '\0';
+
+    rp->reply.str = buf;
+    rp->reply.len = len;
+
+    return ngx_http_session_reply_link(task, rp);
+}
+
+
+#if (HIREDIS_MAJOR >= 1)
+
+static void *
+ngx_http_session_reply_array(const redisReadTask *task, size_t elements)
+
+#else
+
+static void *
+ngx_http_session_reply_array(const redisReadTask *task, int elements)
+
+#endif
+{
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_get(task->type);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    if (elements > 0) {
+        if ((size_t) elements <= NGX_HTTP_SESSION_REPLY_INLINE) {
+            rp->reply.element = rp->u.element;
+            ngx_memzero(rp->u.element, elements * sizeof(redisReply *));
+
+        } else {
+            rp->reply.element = calloc(elements, sizeof(redisReply *));
+            if (rp->reply.element == NULL) {
+                ngx_http_session_reply_put(rp);
+                return NULL;
+            }
+        }
+    }
+
+    rp->reply.elements = elements;
+
+    return ngx_http_session_reply_link(task, rp);
+}
+
+
+static void *
+ngx_http_session_reply_integer(const redisReadTask *task, long long value)
+{
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_get(REDIS_REPLY_INTEGER);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    rp->reply.integer = value;
+
+    return ngx_http_session_reply_link(task, rp);
+}
+
+
+#if (HIREDIS_MAJOR >= 1)
+
+static void *
+ngx_http_session_reply_double(const redisReadTask *task, double value,
+    char *str, size_t len)
+{
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_string(task, str, len);
+
+    if (rp) {
+        rp->reply.dval = value;
+    }
+
+    return rp;
+}
+
+
+static void *
+ngx_http_session_reply_bool(const redisReadTask *task, int value)
+{
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_get(REDIS_REPLY_BOOL);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    rp->reply.integer = value != 0;
+
+    return ngx_http_session_reply_link(task, rp);
+}
+
+#endif
+
+
+static void *
+ngx_http_session_reply_nil(const redisReadTask *task)
+{
+    ngx_http_session_reply_t  *rp;
+
+    rp = ngx_http_session_reply_get(REDIS_REPLY_NIL);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_session_reply_link(task, rp);
+}
+
+
+/* also called by the reader on a half-parsed reply: elements may be NULL */
+
+static void
+ngx_http_session_reply_free(void *obj)
+{
+    size_t                     i;
+    ngx_http_session_reply_t  *rp;
+
+    rp = obj;
+
+    if (rp == NULL) {
+        return;
+    }
+
+    if (rp->reply.element) {
+        for (i = 0; i < rp->reply.elements; i++) {
+            ngx_http_session_reply_free(rp->reply.element[i]);
+        }
+
+        if (rp->reply.element != rp->u.element) {
+            free(rp->reply.element);
+        }
+    }
+
+    if (rp->reply.str && rp->reply.str != rp->u.str) {
+        free(rp->reply.str);
+    }
+
+    ngx_http_session_reply_put(rp);
+}
+
+
+/*
+ * "*<n>\r\n" or "$<n>\r\n": nine of them per lookup, so not through
+ * ngx_sprintf(), which was a tenth of the module's instructions per
+ * validated request (docs/benchmarks.md)
+ */
+
+static u_char *
+ngx_http_session_redis_header(u_char *p, u_char type, size_t n)
+{
+    u_char  *q, digits[NGX_SIZE_T_LEN];
+
+    q = digits + NGX_SIZE_T_LEN;
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    *p++ = type;
+    p = ngx_cpymem(p, q, digits + NGX_SIZE_T_LEN - q);
+    *p++ = CR;
+    *p++ = LF;
+
+    return p;
+}
+
+
 ngx_http_session_op_t *
 ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
@@ -289,10 +617,10 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
         return NULL;
     }
 
-    p = ngx_sprintf(buf, "*%d\r\n", argc);
+    p = ngx_http_session_redis_header(buf, '*', argc);
 
     for (i = 0; i < argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argvlen[i]);
+        p = ngx_http_session_redis_header(p, '$', argvlen[i]);
         p = ngx_cpymem(p, argv[i], argvlen[i]);
         *p++ = CR;
         *p++ = LF;
@@ -568,6 +896,10 @@ ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
         redisAsyncFree(ac);
         return NULL;
     }
+
+    /* before the first byte is read: every reply comes from the list */
+
+    ac->c.reader->fn = &ngx_http_session_reply_functions;
 
     c->data = ac;
     c->read->handler = ngx_http_session_read_handler;
