@@ -162,6 +162,9 @@ static void ngx_http_session_write_handler(ngx_event_t *ev);
 static ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
 
 
+/* inside redisAsyncHandleWrite(): see ngx_http_session_add_write() */
+static ngx_uint_t                 ngx_http_session_writing;
+
 static redisReplyObjectFunctions  ngx_http_session_reply_functions = {
     ngx_http_session_reply_string,
     ngx_http_session_reply_array,
@@ -1453,7 +1456,26 @@ ngx_http_session_del_read(void *privdata)
 static void
 ngx_http_session_add_write(void *privdata)
 {
-    ngx_connection_t  *c = privdata;
+    ngx_connection_t   *c = privdata;
+    redisAsyncContext  *ac = c->data;
+
+    /*
+     * Commands of a connected link are written once per event loop
+     * iteration, after all of its events: one write() carries every
+     * command the iteration produced, and the replies can be back by the
+     * next iteration, with no epoll_ctl() and no epoll_wait() round for
+     * EPOLLOUT.  Only when hiredis could not write everything (the socket
+     * buffer is full), or while connecting, does the link wait for
+     * EPOLLOUT.
+     */
+
+    if ((ac->c.flags & REDIS_CONNECTED) && !ngx_http_session_writing) {
+        if (!c->write->posted && !c->write->active) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return;
+    }
 
     if (!c->write->active) {
         if (ngx_add_event(c->write, NGX_WRITE_EVENT,
@@ -1516,7 +1538,11 @@ ngx_http_session_write_handler(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
+    ngx_http_session_writing = 1;
+
     redisAsyncHandleWrite((redisAsyncContext *) c->data);
+
+    ngx_http_session_writing = 0;
 }
 
 

@@ -106,6 +106,13 @@ sub redis_start {
                 '--daemonize', 'yes',
                 '--pidfile', "$r->{dir}/redis.pid",
                 '--logfile', "$r->{dir}/redis.log");
+    if ($o{unixsocket}) {
+        # nginx's workers may run as another user: the socket is theirs too
+        chmod 0755, $r->{dir};
+        $r->{unixsocket} = "$r->{dir}/redis.sock";
+        push @args, '--unixsocket', $r->{unixsocket},
+                    '--unixsocketperm', '777';
+    }
     system('redis-server', @args) == 0 or die "redis-server failed\n";
     wait_port($r->{port}, 1) or die "redis did not start on $r->{port}\n";
     my $alive = $r;
