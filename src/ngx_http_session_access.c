@@ -286,33 +286,85 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 }
 
 
-/* HMGET <prefix>s:<hash> sub abs last cl nx nt */
+/*
+ * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt", is written in
+ * Redis's protocol once, at configuration time; a request copies it and
+ * writes its hash in (docs/benchmarks.md).
+ */
+
+ngx_int_t
+ngx_http_session_lookup_init(ngx_conf_t *cf,
+    ngx_http_session_main_conf_t *smcf)
+{
+    u_char      *p, *q, *key, tmp[NGX_SIZE_T_LEN + 4];
+    size_t       argvlen[2 + SS_LOOKUP_FIELDS], len;
+    ngx_uint_t   i;
+    const char  *argv[2 + SS_LOOKUP_FIELDS];
+
+    static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt" };
+
+    key = ngx_pnalloc(cf->pool, smcf->session_prefix.len + SC_HASH_HEX_LEN);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key, smcf->session_prefix.data, smcf->session_prefix.len);
+    ngx_memset(p, '0', SC_HASH_HEX_LEN);
+
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (const char *) key;
+    argvlen[1] = smcf->session_prefix.len + SC_HASH_HEX_LEN;
+    len = 16 + 3 * NGX_SIZE_T_LEN + argvlen[1];
+
+    for (i = 0; i < SS_LOOKUP_FIELDS; i++) {
+        argv[2 + i] = fields[i];
+        argvlen[2 + i] = ngx_strlen(fields[i]);
+        len += NGX_SIZE_T_LEN + 4 + argvlen[2 + i];
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    smcf->lookup.data = p;
+    smcf->lookup.len = ngx_http_session_redis_format(p, 2 + SS_LOOKUP_FIELDS,
+                                                     argv, argvlen)
+                       - p;
+
+    /* "*8\r\n$5\r\nHMGET\r\n$<key length>\r\n<prefix>s:", checked */
+
+    q = ngx_sprintf(tmp, "$%uz\r\n", argvlen[1]);
+    smcf->lookup_hash = sizeof("*8\r\n$5\r\nHMGET\r\n") - 1 + (q - tmp)
+                        + smcf->session_prefix.len;
+
+    if (smcf->lookup.len > NGX_HTTP_SESSION_LOOKUP_MAX
+        || smcf->lookup_hash + SC_HASH_HEX_LEN + 2 > smcf->lookup.len
+        || ngx_memcmp(smcf->lookup.data + smcf->lookup_hash
+                      - smcf->session_prefix.len,
+                      key, argvlen[1])
+           != 0
+        || smcf->lookup.data[smcf->lookup_hash + SC_HASH_HEX_LEN] != CR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash)
 {
-    size_t       argvlen[2 + SS_LOOKUP_FIELDS];
-    const char  *argv[2 + SS_LOOKUP_FIELDS];
-    u_char       key[128 + sizeof(SS_KEY_SESSION) + SC_HASH_HEX_LEN];
+    u_char  buf[NGX_HTTP_SESSION_LOOKUP_MAX];
 
-    static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt" };
+    ngx_memcpy(buf, smcf->lookup.data, smcf->lookup.len);
+    ngx_memcpy(buf + smcf->lookup_hash, hash, SC_HASH_HEX_LEN);
 
-    ngx_uint_t  i;
-
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_session_key(key, smcf, hash) - key;
-
-    for (i = 0; i < SS_LOOKUP_FIELDS; i++) {
-        argv[2 + i] = fields[i];
-        argvlen[2 + i] = ngx_strlen(fields[i]);
-    }
-
-    ctx->op = ngx_http_session_redis_command(ngx_http_session_lookup_reply,
-                                             ctx, 2 + SS_LOOKUP_FIELDS, argv,
-                                             argvlen);
+    ctx->op = ngx_http_session_redis_send(ngx_http_session_lookup_reply, ctx,
+                                          buf, smcf->lookup.len);
 
     return ctx->op ? NGX_OK : NGX_ERROR;
 }

@@ -282,6 +282,10 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
         p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
         ngx_memcpy(p, SS_KEY_SESSION, sizeof(SS_KEY_SESSION) - 1);
 
+        if (ngx_http_session_lookup_init(cf, smcf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
         smcf->channel.len = smcf->redis->prefix.len
                             + sizeof(SS_CHANNEL_REVOKED) - 1;
         p = ngx_pnalloc(cf->pool, smcf->channel.len);

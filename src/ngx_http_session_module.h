@@ -43,6 +43,9 @@
 /* the most cookies of our name tried in one request */
 #define NGX_HTTP_SESSION_MAX_CANDIDATES 8
 
+/* the lookup command in RESP: a prefix of at most 128 bytes fits */
+#define NGX_HTTP_SESSION_LOOKUP_MAX     512
+
 
 typedef struct {
     ngx_str_t                       host;        /* literal IP, NUL ended */
@@ -85,6 +88,8 @@ typedef struct {
     ngx_str_t                       keys_file;
     ngx_http_session_redis_conf_t  *redis;
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */
+    ngx_str_t                       lookup;          /* the HMGET, in RESP */
+    size_t                          lookup_hash;     /* the hash's offset */
     ngx_str_t                       channel;         /* "<prefix>revoked" */
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;
@@ -257,6 +262,11 @@ ngx_int_t ngx_http_session_redis_available(void);
 ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+ngx_http_session_op_t *ngx_http_session_redis_send(
+    ngx_http_session_op_handler_pt handler, void *data, u_char *cmd,
+    size_t len);
+u_char *ngx_http_session_redis_format(u_char *p, int argc,
+    const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
@@ -269,6 +279,8 @@ ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
 
 /* ngx_http_session_access.c */
 ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
+    ngx_http_session_main_conf_t *smcf);
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,

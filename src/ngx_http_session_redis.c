@@ -593,16 +593,35 @@ ngx_http_session_redis_header(u_char *p, u_char type, size_t n)
 }
 
 
+/* RESP for argv, at p, which has room (see ngx_http_session_redis_command) */
+
+u_char *
+ngx_http_session_redis_format(u_char *p, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int  i;
+
+    p = ngx_http_session_redis_header(p, '*', argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_http_session_redis_header(p, '$', argvlen[i]);
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    return p;
+}
+
+
 ngx_http_session_op_t *
 ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    int                               i;
-    u_char                           *p;
-    size_t                            len;
-    ngx_http_session_op_t            *op;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
-    u_char                            buf[8192];
+    int      i;
+    u_char  *p;
+    size_t   len;
+    u_char   buf[8192];
 
     /*
      * The command is written in Redis's protocol here and handed over
@@ -616,17 +635,27 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
         len += 1 + NGX_SIZE_T_LEN + 2 + argvlen[i] + 2;
     }
 
-    if (len > sizeof(buf) || !ngx_http_session_redis_available()) {
+    if (len > sizeof(buf)) {
         return NULL;
     }
 
-    p = ngx_http_session_redis_header(buf, '*', argc);
+    p = ngx_http_session_redis_format(buf, argc, argv, argvlen);
 
-    for (i = 0; i < argc; i++) {
-        p = ngx_http_session_redis_header(p, '$', argvlen[i]);
-        p = ngx_cpymem(p, argv[i], argvlen[i]);
-        *p++ = CR;
-        *p++ = LF;
+    return ngx_http_session_redis_send(handler, data, buf, p - buf);
+}
+
+
+/* a command already in Redis's protocol; hiredis copies it */
+
+ngx_http_session_op_t *
+ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
+    void *data, u_char *cmd, size_t len)
+{
+    ngx_http_session_op_t            *op;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (!ngx_http_session_redis_available()) {
+        return NULL;
     }
 
     op = ngx_http_session_redis_op_get();
@@ -640,7 +669,7 @@ ngx_http_session_redis_command(ngx_http_session_op_handler_pt handler,
     op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
 
     if (redisAsyncFormattedCommand(w->cmd.ac, ngx_http_session_redis_reply,
-                                   op, (const char *) buf, p - buf)
+                                   op, (const char *) cmd, len)
         != REDIS_OK)
     {
         ngx_http_session_redis_op_put(op);
