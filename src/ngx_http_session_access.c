@@ -236,7 +236,8 @@ ngx_http_session_find_cookie(ngx_http_request_t *r,
 
             if (rc == SC_OK) {
                 ctx->have_token = 1;
-                sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+                ngx_memcpy(ctx->mac, val + val_len - SC_B64_32_LEN,
+                           SC_B64_32_LEN);
                 return NGX_OK;
             }
 
@@ -257,6 +258,23 @@ ngx_http_session_find_cookie(ngx_http_request_t *r,
 }
 
 
+/*
+ * The session's hash, the Redis key of its record, derived on first use:
+ * a hit in session_cache brings it along and costs no hashing.
+ */
+
+u_char *
+ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx)
+{
+    if (!ctx->have_hash) {
+        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+        ctx->have_hash = 1;
+    }
+
+    return ctx->hash;
+}
+
+
 u_char *
 ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash)
@@ -270,7 +288,9 @@ static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
-    if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+    if (ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx))
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

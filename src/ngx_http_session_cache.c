@@ -4,10 +4,15 @@
  *
  * session_cache zone=NAME:SIZE [valid=TIME];
  *
- * Valid lookups are kept in an nginx shared-memory zone (a red-black tree
- * keyed by the session's hash, with an LRU queue; the least recently used
- * entries are evicted when the zone is full), so that every worker can
- * serve them without a Redis round trip.  An entry is served for at most
+ * Valid lookups are kept in an nginx shared-memory zone, so that every
+ * worker can serve them without a Redis round trip.  An entry is found by
+ * the cookie's MAC, which the request has just verified: a hit costs no
+ * token hash (docs/benchmarks.md).  The tree is keyed by a SipHash of the
+ * MAC under a random key of the zone, and the MAC itself is compared in
+ * constant time, so the walk tells a client nothing about other entries.
+ * A second tree finds the entries of a session by its hash, for
+ * revocations; an LRU queue evicts the least recently used entries when
+ * the zone is full.  An entry is served for at most
  * min(valid, touch) seconds, so idle-timeout touches keep reaching Redis,
  * and never past the session's absolute expiry.  Revocations reach every
  * worker through the Redis pub/sub channel "<prefix>revoked"; a worker
@@ -17,10 +22,14 @@
 
 #include "ngx_http_session_module.h"
 
+#include <sodium.h>
+
 
 typedef struct {
-    ngx_rbtree_node_t               node;
+    ngx_rbtree_node_t               node;       /* by MAC: first */
+    ngx_rbtree_node_t               by_hash;
     ngx_queue_t                     queue;
+    u_char                          mac[SC_B64_32_LEN];
     u_char                          hash[SC_HASH_HEX_LEN];
     time_t                          cached;
     time_t                          expires;
@@ -31,9 +40,12 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_t                    rbtree;     /* by MAC */
     ngx_rbtree_node_t               sentinel;
+    ngx_rbtree_t                    hashes;     /* by session hash */
+    ngx_rbtree_node_t               hash_sentinel;
     ngx_queue_t                     queue;
+    u_char                          key[crypto_shorthash_KEYBYTES];
 } ngx_http_session_cache_sh_t;
 
 
@@ -47,18 +59,46 @@ static ngx_int_t ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_session_cache_insert_hash(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_rbtree_key_t ngx_http_session_cache_mac_key(
+    ngx_http_session_cache_t *cache, u_char *mac);
 static ngx_http_session_cache_node_t *ngx_http_session_cache_find(
+    ngx_http_session_cache_t *cache, u_char *mac);
+static ngx_http_session_cache_node_t *ngx_http_session_cache_find_hash(
     ngx_http_session_cache_t *cache, u_char *hash);
 static void ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
     ngx_http_session_cache_node_t *cn);
 
 
-/* the tree key: the first 8 hex digits of the (uniformly random) hash */
+#define ngx_http_session_cache_node(n)                                       \
+    ((ngx_http_session_cache_node_t *)                                        \
+         ((u_char *) (n) - offsetof(ngx_http_session_cache_node_t, by_hash)))
+
+
+/* the hash tree's key: the first digits of the (uniformly random) hash */
 
 static ngx_rbtree_key_t
-ngx_http_session_cache_key(u_char *hash)
+ngx_http_session_cache_hash_key(u_char *hash)
 {
-    return (ngx_rbtree_key_t) ngx_hextoi(hash, 8);
+    ngx_rbtree_key_t  key;
+
+    ngx_memcpy(&key, hash, sizeof(ngx_rbtree_key_t));
+
+    return key;
+}
+
+
+static ngx_rbtree_key_t
+ngx_http_session_cache_mac_key(ngx_http_session_cache_t *cache, u_char *mac)
+{
+    ngx_rbtree_key_t  key;
+    u_char            out[crypto_shorthash_BYTES];
+
+    crypto_shorthash(out, mac, SC_B64_32_LEN, cache->sh->key);
+    ngx_memcpy(&key, out, sizeof(ngx_rbtree_key_t));
+
+    return key;
 }
 
 
@@ -205,7 +245,10 @@ ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
                     ngx_http_session_cache_insert);
+    ngx_rbtree_init(&cache->sh->hashes, &cache->sh->hash_sentinel,
+                    ngx_http_session_cache_insert_hash);
     ngx_queue_init(&cache->sh->queue);
+    crypto_shorthash_keygen(cache->sh->key);
 
     len = sizeof(" in session cache zone \"\"") + shm_zone->shm.name.len;
 
@@ -223,8 +266,41 @@ ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/*
+ * The MAC tree: equal keys (a SipHash collision) go right and are told
+ * apart by the constant-time compare in ngx_http_session_cache_find(); a
+ * colliding entry is a cache miss, never another session.
+ */
+
 static void
 ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t  **p;
+
+    for ( ;; ) {
+
+        p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the hash tree: a session has an entry per cookie (kid) that was seen */
+
+static void
+ngx_http_session_cache_insert_hash(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_rbtree_node_t              **p;
@@ -239,8 +315,8 @@ ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            cn = (ngx_http_session_cache_node_t *) node;
-            cnt = (ngx_http_session_cache_node_t *) temp;
+            cn = ngx_http_session_cache_node(node);
+            cnt = ngx_http_session_cache_node(temp);
 
             p = (ngx_memcmp(cn->hash, cnt->hash, SC_HASH_HEX_LEN) < 0)
                 ? &temp->left : &temp->right;
@@ -261,17 +337,14 @@ ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
 }
 
 
-/* the hash is a Redis key, not a secret: an ordinary compare is fine */
-
 static ngx_http_session_cache_node_t *
-ngx_http_session_cache_find(ngx_http_session_cache_t *cache, u_char *hash)
+ngx_http_session_cache_find(ngx_http_session_cache_t *cache, u_char *mac)
 {
-    ngx_int_t                       rc;
     ngx_rbtree_key_t                key;
     ngx_rbtree_node_t              *node, *sentinel;
     ngx_http_session_cache_node_t  *cn;
 
-    key = ngx_http_session_cache_key(hash);
+    key = ngx_http_session_cache_mac_key(cache, mac);
 
     node = cache->sh->rbtree.root;
     sentinel = cache->sh->rbtree.sentinel;
@@ -289,6 +362,47 @@ ngx_http_session_cache_find(ngx_http_session_cache_t *cache, u_char *hash)
         }
 
         cn = (ngx_http_session_cache_node_t *) node;
+
+        if (sodium_memcmp(mac, cn->mac, SC_B64_32_LEN) == 0) {
+            return cn;
+        }
+
+        return NULL;
+    }
+
+    return NULL;
+}
+
+
+/* the hash is a Redis key, not a secret: an ordinary compare is fine */
+
+static ngx_http_session_cache_node_t *
+ngx_http_session_cache_find_hash(ngx_http_session_cache_t *cache,
+    u_char *hash)
+{
+    ngx_int_t                       rc;
+    ngx_rbtree_key_t                key;
+    ngx_rbtree_node_t              *node, *sentinel;
+    ngx_http_session_cache_node_t  *cn;
+
+    key = ngx_http_session_cache_hash_key(hash);
+
+    node = cache->sh->hashes.root;
+    sentinel = cache->sh->hashes.sentinel;
+
+    while (node != sentinel) {
+
+        if (key < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (key > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        cn = ngx_http_session_cache_node(node);
 
         rc = ngx_memcmp(hash, cn->hash, SC_HASH_HEX_LEN);
 
@@ -309,6 +423,7 @@ ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
 {
     ngx_queue_remove(&cn->queue);
     ngx_rbtree_delete(&cache->sh->rbtree, &cn->node);
+    ngx_rbtree_delete(&cache->sh->hashes, &cn->by_hash);
     ngx_slab_free_locked(cache->shpool, cn);
 }
 
@@ -338,7 +453,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_session_cache_find(cache, ctx->hash);
+    cn = ngx_http_session_cache_find(cache, ctx->mac);
 
     if (cn == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -370,6 +485,9 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     ctx->expires = cn->expires;
 
+    ngx_memcpy(ctx->hash, cn->hash, SC_HASH_HEX_LEN);
+    ctx->have_hash = 1;
+
     ngx_queue_remove(&cn->queue);
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
@@ -394,7 +512,7 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    if (smcf->cache_zone == NULL || ctx->renewed
+    if (smcf->cache_zone == NULL || ctx->renewed || !ctx->have_hash
         || !ngx_http_session_redis_subscribed()
         || ctx->user.len > 0xffff || ctx->claims.len > 0xffff)
     {
@@ -407,7 +525,7 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    old = ngx_http_session_cache_find(cache, ctx->hash);
+    old = ngx_http_session_cache_find(cache, ctx->mac);
     if (old) {
         ngx_http_session_cache_delete(cache, old);
     }
@@ -434,8 +552,10 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
         return;
     }
 
+    ngx_memcpy(cn->mac, ctx->mac, SC_B64_32_LEN);
     ngx_memcpy(cn->hash, ctx->hash, SC_HASH_HEX_LEN);
-    cn->node.key = ngx_http_session_cache_key(ctx->hash);
+    cn->node.key = ngx_http_session_cache_mac_key(cache, ctx->mac);
+    cn->by_hash.key = ngx_http_session_cache_hash_key(ctx->hash);
     cn->cached = ngx_time();
     cn->expires = ctx->expires;
     cn->user_len = (u_short) ctx->user.len;
@@ -444,6 +564,7 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
     ngx_memcpy(cn->data + ctx->user.len, ctx->claims.data, ctx->claims.len);
 
     ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
+    ngx_rbtree_insert(&cache->sh->hashes, &cn->by_hash);
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -464,8 +585,9 @@ ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf, u_char *hash)
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_session_cache_find(cache, hash);
-    if (cn) {
+    /* one entry per cookie of the session that was seen */
+
+    while ((cn = ngx_http_session_cache_find_hash(cache, hash)) != NULL) {
         ngx_http_session_cache_delete(cache, cn);
     }
 

@@ -680,7 +680,9 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
     args[0] = (const char *) key;
-    argslen[0] = ngx_http_session_key(key, smcf, ctx->hash) - key;
+    argslen[0] = ngx_http_session_key(key, smcf,
+                                      ngx_http_session_ctx_hash(ctx))
+                 - key;
     args[1] = (const char *) smcf->redis->prefix.data;
     argslen[1] = smcf->redis->prefix.len;
     args[2] = (const char *) ctx->hash;

@@ -226,6 +226,7 @@ typedef struct {
     u_char                          token[SC_TOKEN_LEN];
     u_char                          public_id[SC_PUBLIC_ID_LEN];
     u_char                          hash[SC_HASH_HEX_LEN];
+    u_char                          mac[SC_B64_32_LEN];  /* as sent */
 
     void                           *sig;         /* signed request state */
     void                           *tg;          /* Telegram initData */
@@ -240,6 +241,7 @@ typedef struct {
     unsigned                        counted:1;
     unsigned                        done:1;
     unsigned                        have_token:1;
+    unsigned                        have_hash:1;
     unsigned                        have_public_id:1;
 } ngx_http_session_ctx_t;
 
@@ -285,6 +287,7 @@ ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);
+u_char *ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx);
 u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 
