@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -22,8 +23,8 @@
  * decoder reads what a client sent (or the key file, at start-up) and uses
  * a table: its timing depends only on bytes the sender already knows.  It
  * was the largest single cost of a validated request in constant-time
- * form (docs/benchmarks.md).  Secrets are compared with sodium_memcmp and
- * crypto_verify_32 only.
+ * form (docs/benchmarks.md).  Secrets are compared with sc_equal(),
+ * sodium_memcmp and crypto_verify_32 only.
  */
 
 static unsigned
@@ -299,8 +300,37 @@ sc_b64url_decode32(const char *in, unsigned char *out)
 int
 sc_equal(const void *a, const void *b, size_t len)
 {
-    /* 1 if equal, 0 if not */
-    return sodium_memcmp(a, b, len) == 0;
+    size_t                i;
+    uint64_t              x, y, d;
+    const unsigned char  *p, *q;
+
+    /*
+     * 1 if equal, 0 if not, in time that depends on len only: every word
+     * is read and the differences are OR-ed, with no early exit.  Eight
+     * bytes at a time, a tenth of sodium_memcmp()'s cost on a 43-byte
+     * cache key (docs/benchmarks.md).
+     */
+
+    p = a;
+    q = b;
+    d = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, p + i, 8);
+        memcpy(&y, q + i, 8);
+        d |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        d |= (uint64_t) (p[i] ^ q[i]);
+    }
+
+    /* 1 iff d == 0, without a branch on d */
+
+    d |= d >> 32;
+    d &= 0xffffffff;
+
+    return (int) (1 & ((d - 1) >> 32));
 }
 
 

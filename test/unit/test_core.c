@@ -212,6 +212,48 @@ test_b64url_decode32(void)
 }
 
 
+/* sc_equal: every length up to 80, a difference at every position */
+
+static void
+test_equal(void)
+{
+    int            good;
+    size_t         len, i;
+    unsigned char  a[80], b[80];
+
+    good = 1;
+
+    for (len = 0; len <= sizeof(a); len++) {
+        sc_random(a, len);
+        memcpy(b, a, len);
+
+        if (!sc_equal(a, b, len)) {
+            good = 0;
+        }
+
+        for (i = 0; i < len; i++) {
+            b[i] ^= (unsigned char) (1 << (i % 8));
+
+            if (sc_equal(a, b, len)) {
+                good = 0;
+            }
+
+            b[i] = a[i] ^ 0x80;
+
+            if (sc_equal(a, b, len)) {
+                good = 0;
+            }
+
+            b[i] = a[i];
+        }
+    }
+
+    ok(good, "sc_equal: equal buffers of 0..80 bytes, and one bit or byte "
+       "changed anywhere");
+    ok(sc_equal("a", "b", 0), "sc_equal: empty buffers are equal");
+}
+
+
 static void
 test_b64(void)
 {
@@ -949,6 +991,7 @@ main(void)
     ok(sc_init() == SC_OK, "sc_init twice");
 
     test_b64();
+    test_equal();
     test_keyring();
     test_cookie();
     test_hashes();
