@@ -14,12 +14,16 @@ my $keys = test_keys_dir();
 my $redis = redis_start();
 my $rport = $redis->{port};
 
-my $nginx = nginx_start(workers => 2, http => <<"HTTP");
-    session_keys $keys/ring1.keys;
+# an nginx with the cache: its workers, key ring and "session_cache" and
+# "session_timeout" parameters
+sub cache_nginx {
+    my ($workers, $ring, $cache, $timeout) = @_;
+    return nginx_start(workers => $workers, http => <<"HTTP");
+    session_keys $keys/$ring;
     session_redis 127.0.0.1:$rport;
     session_cookie sid secure=off;
-    session_cache zone=sess:1m valid=3s;
-    session_timeout idle=3s absolute=1h touch=1s;
+    session_cache $cache;
+    session_timeout $timeout;
 
     server {
         listen 127.0.0.1:\$PORT;
@@ -32,6 +36,10 @@ my $nginx = nginx_start(workers => 2, http => <<"HTTP");
         location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
     }
 HTTP
+}
+
+my $nginx = cache_nginx(2, 'ring1.keys', 'zone=sess:1m valid=3s',
+                        'idle=3s absolute=1h touch=1s');
 my $port = $nginx->{port};
 
 sub ctl { sessionctl('--keys', "$keys/ring1.keys",
@@ -111,23 +119,8 @@ is(get('/p', $c5)->{status}, 401, 'an unused one expires');
 # session has two cookies (the old key's and the one re-issued with the
 # new key), hence two entries, and a revocation must drop both (one
 # worker: with two, each would drop one on the same message)
-my $rot = nginx_start(workers => 1, http => <<"HTTP");
-    session_keys $keys/ring2.keys;
-    session_redis 127.0.0.1:$rport;
-    session_cookie sid secure=off;
-    session_cache zone=rot:1m valid=30s;
-    session_timeout idle=1h absolute=1h;
-
-    server {
-        listen 127.0.0.1:\$PORT;
-        location /p {
-            session_required on;
-            proxy_set_header X-User-Id \$session_user;
-            proxy_pass http://127.0.0.1:\$PORT/echo;
-        }
-        location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
-    }
-HTTP
+my $rot = cache_nginx(1, 'ring2.keys', 'zone=rot:1m valid=30s',
+                      'idle=1h absolute=1h');
 for (1 .. 50) {
     my ($n) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'session:revoked')
               =~ /(\d+)\s*$/;
