@@ -1,5 +1,7 @@
--- wrk script for scripts/faults: counts the responses by status and
--- prints, from done(), machine-readable lines summed over all threads:
+-- wrk script for scripts/faults and scripts/bench (its status checks and
+-- RSS run, never a timed run: a Lua response hook costs wrk time).  It
+-- counts the responses by status and prints, from done(),
+-- machine-readable lines summed over all threads:
 --   STATUS <code> <count>       one per status seen
 --   REQUESTS <n>                responses wrk completed
 --   LATENCY_MAX_US <us>         the slowest response
