@@ -32,6 +32,9 @@
 #define NGX_HTTP_SESSION_BACKOFF_MIN      100
 #define NGX_HTTP_SESSION_BACKOFF_MAX      1000
 
+/* commands written at once in the middle of an event loop iteration */
+#define NGX_HTTP_SESSION_REDIS_BATCH      16
+
 
 typedef struct {
     redisAsyncContext                 *ac;        /* the link's context */
@@ -46,6 +49,7 @@ typedef struct {
     ngx_msec_t                         backoff;
 
     ngx_uint_t                         inflight;
+    ngx_uint_t                         unflushed;
     ngx_msec_t                         last_activity;
     time_t                             down_since;
     time_t                             scripts_reloaded;
@@ -157,6 +161,7 @@ static void ngx_http_session_del_write(void *privdata);
 static void ngx_http_session_cleanup(void *privdata);
 static void ngx_http_session_read_handler(ngx_event_t *ev);
 static void ngx_http_session_write_handler(ngx_event_t *ev);
+static void ngx_http_session_link_flush(ngx_http_session_link_t *link);
 
 
 static ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
@@ -678,6 +683,10 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
 
     if (w->cmd.inflight++ == 0) {
         w->cmd.last_activity = ngx_current_msec;
+    }
+
+    if (++w->cmd.unflushed >= NGX_HTTP_SESSION_REDIS_BATCH) {
+        ngx_http_session_link_flush(&w->cmd);
     }
 
     return op;
@@ -1565,13 +1574,49 @@ ngx_http_session_read_handler(ngx_event_t *ev)
 static void
 ngx_http_session_write_handler(ngx_event_t *ev)
 {
-    ngx_connection_t  *c = ev->data;
+    ngx_connection_t         *c = ev->data;
+    redisAsyncContext        *ac = c->data;
+    ngx_http_session_link_t  *link = ac->data;
+
+    link->unflushed = 0;
 
     ngx_http_session_writing = 1;
 
-    redisAsyncHandleWrite((redisAsyncContext *) c->data);
+    redisAsyncHandleWrite(ac);
 
     ngx_http_session_writing = 0;
+}
+
+
+/*
+ * A long event loop iteration (a burst of requests) would hold its first
+ * commands back until its end while Redis sits idle: every
+ * NGX_HTTP_SESSION_REDIS_BATCH commands are written at once, and Redis
+ * works on them while the worker goes on with the iteration.  The posted
+ * write event still runs at the end of the iteration and writes the rest.
+ * A write error stays in the context (redisBufferWrite() then fails at
+ * once) until that event's redisAsyncHandleWrite() drops the link as
+ * usual, outside of any request's handler; while the socket is full the
+ * link waits for EPOLLOUT and nothing is written here.
+ */
+
+static void
+ngx_http_session_link_flush(ngx_http_session_link_t *link)
+{
+    int                 done;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
+
+    link->unflushed = 0;
+
+    ac = link->ac;
+    c = ac->ev.data;
+
+    if (!(ac->c.flags & REDIS_CONNECTED) || ac->c.err || c->write->active) {
+        return;
+    }
+
+    (void) redisBufferWrite(&ac->c, &done);
 }
 
 
