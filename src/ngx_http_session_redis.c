@@ -685,7 +685,11 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
         w->cmd.last_activity = ngx_current_msec;
     }
 
-    if (++w->cmd.unflushed >= NGX_HTTP_SESSION_REDIS_BATCH) {
+    /* Redis has nothing else of ours to work on: get it started */
+
+    if (++w->cmd.unflushed >= NGX_HTTP_SESSION_REDIS_BATCH
+        && w->cmd.unflushed == w->cmd.inflight)
+    {
         ngx_http_session_link_flush(&w->cmd);
     }
 
@@ -1590,10 +1594,13 @@ ngx_http_session_write_handler(ngx_event_t *ev)
 
 /*
  * A long event loop iteration (a burst of requests) would hold its first
- * commands back until its end while Redis sits idle: every
- * NGX_HTTP_SESSION_REDIS_BATCH commands are written at once, and Redis
- * works on them while the worker goes on with the iteration.  The posted
- * write event still runs at the end of the iteration and writes the rest.
+ * commands back until its end while Redis sits idle: when
+ * NGX_HTTP_SESSION_REDIS_BATCH commands are waiting and none is in flight
+ * before them, they are written at once, and Redis works on them while the
+ * worker goes on with the iteration.  Only then: while earlier commands
+ * are in flight Redis is busy anyway, and an extra write() (and an extra
+ * wakeup of Redis) would cost CPU for nothing.  The posted write event
+ * still runs at the end of the iteration and writes the rest.
  * A write error stays in the context (redisBufferWrite() then fails at
  * once) until that event's redisAsyncHandleWrite() drops the link as
  * usual, outside of any request's handler; while the socket is full the
