@@ -85,6 +85,7 @@ typedef struct {
 
 typedef struct {
     sc_keyring_t                   *keyring;
+    void                           *memo;            /* per worker, lazily */
     ngx_str_t                       keys_file;
     ngx_http_session_redis_conf_t  *redis;
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */

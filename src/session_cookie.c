@@ -36,9 +36,6 @@
 #define SC_SID_LABEL     "sid"
 #define SC_PUBLIC_LABEL  "ngx_http_session public id v1"
 
-/* "<kid>." excluded */
-#define SC_COOKIE_TAIL   (SC_B64_32_LEN + 1 + SC_B64_32_LEN)
-
 
 /*
  * BLAKE2b-256 keyed with the key's MAC key over

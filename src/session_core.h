@@ -36,6 +36,8 @@
 /* "<kid>.<token b64url>.<mac b64url>" */
 #define SC_COOKIE_MAX         (SC_KID_MAX + 1 + SC_B64_32_LEN + 1             \
                                + SC_B64_32_LEN)
+/* the part after "<kid>.": "<token b64url>.<mac b64url>" */
+#define SC_COOKIE_TAIL        (SC_B64_32_LEN + 1 + SC_B64_32_LEN)
 
 /* lowercase hex of BLAKE2b-256(token): the Redis record id */
 #define SC_HASH_HEX_LEN       64

@@ -30,6 +30,15 @@ sub main::revoked_cookie {
     return $c;
 }
 
+# flips one character in the token part, the MAC part left as it is
+sub main::tamper_token {
+    my ($c) = @_;
+    my $i = length($c) - 44 - 5;
+    my $ch = substr($c, $i, 1);
+    substr($c, $i, 1) = $ch eq 'A' ? 'B' : 'A';
+    return $c;
+}
+
 # flips one character in the MAC part
 sub main::tamper {
     my ($c) = @_;
@@ -319,3 +328,18 @@ GET /v
 "Cookie: sid=" . main::cookie('ring1', 'vars')
 --- response_body_like
 ^st=ok&u=vars&id=[0-9a-f]{16}&exp=\d{10}$
+
+
+
+=== TEST 22: a verified cookie remembered by the worker does not vouch for its MAC with another token
+--- request eval
+["GET /p", "GET /p", "GET /p", "GET /p"]
+--- more_headers eval
+my $c = main::cookie('ring1', 'memo');
+["Cookie: sid=$c", "Cookie: sid=" . main::tamper_token($c),
+ "Cookie: sid=$c", "Cookie: sid=" . main::tamper($c)]
+--- error_code eval
+[200, 401, 200, 401]
+--- response_body_like eval
+["^user=\\[memo\\] role=\\[\\]\$", "401 Authorization Required",
+ "^user=\\[memo\\] role=\\[\\]\$", "401 Authorization Required"]
