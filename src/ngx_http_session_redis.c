@@ -2168,11 +2168,10 @@ ngx_http_session_resolve_list(ngx_conf_t *cf,
             || u.naddrs == 0)
         {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"session_redis\" host \"%V\" not found%s%s "
+                          "\"session_redis\" host \"%V\" not found "
                           "(names are resolved at load time unless http{} "
                           "has a \"resolver\") in %V:%ui",
-                          &sa[i].host, u.err ? ": " : "",
-                          u.err ? u.err : "", &rc->conf_file, rc->conf_line);
+                          &sa[i].host, &rc->conf_file, rc->conf_line);
             return NULL;
         }
 
