@@ -69,6 +69,7 @@ typedef struct {
     unsigned                           outage:1;
     unsigned                           opened:1;
     unsigned                           counted:1;
+    unsigned                           recheck_failed:1;
 
     char                               master_host[NGX_HTTP_SESSION_HOST_LEN];
     in_port_t                          master_port;
@@ -1040,10 +1041,13 @@ ngx_http_session_resolved(ngx_resolver_ctx_t *ctx)
         if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
             /* the link still works: keep it, ask again later */
 
-            ngx_log_error(NGX_LOG_WARN, w->log, 0,
-                          "session %s %V: %s; staying on %s",
-                          link->name, &w->smcf->redis->addr_text, why,
-                          link->peer_text);
+            if (!link->recheck_failed) {
+                ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                              "session %s %V: %s; staying on %s",
+                              link->name, &w->smcf->redis->addr_text, why,
+                              link->peer_text);
+                link->recheck_failed = 1;
+            }
 
             if (link->ac && !w->exiting) {
                 ngx_add_timer(&link->recheck, NGX_HTTP_SESSION_RECHECK_MIN);
@@ -1056,6 +1060,8 @@ ngx_http_session_resolved(ngx_resolver_ctx_t *ctx)
         ngx_http_session_link_schedule(link);
         return;
     }
+
+    link->recheck_failed = 0;
 
     if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
 

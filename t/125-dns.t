@@ -97,6 +97,7 @@ my $nginx = nginx_start(workers => 2, http => <<"HTTP");
     session_keys $keys/ring1.keys;
     session_redis redis.test:$rport connect_timeout=500ms timeout=500ms;
     session_cookie sid secure=off;
+    session_cache zone=sc:1m;
 
     server {
         listen 127.0.0.1:\$PORT;
@@ -183,8 +184,11 @@ ok(defined $t && $t < 5 * $slow, 'a connected link follows the name when '
    . ')');
 is($r->{body}, "user=[bob]\n", '... to the new address');
 like(SessionTest::error_log($nginx),
-     qr/"redis\.test" now resolves to 127\.0\.0\.4, not 127\.0\.0\.3: reconnecting/,
+     qr/session redis redis\.test:\d+: "redis\.test" now resolves to 127\.0\.0\.4, not 127\.0\.0\.3: reconnecting/,
      'the move is logged');
+like(SessionTest::error_log($nginx),
+     qr/session redis subscriber redis\.test:\d+: "redis\.test" now resolves to 127\.0\.0\.4/,
+     '... by the revocation subscriber too');
 
 # never a lookup of our own: the worker talks to no DNS server but the
 # resolver's, and reads no /etc/hosts or resolv.conf
@@ -213,6 +217,22 @@ SKIP: {
        . (@bad ? join(' | ', @bad[0 .. ($#bad > 3 ? 3 : $#bad)])
                : 'nothing but the resolver\'s queries'));
 }
+
+# the DNS server goes away while Redis stays: the links stay up (a failed
+# re-check keeps the address in use), said once per link
+dns_stop();
+my $log_before = length SessionTest::error_log($nginx);
+sleep 3;
+my $c3 = sessionctl('--keys', "$keys/ring1.keys",
+                    '--redis', "127.0.0.3:$rport", 'create', 'carol');
+($t, $r) = wait_status($c3, 200, 3 * $slow);
+ok(defined $t, 'DNS down, Redis up: a new session is still checked in '
+   . 'Redis (200)');
+my $later = substr(SessionTest::error_log($nginx), $log_before);
+my $n = () = $later =~ /could not be resolved .*staying on 127\.0\.0\.3/g;
+ok($n >= 1 && $n <= 4, "the failed re-check is logged once per link ($n)");
+unlike($later, qr/unavailable/, 'no outage');
+dns_start('redis.test,127.0.0.3');
 
 unlike(SessionTest::error_log($nginx), qr/\[(alert|crit|emerg)\]/,
        'no alert, crit or emerg in the error log');
