@@ -70,6 +70,7 @@ typedef struct {
     unsigned                           opened:1;
     unsigned                           counted:1;
     unsigned                           recheck_failed:1;
+    unsigned                           name_refused:1;
 
     char                               master_host[NGX_HTTP_SESSION_HOST_LEN];
     in_port_t                          master_port;
@@ -1414,6 +1415,7 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     link->state = NGX_HTTP_SESSION_LINK_READY;
     link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+    link->name_refused = 0;
 
     if (link->peer_name.len && !link->recheck.timer_set) {
         delay = (link->peer_valid > ngx_time())
@@ -1611,6 +1613,7 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
 
     ngx_int_t                         port;
     ngx_http_session_addr_t           sa;
+    u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
 
     if (rr == NULL) {
         return;
@@ -1659,9 +1662,18 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     sa.name = !ngx_http_session_is_literal(sa.host.data, sa.host.len);
 
     if (sa.name && w->smcf->redis->resolver == NULL) {
-        ngx_http_session_link_outage(link, "sentinel announced the master "
-                                     "as a host name, which is resolved "
-                                     "only with a \"resolver\" in http{}");
+        ngx_snprintf(why, sizeof(why), "sentinel announced the master by "
+                     "host name \"%V\", which is resolved only with a "
+                     "\"resolver\" in http{}%Z", &sa.host);
+
+        if (link->outage && !link->name_refused) {
+            /* a configuration problem: said even amid an outage */
+            ngx_log_error(NGX_LOG_ERR, w->log, 0, "session %s %V: %s",
+                          link->name, &w->smcf->redis->addr_text, why);
+        }
+
+        link->name_refused = 1;
+        ngx_http_session_link_outage(link, (char *) why);
 
         /* cleanup() schedules the next attempt */
         redisAsyncFree(ac);

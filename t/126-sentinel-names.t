@@ -140,12 +140,14 @@ my $cookie = sessionctl('--keys', "$keys/ring1.keys",
 ok($cookie, 'session created on the master');
 redis_cli($master, 'WAIT', '1', '2000');
 
-sleep 1;
+my $why = qr/sentinel announced the master by host name "redis-a\.test", which is resolved only with a "resolver" in http\{\}/;
+for (1 .. 100 * $slow) {
+    last if SessionTest::error_log($plain) =~ $why;
+    sleep 0.1;
+}
 is(http_request($plain->{port}, 'GET /p', { Cookie => "sid=$cookie" })
    ->{status}, 503, 'no resolver: an announced name is not looked up (503)');
-like(SessionTest::error_log($plain),
-     qr/sentinel announced the master as a host name, which is resolved only with a "resolver" in http\{\}/,
-     '... and the log says why');
+like(SessionTest::error_log($plain), $why, '... and the log says why');
 nginx_stop($plain);
 
 # --- with the resolver --------------------------------------------------------
