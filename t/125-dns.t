@@ -54,8 +54,10 @@ sub dns_start {
     die "dnsmasq did not answer\n";
 }
 
-# an A query to the loopback DNS server: the first address, or undef
-sub dns_query {
+sub dns_query { (dns_query_all(@_))[0] }
+
+# an A query to the loopback DNS server: its addresses
+sub dns_query_all {
     my ($name) = @_;
     my $s = IO::Socket::INET->new(Proto => 'udp', PeerAddr => '127.0.0.1',
                                   PeerPort => $dns_port) or return;
@@ -67,8 +69,10 @@ sub dns_query {
     return unless $sel->can_read(0.5);
     my $a;
     $s->recv($a, 512) or return;
-    return unless length($a) > 16 && unpack('n', substr($a, 6, 2)) > 0;
-    return join '.', unpack('C4', substr($a, -4));
+    my $n = length($a) > 16 ? unpack('n', substr($a, 6, 2)) : 0;
+    # answers are name pointer (2), type, class, ttl, rdlength, rdata (4)
+    return map { join '.', unpack('C4', substr($a, -16 * $_ + 12, 4)) }
+           reverse 1 .. $n;
 }
 
 sub dns_stop {
@@ -232,7 +236,25 @@ my $later = substr(SessionTest::error_log($nginx), $log_before);
 my $n = () = $later =~ /could not be resolved .*staying on 127\.0\.0\.3/g;
 ok($n >= 1 && $n <= 4, "the failed re-check is logged once per link ($n)");
 unlike($later, qr/unavailable/, 'no outage');
-dns_start('redis.test,127.0.0.3');
+
+# a name with two addresses, one of them dead: a reload's new workers try
+# them in turn and settle on the live one
+dns_start('redis.test,127.0.0.5', 'redis.test,127.0.0.3');
+is(join(',', sort(dns_query_all('redis.test'))), '127.0.0.3,127.0.0.5',
+   'redis.test has two addresses');
+nginx_reload($nginx);
+my $old = $workers;
+for (1 .. 100 * $slow) {
+    my $now = workers();
+    last if $now ne $old && $now ne '' && ($now =~ tr/,//) == 1;
+    sleep 0.1;
+}
+my $ok = 0;
+for (1 .. 8) {
+    my ($tt) = wait_status($c3, 200, 5 * $slow);
+    $ok++ if defined $tt;
+}
+is($ok, 8, 'after a reload, requests reach the live address of the two');
 
 unlike(SessionTest::error_log($nginx), qr/\[(alert|crit|emerg)\]/,
        'no alert, crit or emerg in the error log');
