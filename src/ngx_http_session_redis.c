@@ -967,23 +967,13 @@ ngx_http_session_link_resolve(ngx_http_session_link_t *link, ngx_str_t *name,
 
     rc = w->smcf->redis;
 
-    if (rc->resolver == NULL) {
-        /* only a name that Sentinel announced gets here */
+    /* without a resolver, names were resolved at load time */
 
-        ngx_snprintf(why, sizeof(why), "the master's address \"%V\" is a "
-                     "host name, which is not resolved without a "
-                     "\"resolver\" in http{}%Z", name);
-        ngx_http_session_link_outage(link, (char *) why);
-        ngx_http_session_link_schedule(link);
-        return;
-    }
-
-    ctx = ngx_resolve_start(rc->resolver, NULL);
+    ctx = rc->resolver ? ngx_resolve_start(rc->resolver, NULL) : NULL;
 
     if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
-        ngx_http_session_link_outage(link, "cannot start resolving");
-        ngx_http_session_link_schedule(link);
-        return;
+        ngx_snprintf(why, sizeof(why), "cannot resolve \"%V\"%Z", name);
+        goto failed;
     }
 
     ctx->name = *name;
@@ -1004,16 +994,29 @@ ngx_http_session_link_resolve(ngx_http_session_link_t *link, ngx_str_t *name,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
                    "session %s: resolving \"%V\"", link->name, name);
 
-    if (ngx_resolve_name(ctx) != NGX_OK) {
-        /* ctx is freed */
-
-        link->resolving = NULL;
-
-        if (purpose != NGX_HTTP_SESSION_RESOLVE_RECHECK) {
-            ngx_http_session_link_outage(link, "cannot start resolving");
-            ngx_http_session_link_schedule(link);
-        }
+    if (ngx_resolve_name(ctx) == NGX_OK) {
+        return;
     }
+
+    /* ctx is freed */
+
+    link->resolving = NULL;
+    ngx_snprintf(why, sizeof(why), "cannot resolve \"%V\"%Z", name);
+
+failed:
+
+    if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
+        /* the link stays as it is; asked again later */
+
+        if (link->ac && !w->exiting && !link->recheck.timer_set) {
+            ngx_add_timer(&link->recheck, NGX_HTTP_SESSION_RECHECK_MIN);
+        }
+
+        return;
+    }
+
+    ngx_http_session_link_outage(link, (char *) why);
+    ngx_http_session_link_schedule(link);
 }
 
 
