@@ -271,6 +271,12 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (smcf->redis) {
+        /* names: resolved now, or by http{}'s resolver in the worker */
+
+        if (ngx_http_session_redis_init_conf(cf, smcf->redis) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
         smcf->session_prefix.len = smcf->redis->prefix.len
                                    + sizeof(SS_KEY_SESSION) - 1;
         p = ngx_pnalloc(cf->pool, smcf->session_prefix.len);

@@ -48,17 +48,21 @@
 
 
 typedef struct {
-    ngx_str_t                       host;        /* literal IP, NUL ended */
+    ngx_str_t                       host;        /* IP or name, NUL ended */
     in_port_t                       port;
+    unsigned                        name:1;      /* resolved in the worker */
 } ngx_http_session_addr_t;
 
 
 typedef struct {
     ngx_str_t                       addr_text;   /* as configured */
-    ngx_str_t                       host;        /* literal IP, NUL ended */
-    in_port_t                       port;
+    ngx_array_t                    *servers;     /* ngx_http_session_addr_t */
     ngx_str_t                       unix_path;   /* NUL ended, or empty */
     ngx_array_t                    *sentinels;   /* ngx_http_session_addr_t */
+    ngx_resolver_t                 *resolver;    /* http{}'s, or NULL */
+    ngx_msec_t                      resolver_timeout;
+    ngx_str_t                       conf_file;   /* of the directive */
+    ngx_uint_t                      conf_line;
     ngx_str_t                       master;      /* sentinel master name */
     ngx_uint_t                      db;
     ngx_str_t                       user;
@@ -275,6 +279,8 @@ void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
+ngx_int_t ngx_http_session_redis_init_conf(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc);
 
 ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
     ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,

@@ -35,6 +35,17 @@
 /* commands written at once in the middle of an event loop iteration */
 #define NGX_HTTP_SESSION_REDIS_BATCH      16
 
+/* what a name is resolved for */
+#define NGX_HTTP_SESSION_RESOLVE_SERVER   0
+#define NGX_HTTP_SESSION_RESOLVE_SENTINEL 1
+#define NGX_HTTP_SESSION_RESOLVE_RECHECK  2
+
+/* the least time between two checks of a connected name's address */
+#define NGX_HTTP_SESSION_RECHECK_MIN      1000
+
+/* a host name, NUL ended */
+#define NGX_HTTP_SESSION_HOST_LEN         256
+
 
 typedef struct {
     redisAsyncContext                 *ac;        /* the link's context */
@@ -58,9 +69,25 @@ typedef struct {
     unsigned                           outage:1;
     unsigned                           opened:1;
     unsigned                           counted:1;
+    unsigned                           recheck_failed:1;
+    unsigned                           name_refused:1;
 
-    char                               master_host[NGX_SOCKADDR_STRLEN];
+    char                               master_host[NGX_HTTP_SESSION_HOST_LEN];
     in_port_t                          master_port;
+
+    /* host names, with http{}'s resolver */
+    ngx_resolver_ctx_t                *resolving;
+    ngx_uint_t                         resolve_for;
+    ngx_str_t                          resolve_name;
+    in_port_t                          resolve_port;
+    ngx_uint_t                         next_addr;
+    ngx_event_t                        recheck;
+    ngx_str_t                          peer_name;   /* connected to, or "" */
+    in_port_t                          peer_port;
+    ngx_sockaddr_t                     peer;
+    socklen_t                          peer_len;
+    time_t                             peer_valid;
+    char                               peer_text[NGX_SOCKADDR_STRLEN];
 } ngx_http_session_link_t;
 
 
@@ -108,6 +135,17 @@ static void ngx_http_session_link_init(ngx_http_session_link_t *link,
 static void ngx_http_session_link_connect(ngx_http_session_link_t *link);
 static void ngx_http_session_link_open(ngx_http_session_link_t *link,
     const char *host, in_port_t port, const char *path);
+static void ngx_http_session_link_target(ngx_http_session_link_t *link,
+    ngx_http_session_addr_t *sa, ngx_uint_t purpose);
+static void ngx_http_session_link_resolve(ngx_http_session_link_t *link,
+    ngx_str_t *name, in_port_t port, ngx_uint_t purpose);
+static void ngx_http_session_resolved(ngx_resolver_ctx_t *ctx);
+static void ngx_http_session_recheck_handler(ngx_event_t *ev);
+static void ngx_http_session_sentinel_open(ngx_http_session_link_t *link,
+    const char *host, in_port_t port);
+static ngx_int_t ngx_http_session_is_literal(u_char *host, size_t len);
+static ngx_array_t *ngx_http_session_resolve_list(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc, ngx_array_t *list);
 static redisAsyncContext *ngx_http_session_attach(
     ngx_http_session_link_t *link, redisAsyncContext *ac);
 static void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
@@ -255,6 +293,11 @@ ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
     link->connect_timer.log = cycle->log;
     link->connect_timer.data = link;
     link->connect_timer.cancelable = 1;
+
+    link->recheck.handler = ngx_http_session_recheck_handler;
+    link->recheck.log = cycle->log;
+    link->recheck.data = link;
+    link->recheck.cancelable = 1;
 }
 
 
@@ -271,6 +314,15 @@ ngx_http_session_link_drop(ngx_http_session_link_t *link)
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->recheck.timer_set) {
+        ngx_del_timer(&link->recheck);
+    }
+
+    if (link->resolving) {
+        ngx_resolve_name_done(link->resolving);
+        link->resolving = NULL;
     }
 
     if (link->sentinel) {
@@ -847,6 +899,7 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
 static void
 ngx_http_session_link_connect(ngx_http_session_link_t *link)
 {
+    ngx_http_session_addr_t          *sa;
     ngx_http_session_redis_conf_t    *rc;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
@@ -860,11 +913,279 @@ ngx_http_session_link_connect(ngx_http_session_link_t *link)
     if (rc->unix_path.len) {
         ngx_http_session_link_open(link, NULL, 0,
                                    (const char *) rc->unix_path.data);
+        return;
+    }
+
+    /* addresses resolved at load time are tried in turn */
+
+    sa = rc->servers->elts;
+    sa = &sa[link->next_addr++ % rc->servers->nelts];
+
+    ngx_http_session_link_target(link, sa, NGX_HTTP_SESSION_RESOLVE_SERVER);
+}
+
+
+/* a literal address is connected to at once, a name resolved first */
+
+static void
+ngx_http_session_link_target(ngx_http_session_link_t *link,
+    ngx_http_session_addr_t *sa, ngx_uint_t purpose)
+{
+    if (sa->name) {
+        ngx_http_session_link_resolve(link, &sa->host, sa->port, purpose);
+        return;
+    }
+
+    link->peer_name.len = 0;
+
+    if (purpose == NGX_HTTP_SESSION_RESOLVE_SENTINEL) {
+        ngx_http_session_sentinel_open(link, (const char *) sa->host.data,
+                                       sa->port);
 
     } else {
-        ngx_http_session_link_open(link, (const char *) rc->host.data,
-                                   rc->port, NULL);
+        ngx_http_session_link_open(link, (const char *) sa->host.data,
+                                   sa->port, NULL);
     }
+}
+
+
+/*
+ * Host names go through nginx's resolver, never through getaddrinfo():
+ * hiredis is handed the numeric address.  The answer may come at once
+ * (from the resolver's cache, inside ngx_resolve_name()) or later.
+ */
+
+static void
+ngx_http_session_link_resolve(ngx_http_session_link_t *link, ngx_str_t *name,
+    in_port_t port, ngx_uint_t purpose)
+{
+    ngx_resolver_ctx_t               *ctx;
+    ngx_http_session_redis_conf_t    *rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
+
+    rc = w->smcf->redis;
+
+    /* without a resolver, names were resolved at load time */
+
+    ctx = rc->resolver ? ngx_resolve_start(rc->resolver, NULL) : NULL;
+
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
+        ngx_snprintf(why, sizeof(why), "cannot resolve \"%V\"%Z", name);
+        goto failed;
+    }
+
+    ctx->name = *name;
+    ctx->handler = ngx_http_session_resolved;
+    ctx->data = link;
+    ctx->timeout = rc->resolver_timeout;
+    ctx->cancelable = 1;
+
+    link->resolving = ctx;
+    link->resolve_for = purpose;
+    link->resolve_name = *name;
+    link->resolve_port = port;
+
+    if (purpose != NGX_HTTP_SESSION_RESOLVE_RECHECK) {
+        link->state = NGX_HTTP_SESSION_LINK_RESOLVING;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "session %s: resolving \"%V\"", link->name, name);
+
+    if (ngx_resolve_name(ctx) == NGX_OK) {
+        return;
+    }
+
+    /* ctx is freed */
+
+    link->resolving = NULL;
+    ngx_snprintf(why, sizeof(why), "cannot resolve \"%V\"%Z", name);
+
+failed:
+
+    if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
+        /* the link stays as it is; asked again later */
+
+        if (link->ac && !w->exiting && !link->recheck.timer_set) {
+            ngx_add_timer(&link->recheck, NGX_HTTP_SESSION_RECHECK_MIN);
+        }
+
+        return;
+    }
+
+    ngx_http_session_link_outage(link, (char *) why);
+    ngx_http_session_link_schedule(link);
+}
+
+
+static void
+ngx_http_session_resolved(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_session_link_t          *link = ctx->data;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    size_t                            len;
+    ngx_uint_t                        i, purpose;
+    ngx_msec_t                        delay;
+    ngx_resolver_addr_t              *ra;
+    u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
+    u_char                            text[NGX_SOCKADDR_STRLEN];
+
+    link->resolving = NULL;
+    purpose = link->resolve_for;
+
+    if (ctx->state != NGX_OK || ctx->naddrs == 0) {
+        ngx_snprintf(why, sizeof(why), "\"%V\" could not be resolved "
+                     "(%i: %s)%Z", &ctx->name, ctx->state,
+                     ngx_resolver_strerror(ctx->state));
+        ngx_resolve_name_done(ctx);
+
+        if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
+            /* the link still works: keep it, ask again later */
+
+            if (!link->recheck_failed) {
+                ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                              "session %s %V: %s; staying on %s",
+                              link->name, &w->smcf->redis->addr_text, why,
+                              link->peer_text);
+                link->recheck_failed = 1;
+            }
+
+            if (link->ac && !w->exiting) {
+                ngx_add_timer(&link->recheck, NGX_HTTP_SESSION_RECHECK_MIN);
+            }
+
+            return;
+        }
+
+        ngx_http_session_link_outage(link, (char *) why);
+        ngx_http_session_link_schedule(link);
+        return;
+    }
+
+    link->recheck_failed = 0;
+
+    if (purpose == NGX_HTTP_SESSION_RESOLVE_RECHECK) {
+
+        link->peer_valid = ctx->valid;
+
+        for (i = 0; i < ctx->naddrs; i++) {
+            ra = &ctx->addrs[i];
+
+            if (ngx_cmp_sockaddr(ra->sockaddr, ra->socklen,
+                                 &link->peer.sockaddr, link->peer_len, 0)
+                == NGX_OK)
+            {
+                /* still there */
+
+                ngx_resolve_name_done(ctx);
+
+                if (link->ac && !w->exiting) {
+                    delay = (link->peer_valid > ngx_time())
+                            ? (ngx_msec_t) (link->peer_valid - ngx_time())
+                              * 1000
+                            : 0;
+
+                    ngx_add_timer(&link->recheck,
+                                  ngx_max(delay,
+                                          NGX_HTTP_SESSION_RECHECK_MIN));
+                }
+
+                return;
+            }
+        }
+
+        len = ngx_sock_ntop(ctx->addrs[0].sockaddr, ctx->addrs[0].socklen,
+                            text, NGX_SOCKADDR_STRLEN, 0);
+
+        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                      "session %s %V: \"%V\" now resolves to %*s, "
+                      "not %s: reconnecting", link->name,
+                      &w->smcf->redis->addr_text, &ctx->name, len, text,
+                      link->peer_text);
+
+        ngx_resolve_name_done(ctx);
+
+        if (link->ac) {
+            /* cleanup() schedules the reconnection, which resolves again */
+            link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+            redisAsyncFree(link->ac);
+        }
+
+        return;
+    }
+
+    /* several addresses: tried in turn, one per (re)connection */
+
+    ra = &ctx->addrs[link->next_addr++ % ctx->naddrs];
+
+    ngx_memcpy(&link->peer, ra->sockaddr, ra->socklen);
+    link->peer_len = ra->socklen;
+    link->peer_valid = ctx->valid;
+    link->peer_name = link->resolve_name;
+    link->peer_port = link->resolve_port;
+
+    len = ngx_sock_ntop(ra->sockaddr, ra->socklen, (u_char *) link->peer_text,
+                        NGX_SOCKADDR_STRLEN - 1, 0);
+    link->peer_text[len] = '\0';
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "session %s: \"%V\" is %s", link->name, &ctx->name,
+                   link->peer_text);
+
+    ngx_resolve_name_done(ctx);
+
+    if (purpose == NGX_HTTP_SESSION_RESOLVE_SENTINEL) {
+        link->peer_name.len = 0;
+        ngx_http_session_sentinel_open(link, link->peer_text,
+                                       link->resolve_port);
+
+    } else {
+        ngx_http_session_link_open(link, link->peer_text, link->resolve_port,
+                                   NULL);
+    }
+}
+
+
+/*
+ * A link connected to a name asks the resolver again when the answer's
+ * TTL (or the resolver's "valid=") has run out, and moves to the new
+ * address if the name no longer points to the one it is connected to.
+ */
+
+static void
+ngx_http_session_recheck_handler(ngx_event_t *ev)
+{
+    ngx_http_session_link_t          *link = ev->data;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (link->ac == NULL || link->resolving || link->peer_name.len == 0) {
+        return;
+    }
+
+    ngx_http_session_link_resolve(link, &link->peer_name, link->peer_port,
+                                  NGX_HTTP_SESSION_RESOLVE_RECHECK);
+}
+
+
+static ngx_int_t
+ngx_http_session_is_literal(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return ngx_inet_addr(host, len) != INADDR_NONE;
 }
 
 
@@ -1088,6 +1409,7 @@ ngx_http_session_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_session_link_ready(ngx_http_session_link_t *link)
 {
+    ngx_msec_t                        delay;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (link->connect_timer.timer_set) {
@@ -1096,6 +1418,15 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     link->state = NGX_HTTP_SESSION_LINK_READY;
     link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+    link->name_refused = 0;
+
+    if (link->peer_name.len && !link->recheck.timer_set) {
+        delay = (link->peer_valid > ngx_time())
+                ? (ngx_msec_t) (link->peer_valid - ngx_time()) * 1000 : 0;
+
+        ngx_add_timer(&link->recheck,
+                      ngx_max(delay, NGX_HTTP_SESSION_RECHECK_MIN));
+    }
 
     ngx_http_session_count(redis_connections);
     link->counted = 1;
@@ -1215,9 +1546,6 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
 static void
 ngx_http_session_sentinel_query(ngx_http_session_link_t *link)
 {
-    size_t                            argvlen[3];
-    const char                       *argv[3];
-    redisAsyncContext                *ac;
     ngx_http_session_addr_t          *sa;
     ngx_http_session_redis_conf_t    *rc;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
@@ -1226,7 +1554,23 @@ ngx_http_session_sentinel_query(ngx_http_session_link_t *link)
     sa = rc->sentinels->elts;
     sa = &sa[link->next_sentinel++ % rc->sentinels->nelts];
 
-    ac = redisAsyncConnect((const char *) sa->host.data, sa->port);
+    ngx_http_session_link_target(link, sa, NGX_HTTP_SESSION_RESOLVE_SENTINEL);
+}
+
+
+static void
+ngx_http_session_sentinel_open(ngx_http_session_link_t *link,
+    const char *host, in_port_t port)
+{
+    size_t                            argvlen[3];
+    const char                       *argv[3];
+    redisAsyncContext                *ac;
+    ngx_http_session_redis_conf_t    *rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    rc = w->smcf->redis;
+
+    ac = redisAsyncConnect(host, port);
 
     ac = ngx_http_session_attach(link, ac);
     if (ac == NULL) {
@@ -1270,7 +1614,9 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     ngx_http_session_link_t          *link = privdata;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    ngx_int_t  port;
+    ngx_int_t                         port;
+    ngx_http_session_addr_t           sa;
+    u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
 
     if (rr == NULL) {
         return;
@@ -1306,13 +1652,43 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
                    "session %s: sentinel says master is %s:%d", link->name,
                    link->master_host, (int) port);
 
+    /*
+     * Sentinel with "announce-hostnames yes" answers a host name: it goes
+     * through nginx's resolver like a configured one; hiredis would look
+     * it up with a blocking getaddrinfo().  Without a resolver the link
+     * stays down, saying why.
+     */
+
+    sa.host.data = (u_char *) link->master_host;
+    sa.host.len = rr->element[0]->len;
+    sa.port = link->master_port;
+    sa.name = !ngx_http_session_is_literal(sa.host.data, sa.host.len);
+
+    if (sa.name && w->smcf->redis->resolver == NULL) {
+        ngx_snprintf(why, sizeof(why), "sentinel announced the master by "
+                     "host name \"%V\", which is resolved only with a "
+                     "\"resolver\" in http{}%Z", &sa.host);
+
+        if (link->outage && !link->name_refused) {
+            /* a configuration problem: said even amid an outage */
+            ngx_log_error(NGX_LOG_ERR, w->log, 0, "session %s %V: %s",
+                          link->name, &w->smcf->redis->addr_text, why);
+        }
+
+        link->name_refused = 1;
+        ngx_http_session_link_outage(link, (char *) why);
+
+        /* cleanup() schedules the next attempt */
+        redisAsyncFree(ac);
+        return;
+    }
+
     /* the query context goes once this callback returns */
 
     link->sentinel = NULL;
     redisAsyncFree(ac);
 
-    ngx_http_session_link_open(link, link->master_host, link->master_port,
-                               NULL);
+    ngx_http_session_link_target(link, &sa, NGX_HTTP_SESSION_RESOLVE_SERVER);
 }
 
 
@@ -1356,6 +1732,18 @@ ngx_http_session_cleanup(void *privdata)
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->recheck.timer_set) {
+        ngx_del_timer(&link->recheck);
+    }
+
+    if (link->resolving
+        && link->resolve_for == NGX_HTTP_SESSION_RESOLVE_RECHECK)
+    {
+        /* the reconnection resolves anew */
+        ngx_resolve_name_done(link->resolving);
+        link->resolving = NULL;
     }
 
     link->ac = NULL;
@@ -1405,7 +1793,9 @@ ngx_http_session_reconnect_handler(ngx_event_t *ev)
         return;
     }
 
-    if (link->ac == NULL && link->sentinel == NULL) {
+    if (link->ac == NULL && link->sentinel == NULL
+        && link->resolving == NULL)
+    {
         ngx_http_session_link_connect(link);
     }
 }
@@ -1628,20 +2018,23 @@ ngx_http_session_link_flush(ngx_http_session_link_t *link)
 
 
 /*
- * "host:port" with a literal IPv4 address, "[IPv6]:port" or
- * "localhost:port"; host is copied NUL-terminated.
+ * "host:port": a literal IPv4 address, "[IPv6]", "localhost" (127.0.0.1)
+ * or a host name, which ngx_http_session_redis_init_conf() resolves at
+ * load time or leaves to the resolver; host is copied NUL-terminated.
  */
 
 static ngx_int_t
 ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
-    ngx_str_t *host, in_port_t *port)
+    ngx_http_session_addr_t *sa)
 {
-    u_char     *p, *last;
+    u_char      c, *p, *last;
     ngx_int_t   n;
     ngx_str_t   h;
+    ngx_uint_t  i, name;
     u_char      addr6[16];
 
     last = s->data + s->len;
+    name = 0;
 
     if (s->len && s->data[0] == '[') {
         p = ngx_strlchr(s->data, last, ']');
@@ -1654,12 +2047,12 @@ ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
         p++;
 
         if (ngx_inet6_addr(h.data, h.len, addr6) != NGX_OK) {
-            return NGX_DECLINED;
+            return NGX_ERROR;
         }
 
     } else {
         p = ngx_strlchr(s->data, last, ':');
-        if (p == NULL) {
+        if (p == NULL || p == s->data) {
             return NGX_ERROR;
         }
 
@@ -1672,7 +2065,25 @@ ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
             ngx_str_set(&h, "127.0.0.1");
 
         } else if (ngx_inet_addr(h.data, h.len) == INADDR_NONE) {
-            return NGX_DECLINED;
+
+            /* a host name: letters, digits, '-', '_' and dots */
+
+            if (h.len > NGX_HTTP_SESSION_HOST_LEN - 1) {
+                return NGX_ERROR;
+            }
+
+            for (i = 0; i < h.len; i++) {
+                c = h.data[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                      || (c >= '0' && c <= '9') || c == '-' || c == '_'
+                      || c == '.'))
+                {
+                    return NGX_ERROR;
+                }
+            }
+
+            name = 1;
         }
     }
 
@@ -1681,17 +2092,136 @@ ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
         return NGX_ERROR;
     }
 
-    *port = (in_port_t) n;
+    sa->port = (in_port_t) n;
+    sa->name = name;
 
-    host->len = h.len;
-    host->data = ngx_pnalloc(cf->pool, h.len + 1);
-    if (host->data == NULL) {
+    sa->host.len = h.len;
+    sa->host.data = ngx_pnalloc(cf->pool, h.len + 1);
+    if (sa->host.data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(host->data, h.data, h.len + 1);
+    ngx_cpystrn(sa->host.data, h.data, h.len + 1);
 
     return NGX_OK;
+}
+
+
+/*
+ * Once http{} is parsed: with a "resolver" there, host names are resolved
+ * by it in the worker, on every (re)connection and when their TTL runs
+ * out.  Without one, they are resolved now, as nginx does for upstream
+ * servers, and replaced by their addresses; a name that does not resolve
+ * fails the configuration.
+ */
+
+ngx_int_t
+ngx_http_session_redis_init_conf(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->resolver && clcf->resolver->connections.nelts) {
+        rc->resolver = clcf->resolver;
+        rc->resolver_timeout = (clcf->resolver_timeout == NGX_CONF_UNSET_MSEC)
+                               ? 30000 : clcf->resolver_timeout;
+        return NGX_OK;
+    }
+
+    if (rc->servers) {
+        rc->servers = ngx_http_session_resolve_list(cf, rc, rc->servers);
+        if (rc->servers == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rc->sentinels) {
+        rc->sentinels = ngx_http_session_resolve_list(cf, rc, rc->sentinels);
+        if (rc->sentinels == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_array_t *
+ngx_http_session_resolve_list(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc, ngx_array_t *list)
+{
+    size_t                    len;
+    ngx_url_t                 u;
+    ngx_uint_t                i, j;
+    ngx_array_t              *a;
+    ngx_http_session_addr_t  *sa, *na;
+    u_char                    text[NGX_SOCKADDR_STRLEN];
+
+    a = ngx_array_create(cf->pool, list->nelts,
+                         sizeof(ngx_http_session_addr_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    sa = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+
+        if (!sa[i].name) {
+            na = ngx_array_push(a);
+            if (na == NULL) {
+                return NULL;
+            }
+
+            *na = sa[i];
+            continue;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        u.host = sa[i].host;
+        u.port = sa[i].port;
+
+        /* the master blocks here, before any worker exists */
+
+        if (ngx_inet_resolve_host(cf->pool, &u) != NGX_OK
+            || u.naddrs == 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"session_redis\" host \"%V\" not found "
+                          "(names are resolved at load time unless http{} "
+                          "has a \"resolver\") in %V:%ui",
+                          &sa[i].host, &rc->conf_file, rc->conf_line);
+            return NULL;
+        }
+
+        for (j = 0; j < u.naddrs; j++) {
+            na = ngx_array_push(a);
+            if (na == NULL) {
+                return NULL;
+            }
+
+            len = ngx_sock_ntop(u.addrs[j].sockaddr, u.addrs[j].socklen,
+                                text, NGX_SOCKADDR_STRLEN, 0);
+
+            na->host.len = len;
+            na->host.data = ngx_pnalloc(cf->pool, len + 1);
+            if (na->host.data == NULL) {
+                return NULL;
+            }
+
+            ngx_cpystrn(na->host.data, text, len + 1);
+            na->port = sa[i].port;
+            na->name = 0;
+
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "session redis: \"%V\" is %V port %d",
+                           &sa[i].host, &na->host, (int) na->port);
+        }
+    }
+
+    return a;
 }
 
 
@@ -1707,12 +2237,16 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
 {
     u_char                   *p, *last;
     ssize_t                   size;
-    ngx_int_t                 db, rv;
+    ngx_int_t                 db;
     ngx_str_t                 s, file, a;
     ngx_uint_t                i;
     ngx_file_t                f;
     ngx_http_session_addr_t  *sa;
     u_char                    buf[4096];
+
+    rc->conf_file.data = cf->conf_file->file.name.data;
+    rc->conf_file.len = cf->conf_file->file.name.len;
+    rc->conf_line = cf->conf_file->line;
 
     rc->db = 0;
     ngx_str_set(&rc->prefix, "session:");
@@ -1747,13 +2281,20 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
                 continue;
             }
 
-            rv = ngx_http_session_parse_host_port(cf, &value[i], &rc->host,
-                                                  &rc->port);
-            if (rv == NGX_DECLINED) {
-                goto not_literal;
+            rc->servers = ngx_array_create(cf->pool, 1,
+                                           sizeof(ngx_http_session_addr_t));
+            if (rc->servers == NULL) {
+                return NGX_CONF_ERROR;
             }
 
-            if (rv != NGX_OK) {
+            sa = ngx_array_push(rc->servers);
+            if (sa == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_http_session_parse_host_port(cf, &value[i], sa)
+                != NGX_OK)
+            {
                 goto bad_address;
             }
 
@@ -1785,18 +2326,12 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
                     return NGX_CONF_ERROR;
                 }
 
-                rv = ngx_http_session_parse_host_port(cf, &a, &sa->host,
-                                                      &sa->port);
-                if (rv == NGX_DECLINED) {
+                if (ngx_http_session_parse_host_port(cf, &a, sa) != NGX_OK) {
                     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                       "\"session_redis\" sentinel \"%V\" "
-                                       "must be a literal IP address or "
-                                       "\"localhost\"", &a);
+                                       "invalid \"session_redis\" sentinel "
+                                       "\"%V\": expected \"host:port\"",
+                                       &a);
                     return NGX_CONF_ERROR;
-                }
-
-                if (rv != NGX_OK) {
-                    goto invalid;
                 }
             }
 
@@ -1954,7 +2489,7 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         return NGX_CONF_ERROR;
     }
 
-    if (rc->sentinels && (rc->host.len || rc->unix_path.len)) {
+    if (rc->sentinels && (rc->servers || rc->unix_path.len)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_redis\": an address and "
                            "\"sentinel=\" cannot be combined");
@@ -1969,14 +2504,6 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
     }
 
     return NGX_CONF_OK;
-
-not_literal:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"session_redis\" address \"%V\" must be a literal "
-                       "IP address, \"localhost\" or \"unix:/path\": names "
-                       "are not resolved at request time", &value[i]);
-    return NGX_CONF_ERROR;
 
 bad_address:
 

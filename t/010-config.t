@@ -144,13 +144,13 @@ its path must be "/"
 
 
 
-=== TEST 13: a host name in session_redis is refused (no DNS at request time)
+=== TEST 13: without a resolver, a session_redis name that does not resolve at load is refused
 --- http_config
-    session_redis redis.example.com:6379;
+    session_redis redis.invalid:6379;
 --- config
 --- must_die
 --- error_log
-must be a literal IP address, "localhost" or "unix:/path"
+"session_redis" host "redis.invalid" not found
 
 
 

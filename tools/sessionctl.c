@@ -290,7 +290,7 @@ static const char  sctl_usage[] =
     "\n"
     "Global options:\n"
     "  --keys FILE           key file, \"<kid> <base64 secret>\" lines\n"
-    "  --redis ADDRESS       host:port (literal IP or localhost) or\n"
+    "  --redis ADDRESS       host:port (IP address or host name) or\n"
     "                        unix:/path (default " SCTL_DEFAULT_REDIS ")\n"
     "  --db N                Redis database (default 0)\n"
     "  --user NAME           Redis ACL user (needs --password-file)\n"
@@ -788,10 +788,19 @@ sctl_check_redis_addr(sctl_ctx_t *ctx)
         return SCTL_OK;
     }
 
+    /* a host name (a compose service): hiredis resolves it on connect */
+
+    if (addr[0] != '[' && strspn(ctx->host, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+                          == hlen)
+    {
+        return SCTL_OK;
+    }
+
 invalid:
 
-    return sctl_usage_error("--redis: \"%s\" is not host:port with a literal "
-                            "IP address or localhost, [IPv6]:port, or "
+    return sctl_usage_error("--redis: \"%s\" is not host:port (an IP "
+                            "address or a host name), [IPv6]:port, or "
                             "unix:/path", addr);
 }
 

@@ -77,11 +77,11 @@ sub free_port {
 }
 
 sub wait_port {
-    my ($port, $up, $timeout) = @_;
+    my ($port, $up, $timeout, $host) = @_;
     $timeout //= 5;
     my $deadline = time + $timeout;
     while (time < $deadline) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        my $s = IO::Socket::INET->new(PeerAddr => $host // '127.0.0.1',
                                       PeerPort => $port, Timeout => 0.2);
         if ($up ? $s : !$s) {
             close $s if $s;
@@ -93,14 +93,16 @@ sub wait_port {
     return 0;
 }
 
-# redis_start(port => N, appendonly => 1, dir => D): a redis-server
+# redis_start(port => N, appendonly => 1, dir => D, host => IP): a
+# redis-server (on 127.0.0.1 unless host names another local address)
 sub redis_start {
     my (%o) = @_;
     my $r = {
         port => $o{port} // free_port(),
         dir  => $o{dir} // tempdir(CLEANUP => 1),
+        host => $o{host} // '127.0.0.1',
     };
-    my @args = ('--port', $r->{port}, '--bind', '127.0.0.1',
+    my @args = ('--port', $r->{port}, '--bind', $r->{host},
                 '--dir', $r->{dir}, '--save', '',
                 '--appendonly', $o{appendonly} ? 'yes' : 'no',
                 '--daemonize', 'yes',
@@ -114,7 +116,8 @@ sub redis_start {
                     '--unixsocketperm', '777';
     }
     system('redis-server', @args) == 0 or die "redis-server failed\n";
-    wait_port($r->{port}, 1) or die "redis did not start on $r->{port}\n";
+    wait_port($r->{port}, 1, 5, $r->{host})
+        or die "redis did not start on $r->{host}:$r->{port}\n";
     my $alive = $r;
     push @cleanup, sub { redis_stop($alive) if $alive->{port} };
     return $r;
@@ -123,14 +126,16 @@ sub redis_start {
 sub redis_stop {
     my ($r) = @_;
     return unless $r->{port};
-    system("redis-cli -p $r->{port} shutdown nosave >/dev/null 2>&1");
-    wait_port($r->{port}, 0, 5);
+    my $h = $r->{host} // '127.0.0.1';
+    system("redis-cli -h $h -p $r->{port} shutdown nosave >/dev/null 2>&1");
+    wait_port($r->{port}, 0, 5, $h);
 }
 
 sub redis_cli {
     my ($r, @args) = @_;
     my $q = join ' ', map { "'$_'" } @args;
-    my $out = `redis-cli -p $r->{port} $q 2>&1`;
+    my $h = $r->{host} // '127.0.0.1';
+    my $out = `redis-cli -h $h -p $r->{port} $q 2>&1`;
     chomp $out;
     return $out;
 }

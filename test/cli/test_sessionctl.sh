@@ -178,7 +178,9 @@ expect 1 "missing argument" show
 expect 1 "extra argument" show a b
 expect 1 "option without its value" list alice --db
 expect 1 "--db not a number" --db x list alice
-expect 1 "--redis host name" --redis example.com:6379 list alice
+expect 1 "--redis malformed host name" --redis bad/name:6379 list alice
+expect 2 "--redis host name that does not resolve" --redis nope.invalid:6379 \
+    list alice
 expect 1 "--redis without port" --redis 127.0.0.1 list alice
 expect 1 "--redis port out of range" --redis 127.0.0.1:70000 list alice
 expect 1 "empty --prefix" --prefix "" list alice
