@@ -226,6 +226,15 @@ ngx_http_session_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_session_telegram_handler;
 
+    /* subrequests and X-Accel-Redirect from a login: see access.c */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_preaccess_handler;
+
     return NGX_OK;
 }
 

@@ -244,6 +244,7 @@ typedef struct {
     unsigned                        have_token:1;
     unsigned                        have_hash:1;
     unsigned                        have_public_id:1;
+    unsigned                        login_pass:1;  /* a session_issue pass */
 } ngx_http_session_ctx_t;
 
 
@@ -285,6 +286,8 @@ ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf);
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
+ngx_http_session_ctx_t *ngx_http_session_find_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);
