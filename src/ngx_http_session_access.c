@@ -804,7 +804,19 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
             goto malformed;
         }
 
-        if (ctx->expires <= now || last + sscf->idle <= now) {
+        /*
+         * Several edges share the store and their clocks differ: "last"
+         * may be ahead of this node's clock, or behind it by seconds.
+         * Idleness is Redis's to judge, by the TTL each touch sets (a
+         * duration, no clock); a record found here has not idled out.
+         * The node's own check only catches a record that lost its TTL,
+         * with a margin for skew.  "abs" is an instant, checked as is.
+         */
+
+        if (ctx->expires <= now
+            || (last < now
+                && now - last >= sscf->idle + NGX_HTTP_SESSION_CLOCK_SKEW))
+        {
             /* Redis keeps it until its TTL: remove it now */
             ngx_http_session_maintain(r, ctx, ctx->current_hash, 0);
             ctx->status = NGX_HTTP_SESSION_ST_EXPIRED;
@@ -841,7 +853,13 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
         ctx->status = NGX_HTTP_SESSION_ST_OK;
 
-        if (now - last >= sscf->touch) {
+        /*
+         * A "last" ahead of this clock (another edge runs ahead, or this
+         * one stepped back) is touched at once: waiting for this clock to
+         * catch up would let Redis's TTL run out under a busy session.
+         */
+
+        if (now - last >= sscf->touch || last > now) {
             ngx_http_session_maintain(r, ctx, ctx->current_hash,
                                       ngx_min(sscf->idle,
                                               ctx->expires - now));

@@ -462,7 +462,11 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if (now - cn->cached >= fresh || now >= cn->expires) {
+    /* cached in the future: this clock stepped back; ask Redis */
+
+    if (cn->cached > now || now - cn->cached >= fresh
+        || now >= cn->expires)
+    {
         ngx_http_session_cache_delete(cache, cn);
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;

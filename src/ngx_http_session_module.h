@@ -40,6 +40,14 @@
 #define NGX_HTTP_SESSION_SAMESITE_NONE    2
 
 
+/*
+ * How far the clocks of the edges sharing a store may differ: a record is
+ * removed as idle by an edge only this long after Redis's TTL should have
+ * removed it.
+ */
+#define NGX_HTTP_SESSION_CLOCK_SKEW     60
+
+
 /* the most cookies of our name tried in one request */
 #define NGX_HTTP_SESSION_MAX_CANDIDATES 8
 
