@@ -145,6 +145,14 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
+            if (size > NGX_HTTP_SESSION_ZONE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "session cache zone \"%V\" is too large "
+                                   "(at most " NGX_HTTP_SESSION_ZONE_MAX_TEXT
+                                   ")", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
             if (size < (ssize_t) (8 * ngx_pagesize)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "session cache zone \"%V\" is too small",

@@ -48,6 +48,26 @@
 #define NGX_HTTP_SESSION_CLOCK_SKEW     60
 
 
+/*
+ * Bounds of the time and size parameters, checked by nginx -t: a session
+ * or cookie lifetime (session_timeout, session_cookie max_age), an age
+ * against a signed timestamp (session_signature tolerance,
+ * session_telegram max_age; published vectors are decades old), a Redis
+ * timeout, a session_cache zone.  Beyond them the arithmetic on now + TIME
+ * and Redis's EXPIRE would overflow.
+ */
+#define NGX_HTTP_SESSION_LIFETIME_MAX   ((time_t) 10 * 365 * 86400)
+#define NGX_HTTP_SESSION_AGE_MAX        ((time_t) 50 * 365 * 86400)
+#define NGX_HTTP_SESSION_TIMEOUT_MAX    ((ngx_msec_t) 10 * 60 * 1000)
+#if (NGX_PTR_SIZE == 8)
+#define NGX_HTTP_SESSION_ZONE_MAX       ((ssize_t) 64 * 1024 * 1024 * 1024)
+#define NGX_HTTP_SESSION_ZONE_MAX_TEXT  "65536m"
+#else
+#define NGX_HTTP_SESSION_ZONE_MAX       ((ssize_t) 1024 * 1024 * 1024)
+#define NGX_HTTP_SESSION_ZONE_MAX_TEXT  "1024m"
+#endif
+
+
 /* the most cookies of our name tried in one request */
 #define NGX_HTTP_SESSION_MAX_CANDIDATES 8
 

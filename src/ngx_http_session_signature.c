@@ -749,8 +749,14 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 10;
 
             scf->tolerance = ngx_parse_time(&s, 1);
-            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1) {
-                goto invalid;
+            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1
+                || scf->tolerance > NGX_HTTP_SESSION_AGE_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_signature\" parameter "
+                                   "\"%V\" (tolerance=TIME, 1s to 50y)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;

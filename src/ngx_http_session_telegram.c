@@ -388,8 +388,14 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 8;
 
             tcf->max_age = ngx_parse_time(&s, 1);
-            if (tcf->max_age == (time_t) NGX_ERROR || tcf->max_age < 1) {
-                goto invalid;
+            if (tcf->max_age == (time_t) NGX_ERROR || tcf->max_age < 1
+                || tcf->max_age > NGX_HTTP_SESSION_AGE_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_telegram\" parameter "
+                                   "\"%V\" (max_age=TIME, 1s to 50y)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;
