@@ -223,6 +223,8 @@ typedef struct {
     ngx_atomic_t                    signatures[NGX_HTTP_SESSION_NSCHEMES]
                                                [NGX_HTTP_SESSION_NSIGST];
     ngx_atomic_t                    telegram[NGX_HTTP_SESSION_NSIGST];
+    ngx_atomic_t                    cache_evictions;      /* zone full */
+    ngx_atomic_t                    cache_store_failures;
 } ngx_http_session_metrics_t;
 
 
