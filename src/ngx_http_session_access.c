@@ -149,7 +149,9 @@ ngx_http_session_preaccess_handler(ngx_http_request_t *r)
     if (r == r->main) {
 
         if (r->internal && r->upstream
-            && r->upstream->headers_in.x_accel_redirect)
+            && r->upstream->headers_in.x_accel_redirect
+            && !(r->upstream->conf->ignore_headers
+                 & NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT))
         {
             return ngx_http_session_accel_login(r);
         }
