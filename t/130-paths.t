@@ -119,6 +119,21 @@ my $nginx = nginx_start(http => <<"HTTP");
             proxy_pass http://127.0.0.1:\$PORT/echo-user;
         }
 
+        location = /xa {
+            session_required on;
+            proxy_pass http://127.0.0.1:\$PORT/xa-app;
+        }
+        location = /xa-app {
+            add_header X-Accel-Redirect /xa-target;
+            return 200;
+        }
+        location = /xa-target {
+            internal;
+            session_required on;
+            proxy_set_header X-User \$session_user;
+            proxy_pass http://127.0.0.1:\$PORT/echo-user;
+        }
+
         # a signed webhook whose primary upstream is down fails over
         location /hooks/ {
             session_signature miniapp secret_file=$sec/miniapp.secret;
@@ -312,6 +327,11 @@ $h0 = hmget_calls();
 $r = get('/ep', Cookie => "sid=$c");
 is($r->{body}, "user=sam\n", 'error_page = /uri: served with the session');
 is(hmget_calls() - $h0, 1, 'error_page = /uri: one Redis lookup');
+
+$h0 = hmget_calls();
+$r = get('/xa', Cookie => "sid=$c");
+is($r->{body}, "user=sam\n", 'X-Accel-Redirect: served with the session');
+is(hmget_calls() - $h0, 1, 'X-Accel-Redirect: one Redis lookup');
 
 $h0 = hmget_calls();
 is(get('/tf/x')->{status}, 401, 'try_files @named: no cookie is 401');
