@@ -2349,7 +2349,7 @@ sctl_cmd_list(sctl_ctx_t *ctx)
 {
     int           rc;
     char          ukey[SCTL_KEY_MAX];
-    size_t        i, k, argvlen[6];
+    size_t        i, k, n, argvlen[6];
     long long     pruned, v[5];
     const char   *argv[6];
     redisReply   *r, *list, *e;
@@ -2437,7 +2437,11 @@ sctl_cmd_list(sctl_ctx_t *ctx)
             sctl_json_close(&j, '}');
 
         } else {
-            printf("%-18.*s", SCTL_REF_LEN, e->element[0]->str);
+            /* an index member is whatever was written to Redis */
+            n = e->element[0]->len < SCTL_REF_LEN ? e->element[0]->len
+                                                   : SCTL_REF_LEN;
+            sctl_text(e->element[0]->str, n);
+            printf("%*s", (int) (18 - n), "");
             sctl_text_time(NULL, v[1]);
             sctl_text_time(NULL, v[3]);
             sctl_text_time(NULL, v[2]);

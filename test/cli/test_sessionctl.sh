@@ -509,6 +509,15 @@ check "show --json: C1 and bidi escaped, invalid UTF-8 replaced" \
 check "show --json: no raw C1 or bidi byte" bash -c \
     '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\xe2\\x80\\xae")" <<<"$1"' _ "$OUT"
 
+junk=$(printf '\xc2\x9bjunk\x1b0123456789abcdef')
+rcli SADD "esc:u:plain" "$junk" >/dev/null
+rcli HSET "esc:s:$junk" sub plain cre 1 abs 4000000000 last 1 >/dev/null
+rcli EXPIRE "esc:s:$junk" 600 >/dev/null
+expect 0 "list: a hostile index member" "${R[@]}" --prefix esc: list plain
+check "list: the member escaped" has "$OUT" '\u009bjunk\x1b0123'
+check "list: no raw C1 or ESC" bash -c \
+    '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\x1b")" <<<"$1"' _ "$OUT"
+
 
 # the wrapper
 
