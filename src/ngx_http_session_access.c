@@ -31,6 +31,7 @@ static ngx_int_t ngx_http_session_reject(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_check_claims(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_accel_login(ngx_http_request_t *r);
 
 
 /*
@@ -71,7 +72,6 @@ ngx_int_t
 ngx_http_session_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_pool_cleanup_t            *cln;
     ngx_http_session_ctx_t        *ctx;
     ngx_http_session_loc_conf_t   *slcf;
     ngx_http_session_srv_conf_t   *sscf;
@@ -87,6 +87,8 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->login_pass = slcf->issue ? 1 : 0;
 
     if (ctx->waiting) {
         return NGX_AGAIN;
@@ -117,14 +119,6 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         ngx_http_session_count(cache_misses);
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_session_ctx_cleanup;
-    cln->data = ctx;
-
     if (ngx_http_session_lookup(r, ctx, smcf, sscf) != NGX_OK) {
         ctx->status = NGX_HTTP_SESSION_ST_ERROR;
         ctx->done = 1;
@@ -135,26 +129,203 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 }
 
 
-/* the request's ctx, created on first use */
+/*
+ * Subrequests (auth_request, SSI include virtual, mirror, and the like)
+ * skip nginx's access phase altogether: the core access checker moves a
+ * subrequest past every access handler.  A protected location reached as
+ * a subrequest would serve everyone, so the same checks run for
+ * subrequests in the preaccess phase, in the access phase's order
+ * (session_telegram, session_signature, session_required).  The cookie
+ * and headers are the main request's (subrequests share headers_in); a
+ * rejected subrequest is answered 401 or 403, which auth_request turns
+ * into a denial.
+ */
+
+ngx_int_t
+ngx_http_session_preaccess_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r == r->main) {
+
+        if (r->internal && r->upstream
+            && r->upstream->headers_in.x_accel_redirect
+            && !(r->upstream->conf->ignore_headers
+                 & NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT))
+        {
+            return ngx_http_session_accel_login(r);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_session_telegram_handler(r);
+
+    if (rc == NGX_OK || rc == NGX_DECLINED) {
+        rc = ngx_http_session_signature_handler(r);
+    }
+
+    if (rc == NGX_OK || rc == NGX_DECLINED) {
+        rc = ngx_http_session_access_handler(r);
+    }
+
+    /* NGX_OK would skip the rest of the preaccess phase (limit_req) */
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+}
+
+
+/*
+ * X-Accel-Redirect from a session_issue location: nginx redirects before
+ * any header filter sees the response, so X-Session-Subject, -Claims and
+ * -Logout would be dropped without a trace (no cookie, no record, no log).
+ * Such a login or logout is refused loudly instead: logged, and answered
+ * 502, as an upstream response nginx cannot honour.
+ */
+
+static ngx_int_t
+ngx_http_session_accel_login(ngx_http_request_t *r)
+{
+    ngx_uint_t               i;
+    ngx_list_part_t         *part;
+    ngx_table_elt_t         *h;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx == NULL || !ctx->login_pass) {
+        return NGX_DECLINED;
+    }
+
+    ctx->login_pass = 0;
+
+    part = &r->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len > sizeof("X-Session-") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Session-",
+                               sizeof("X-Session-") - 1)
+               == 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "session: the login response carries "
+                          "X-Accel-Redirect and \"%V\": a login or logout "
+                          "cannot pass an internal redirect; refused with "
+                          "502 (answer the login directly)", &h[i].key);
+
+            return NGX_HTTP_BAD_GATEWAY;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The request's ctx, created on first use.  The request is the unit, not
+ * the location pass: an internal redirect (error_page, try_files,
+ * X-Accel-Redirect) and a named location clear r->ctx, so the ctx is also
+ * kept reachable from its pool cleanup entry (the module's own handler,
+ * whose data is the ctx) and set again from there.  Subrequests share the
+ * main request's pool: an entry counts only for the request it was made
+ * for.  A subrequest whose main request was already checked starts from
+ * that result (same cookie, no second lookup); one whose main request was
+ * not checks for itself.
+ */
 
 ngx_http_session_ctx_t *
 ngx_http_session_get_ctx(ngx_http_request_t *r)
 {
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *ctx, *mctx;
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+
+    cln->handler = ngx_http_session_ctx_cleanup;
+    cln->data = ctx;
+
+    if (r != r->main) {
+        mctx = ngx_http_session_find_ctx(r->main);
+
+        if (mctx && mctx->done) {
+            ctx->status = mctx->status;
+            ctx->user = mctx->user;
+            ctx->claims = mctx->claims;
+            ctx->expires = mctx->expires;
+            ctx->key_index = mctx->key_index;
+            ngx_memcpy(ctx->hash, mctx->hash, SC_HASH_HEX_LEN);
+            ngx_memcpy(ctx->current_hash, mctx->current_hash,
+                       SC_HASH_HEX_LEN);
+            ctx->have_hash = mctx->have_hash;
+            ctx->counted = 1;
+            ctx->done = 1;
+        }
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+
+    return ctx;
+}
+
+
+/* the request's ctx if it has one, also after an internal redirect */
+
+ngx_http_session_ctx_t *
+ngx_http_session_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
     ngx_http_session_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ctx->request = r;
-        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    if (ctx || !r->internal) {
+        /* r->internal: a subrequest, or r->ctx may have been cleared */
+        return ctx;
     }
 
-    return ctx;
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+
+        if (cln->handler != ngx_http_session_ctx_cleanup) {
+            continue;
+        }
+
+        ctx = cln->data;
+
+        if (ctx->request == r) {
+            ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -635,7 +806,19 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
             goto malformed;
         }
 
-        if (ctx->expires <= now || last + sscf->idle <= now) {
+        /*
+         * Several edges share the store and their clocks differ: "last"
+         * may be ahead of this node's clock, or behind it by seconds.
+         * Idleness is Redis's to judge, by the TTL each touch sets (a
+         * duration, no clock); a record found here has not idled out.
+         * The node's own check only catches a record that lost its TTL,
+         * with a margin for skew.  "abs" is an instant, checked as is.
+         */
+
+        if (ctx->expires <= now
+            || (last < now
+                && now - last >= sscf->idle + NGX_HTTP_SESSION_CLOCK_SKEW))
+        {
             /* Redis keeps it until its TTL: remove it now */
             ngx_http_session_maintain(r, ctx, ctx->current_hash, 0);
             ctx->status = NGX_HTTP_SESSION_ST_EXPIRED;
@@ -672,7 +855,13 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
         ctx->status = NGX_HTTP_SESSION_ST_OK;
 
-        if (now - last >= sscf->touch) {
+        /*
+         * A "last" ahead of this clock (another edge runs ahead, or this
+         * one stepped back) is touched at once: waiting for this clock to
+         * catch up would let Redis's TTL run out under a busy session.
+         */
+
+        if (now - last >= sscf->touch || last > now) {
             ngx_http_session_maintain(r, ctx, ctx->current_hash,
                                       ngx_min(sscf->idle,
                                               ctx->expires - now));
@@ -856,7 +1045,11 @@ ngx_http_session_reject(ngx_http_request_t *r,
     ngx_str_t         url;
     ngx_table_elt_t  *h;
 
-    if (slcf->login_url == NULL || !ngx_http_session_is_navigation(r)) {
+    /* a subrequest (auth_request, SSI) is answered 401, never redirected */
+
+    if (slcf->login_url == NULL || r != r->main
+        || !ngx_http_session_is_navigation(r))
+    {
         return NGX_HTTP_UNAUTHORIZED;
     }
 

@@ -46,6 +46,7 @@ typedef struct {
     ngx_rbtree_node_t               hash_sentinel;
     ngx_queue_t                     queue;
     u_char                          key[crypto_shorthash_KEYBYTES];
+    ngx_uint_t                      full_logged;  /* said once, at warn */
 } ngx_http_session_cache_sh_t;
 
 
@@ -143,6 +144,14 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             if (name.len == 0 || size == NGX_ERROR) {
                 goto invalid;
+            }
+
+            if (size > NGX_HTTP_SESSION_ZONE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "session cache zone \"%V\" is too large "
+                                   "(at most " NGX_HTTP_SESSION_ZONE_MAX_TEXT
+                                   ")", &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             if (size < (ssize_t) (8 * ngx_pagesize)) {
@@ -462,7 +471,11 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if (now - cn->cached >= fresh || now >= cn->expires) {
+    /* cached in the future: this clock stepped back; ask Redis */
+
+    if (cn->cached > now || now - cn->cached >= fresh
+        || now >= cn->expires)
+    {
         ngx_http_session_cache_delete(cache, cn);
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;
@@ -506,7 +519,7 @@ void
 ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 {
     size_t                          size;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, full;
     ngx_queue_t                    *q;
     ngx_http_session_cache_t       *cache;
     ngx_http_session_main_conf_t   *smcf;
@@ -546,11 +559,37 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
         ngx_http_session_cache_delete(cache,
                    ngx_queue_data(q, ngx_http_session_cache_node_t, queue));
 
+        ngx_http_session_count(cache_evictions);
+
         cn = ngx_slab_alloc_locked(cache->shpool, size);
+    }
+
+    /*
+     * A full zone is said once, at warn (the slab allocator's own "no
+     * memory" lines are off); the metrics count every eviction and every
+     * lookup that could not be stored.
+     */
+
+    full = (i > 0 || cn == NULL) && !cache->sh->full_logged;
+
+    if (full) {
+        cache->sh->full_logged = 1;
     }
 
     if (cn == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
+
+        ngx_http_session_count(cache_store_failures);
+
+        if (full) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "session cache zone \"%V\" is full: an entry of "
+                          "%uz bytes could not be stored (logged once; "
+                          "see nginx_session_cache_store_failures_total and "
+                          "nginx_session_cache_evictions_total)",
+                          &smcf->cache_zone->shm.name, size);
+        }
+
         return;
     }
 
@@ -570,6 +609,14 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    if (full) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "session cache zone \"%V\" is full: least recently "
+                      "used entries are evicted (logged once; see "
+                      "nginx_session_cache_evictions_total)",
+                      &smcf->cache_zone->shm.name);
+    }
 }
 
 

@@ -168,7 +168,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    ctx = ngx_http_session_find_ctx(r);
 
     subject = NULL;
     claims = NULL;

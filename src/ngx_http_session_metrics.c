@@ -193,8 +193,17 @@ ngx_http_session_metrics_handler(ngx_http_request_t *r)
             "# HELP nginx_session_cache_misses_total Lookups that went to "
             "Redis with the cache on.\n"
             "# TYPE nginx_session_cache_misses_total counter\n"
-            "nginx_session_cache_misses_total %uA\n",
-            m->cache_hits, m->cache_misses);
+            "nginx_session_cache_misses_total %uA\n"
+            "# HELP nginx_session_cache_evictions_total Entries evicted "
+            "to make room in a full cache zone.\n"
+            "# TYPE nginx_session_cache_evictions_total counter\n"
+            "nginx_session_cache_evictions_total %uA\n"
+            "# HELP nginx_session_cache_store_failures_total Lookups not "
+            "cached: the zone stayed full after evicting.\n"
+            "# TYPE nginx_session_cache_store_failures_total counter\n"
+            "nginx_session_cache_store_failures_total %uA\n",
+            m->cache_hits, m->cache_misses, m->cache_evictions,
+            m->cache_store_failures);
 
     p = ngx_sprintf(p,
             "# HELP nginx_session_logins_total Sessions minted by the login "

@@ -226,6 +226,15 @@ ngx_http_session_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_session_telegram_handler;
 
+    /* subrequests and X-Accel-Redirect from a login: see access.c */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_preaccess_handler;
+
     return NGX_OK;
 }
 
@@ -884,8 +893,14 @@ ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 8;
 
             sscf->max_age = ngx_parse_time(&s, 1);
-            if (sscf->max_age == (time_t) NGX_ERROR) {
-                goto invalid;
+            if (sscf->max_age == (time_t) NGX_ERROR
+                || sscf->max_age > NGX_HTTP_SESSION_LIFETIME_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_cookie\" parameter "
+                                   "\"%V\" (max_age=TIME, 0s to 10y)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -994,8 +1009,13 @@ ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *t = ngx_parse_time(&s, 1);
-        if (*t == (time_t) NGX_ERROR || *t == 0) {
-            goto invalid;
+        if (*t == (time_t) NGX_ERROR || *t == 0
+            || *t > NGX_HTTP_SESSION_LIFETIME_MAX)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"session_timeout\" parameter "
+                               "\"%V\" (TIME from 1s to 10y)", &value[i]);
+            return NGX_CONF_ERROR;
         }
     }
 

@@ -40,6 +40,34 @@
 #define NGX_HTTP_SESSION_SAMESITE_NONE    2
 
 
+/*
+ * How far the clocks of the edges sharing a store may differ: a record is
+ * removed as idle by an edge only this long after Redis's TTL should have
+ * removed it.
+ */
+#define NGX_HTTP_SESSION_CLOCK_SKEW     60
+
+
+/*
+ * Bounds of the time and size parameters, checked by nginx -t: a session
+ * or cookie lifetime (session_timeout, session_cookie max_age), an age
+ * against a signed timestamp (session_signature tolerance,
+ * session_telegram max_age; published vectors are decades old), a Redis
+ * timeout, a session_cache zone.  Beyond them the arithmetic on now + TIME
+ * and Redis's EXPIRE would overflow.
+ */
+#define NGX_HTTP_SESSION_LIFETIME_MAX   ((time_t) 10 * 365 * 86400)
+#define NGX_HTTP_SESSION_AGE_MAX        ((time_t) 50 * 365 * 86400)
+#define NGX_HTTP_SESSION_TIMEOUT_MAX    ((ngx_msec_t) 10 * 60 * 1000)
+#if (NGX_PTR_SIZE == 8)
+#define NGX_HTTP_SESSION_ZONE_MAX       ((ssize_t) 64 * 1024 * 1024 * 1024)
+#define NGX_HTTP_SESSION_ZONE_MAX_TEXT  "65536m"
+#else
+#define NGX_HTTP_SESSION_ZONE_MAX       ((ssize_t) 1024 * 1024 * 1024)
+#define NGX_HTTP_SESSION_ZONE_MAX_TEXT  "1024m"
+#endif
+
+
 /* the most cookies of our name tried in one request */
 #define NGX_HTTP_SESSION_MAX_CANDIDATES 8
 
@@ -199,6 +227,8 @@ typedef struct {
     ngx_atomic_t                    signatures[NGX_HTTP_SESSION_NSCHEMES]
                                                [NGX_HTTP_SESSION_NSIGST];
     ngx_atomic_t                    telegram[NGX_HTTP_SESSION_NSIGST];
+    ngx_atomic_t                    cache_evictions;      /* zone full */
+    ngx_atomic_t                    cache_store_failures;
 } ngx_http_session_metrics_t;
 
 
@@ -248,6 +278,7 @@ typedef struct {
     unsigned                        have_token:1;
     unsigned                        have_hash:1;
     unsigned                        have_public_id:1;
+    unsigned                        login_pass:1;  /* a session_issue pass */
 } ngx_http_session_ctx_t;
 
 
@@ -291,6 +322,8 @@ ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf);
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
+ngx_http_session_ctx_t *ngx_http_session_find_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);

@@ -2392,9 +2392,10 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
 
             rc->connect_timeout = ngx_parse_time(&s, 0);
             if (rc->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rc->connect_timeout == 0)
+                || rc->connect_timeout == 0
+                || rc->connect_timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
             {
-                goto invalid;
+                goto invalid_timeout;
             }
 
             continue;
@@ -2405,8 +2406,10 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             s.len = value[i].len - 8;
 
             rc->timeout = ngx_parse_time(&s, 0);
-            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0) {
-                goto invalid;
+            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0
+                || rc->timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
+            {
+                goto invalid_timeout;
             }
 
             continue;
@@ -2517,5 +2520,12 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid \"session_redis\" parameter \"%V\"",
                        &value[i]);
+    return NGX_CONF_ERROR;
+
+invalid_timeout:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_redis\" parameter \"%V\" "
+                       "(TIME from 1ms to 10m)", &value[i]);
     return NGX_CONF_ERROR;
 }

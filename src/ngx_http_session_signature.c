@@ -34,6 +34,7 @@ typedef struct {
     ngx_uint_t                      status;      /* $session_signature_status */
     sc_sig_req_t                    req;
     sc_sig_ctx_t                    mac;
+    ngx_http_session_sig_conf_t    *conf;        /* where it was checked */
     unsigned                        waiting:1;
 } ngx_http_session_sig_ctx_t;
 
@@ -50,6 +51,10 @@ static void ngx_http_session_sig_timeout(ngx_event_t *ev);
 static void ngx_http_session_sig_cleanup(void *data);
 static ngx_int_t ngx_http_session_sig_done(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_http_session_sig_carried(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
+static ngx_uint_t ngx_http_session_sig_same(ngx_http_session_sig_conf_t *a,
+    ngx_http_session_sig_conf_t *b);
 
 
 static ngx_str_t  ngx_http_session_sig_status_names[] = {
@@ -77,8 +82,32 @@ ngx_http_session_signature_handler(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     scf = slcf->sig;
 
-    if (scf == NULL || r != r->main) {
+    if (scf == NULL) {
         return NGX_DECLINED;
+    }
+
+    if (r != r->main) {
+        /*
+         * A subrequest cannot read the body again: it passes if the main
+         * request's own signature verified under the same scheme and
+         * secrets, and is refused otherwise.
+         */
+
+        sctx = ngx_http_session_find_ctx(r->main);
+        ctx = sctx ? sctx->sig : NULL;
+
+        if (ctx && ctx->status == NGX_HTTP_SESSION_SIG_OK
+            && ngx_http_session_sig_same(ctx->conf, scf))
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session signature: a subrequest to a signed "
+                      "location is refused unless the main request's "
+                      "signature verified under the same secrets");
+
+        return NGX_HTTP_UNAUTHORIZED;
     }
 
     sctx = ngx_http_session_get_ctx(r);
@@ -89,7 +118,8 @@ ngx_http_session_signature_handler(ngx_http_request_t *r)
     ctx = sctx->sig;
 
     if (ctx) {
-        return ctx->rc;
+        /* this pass, or an earlier one before an internal redirect */
+        return ngx_http_session_sig_carried(r, ctx, scf);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_sig_ctx_t));
@@ -99,6 +129,7 @@ ngx_http_session_signature_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->rc = NGX_DONE;
+    ctx->conf = scf;
     sctx->sig = ctx;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -451,6 +482,63 @@ ngx_http_session_sig_cleanup(void *data)
 }
 
 
+/*
+ * The request is the unit: a signature checked before an internal
+ * redirect (error_page 502 = /fallback, try_files, X-Accel-Redirect) is
+ * not checked again, which would read a consumed body and meet the replay
+ * key the first pass recorded.  The outcome carries to a location with
+ * the same scheme and secrets; another location's signature cannot be
+ * checked any more, and the request is refused.
+ */
+
+static ngx_int_t
+ngx_http_session_sig_carried(ngx_http_request_t *r,
+    ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
+{
+    if (ctx->waiting || ctx->rc == NGX_DONE
+        || ngx_http_session_sig_same(ctx->conf, scf))
+    {
+        return ctx->rc;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "session signature: an internal redirect reached a "
+                  "location with other signature secrets; refused");
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+static ngx_uint_t
+ngx_http_session_sig_same(ngx_http_session_sig_conf_t *a,
+    ngx_http_session_sig_conf_t *b)
+{
+    ngx_uint_t  i;
+
+    if (a == b) {
+        return 1;
+    }
+
+    if (a == NULL || b == NULL || a->scheme != b->scheme
+        || a->secrets->nsecrets != b->secrets->nsecrets)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < a->secrets->nsecrets; i++) {
+        if (a->secrets->secrets[i].len != b->secrets->secrets[i].len
+            || !sc_equal(a->secrets->secrets[i].key,
+                         b->secrets->secrets[i].key,
+                         a->secrets->secrets[i].len))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /* records the outcome: the status for the variable, the code for nginx */
 
 static ngx_int_t
@@ -498,7 +586,7 @@ ngx_http_session_signature_variable(ngx_http_request_t *r,
     ngx_http_session_ctx_t      *sctx;
     ngx_http_session_sig_ctx_t  *ctx;
 
-    sctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    sctx = ngx_http_session_find_ctx(r->main);
     ctx = sctx ? sctx->sig : NULL;
 
     if (ctx == NULL
@@ -661,8 +749,14 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 10;
 
             scf->tolerance = ngx_parse_time(&s, 1);
-            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1) {
-                goto invalid;
+            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1
+                || scf->tolerance > NGX_HTTP_SESSION_AGE_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_signature\" parameter "
+                                   "\"%V\" (tolerance=TIME, 1s to 50y)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;

@@ -79,9 +79,11 @@ ngx_http_session_telegram_handler(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     tcf = slcf->tg;
 
-    if (tcf == NULL || r != r->main) {
+    if (tcf == NULL) {
         return NGX_DECLINED;
     }
+
+    /* a subrequest checks the main request's Authorization for itself */
 
     sctx = ngx_http_session_get_ctx(r);
     if (sctx == NULL) {
@@ -207,7 +209,7 @@ ngx_http_session_telegram_subject(ngx_http_request_t *r, ngx_str_t *subject)
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-    sctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    sctx = ngx_http_session_find_ctx(r);
 
     if (slcf->tg == NULL || !slcf->tg->login || sctx == NULL
         || sctx->tg == NULL)
@@ -244,8 +246,13 @@ ngx_http_session_telegram_variable(ngx_http_request_t *r,
     ngx_http_session_ctx_t     *sctx;
     ngx_http_session_tg_ctx_t  *ctx;
 
-    sctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    sctx = ngx_http_session_find_ctx(r);
     ctx = sctx ? sctx->tg : NULL;
+
+    if (ctx == NULL && r != r->main) {
+        sctx = ngx_http_session_find_ctx(r->main);
+        ctx = sctx ? sctx->tg : NULL;
+    }
 
     if (ctx == NULL) {
         v->not_found = 1;
@@ -381,8 +388,14 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.len = value[i].len - 8;
 
             tcf->max_age = ngx_parse_time(&s, 1);
-            if (tcf->max_age == (time_t) NGX_ERROR || tcf->max_age < 1) {
-                goto invalid;
+            if (tcf->max_age == (time_t) NGX_ERROR || tcf->max_age < 1
+                || tcf->max_age > NGX_HTTP_SESSION_AGE_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_telegram\" parameter "
+                                   "\"%V\" (max_age=TIME, 1s to 50y)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;

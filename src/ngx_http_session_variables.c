@@ -101,7 +101,17 @@ ngx_http_session_add_variables(ngx_conf_t *cf)
 static ngx_http_session_ctx_t *
 ngx_http_session_var_ctx(ngx_http_request_t *r)
 {
-    return ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    ngx_http_session_ctx_t  *ctx;
+
+    /* a subrequest that was checked has its own; else the main request's */
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if ((ctx == NULL || !ctx->done) && r != r->main) {
+        ctx = ngx_http_session_find_ctx(r->main);
+    }
+
+    return ctx;
 }
 
 

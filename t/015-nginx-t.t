@@ -49,4 +49,51 @@ like($out, qr/test failed/, '... and says the test failed');
 like($out, qr{\[emerg\] .*"session_keys" cannot open ".*none\.keys" \(2: No such file or directory\)},
      'a missing key file: the reason from the system');
 
+# --- every time and size parameter is bounded (issue 16 item 6): the
+# error names the parameter, the range, and nginx.conf with its line
+my $sec = "$FindBin::Bin/secrets";
+chmod 0600, glob("$sec/*");
+my $base = "session_keys $keys/ring1.keys;\n"
+         . "    session_redis 127.0.0.1:6379;\n";
+my @bounds = (
+    [ 'session_timeout absolute=292471208677y;',
+      qr/invalid "session_timeout" parameter "absolute=292471208677y" \(TIME from 1s to 10y\)/ ],
+    [ 'session_timeout idle=11y absolute=11y;',
+      qr/invalid "session_timeout" parameter "idle=11y" \(TIME from 1s to 10y\)/ ],
+    [ 'session_timeout idle=1m touch=9999999999999s;',
+      qr/invalid "session_timeout" parameter "touch=9999999999999s" \(TIME from 1s to 10y\)/ ],
+    [ 'session_cookie sid max_age=20y;',
+      qr/invalid "session_cookie" parameter "max_age=20y" \(max_age=TIME, 0s to 10y\)/ ],
+    [ 'server { location / { session_signature miniapp secret_file=' . "$sec/miniapp.secret" . ' tolerance=100y; } }',
+      qr/invalid "session_signature" parameter "tolerance=100y" \(tolerance=TIME, 1s to 50y\)/ ],
+    [ 'server { location / { session_telegram bot_token_file=' . "$sec/bot.token" . ' max_age=292471208677y; } }',
+      qr/invalid "session_telegram" parameter "max_age=292471208677y" \(max_age=TIME, 1s to 50y\)/ ],
+    [ 'session_cache zone=big:100000m;',
+      qr/session cache zone "zone=big:100000m" is too large \(at most 65536m\)/ ],
+);
+for my $b (@bounds) {
+    my ($directive, $want) = @$b;
+    my $conf = $directive =~ /^session_redis/ ? $directive
+             : "$base    $directive";
+    ($out, $rc) = nginx_t($conf);
+    isnt($rc, 0, "nginx -t fails: $directive");
+    like($out, qr/\[emerg\] .*$want in \Q$dir\E\/nginx\.conf:(\d+)/,
+         '... naming the parameter, the range, the file');
+    my ($line) = $out =~ /nginx\.conf:(\d+)/;
+    open my $fh, '<', "$dir/nginx.conf" or die $!;
+    my @l = <$fh>;
+    my ($first) = $directive =~ /^(\S+)/;
+    like($l[($line // 1) - 1] // '', qr/\Q$first\E/, '... and its line');
+}
+for my $t ('connect_timeout=11m', 'timeout=9999999999999s') {
+    ($out, $rc) = nginx_t("session_keys $keys/ring1.keys;\n"
+                          . "    session_redis 127.0.0.1:6379 $t;");
+    isnt($rc, 0, "nginx -t fails: session_redis $t");
+    like($out, qr/invalid "session_redis" parameter "\Q$t\E" \(TIME from 1ms to 10m\) in \Q$dir\E\/nginx\.conf:\d+/,
+         '... naming the parameter and the range');
+}
+($out, $rc) = nginx_t("$base    session_timeout idle=10y absolute=10y "
+                      . "touch=1h;\n    session_cookie sid max_age=10y;");
+is($rc, 0, 'the bounds themselves pass nginx -t') or diag $out;
+
 done_testing();

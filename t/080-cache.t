@@ -166,4 +166,44 @@ for my $n ($nginx, $rot) {
            'no alert, crit or emerg in the error log');
 }
 
+# --- a full zone is said once, at warn, and counted (issue 16 item 6):
+# 8 pages, sessions with 3.9 kB of claims (two pages an entry)
+my $small = nginx_start(workers => 1, http => <<"HTTP");
+    session_keys $keys/ring1.keys;
+    session_redis 127.0.0.1:$rport;
+    session_cookie sid secure=off;
+    session_cache zone=small:32k valid=30s;
+
+    server {
+        listen 127.0.0.1:\$PORT;
+        location /p {
+            session_required on;
+            proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
+        location = /echo { return 200 "ok\\n"; }
+        location = /metrics { session_metrics; }
+    }
+HTTP
+for (1 .. 50) {
+    my ($n) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'session:revoked')
+              =~ /(\d+)\s*$/;
+    last if $n >= 3;
+    sleep 0.1;
+}
+my @big = map { scalar ctl('create', "big$_", 'blob=' . ('x' x 3900)) } 1 .. 8;
+my @bst;
+for my $round (1 .. 2) {
+    push @bst, http_request($small->{port}, 'GET /p',
+                            { Cookie => "sid=$_" })->{status} for @big;
+}
+is_deeply(\@bst, [(200) x 16], "a full zone still serves every session") or diag(SessionTest::error_log($small));
+my @full = SessionTest::error_log($small) =~ /\[warn\].*session cache zone "small" is full/g;
+is(scalar @full, 1, 'a full zone is logged once, at warn');
+my $mb = http_request($small->{port}, 'GET /metrics')->{body} // '';
+my ($ev) = $mb =~ /^nginx_session_cache_evictions_total (\d+)/m;
+my ($sf) = $mb =~ /^nginx_session_cache_store_failures_total (\d+)/m;
+ok(($ev // 0) + ($sf // 0) > 0,
+   'and counted: evictions ' . ($ev // 'none') . ', store failures '
+   . ($sf // 'none'));
+
 done_testing();

@@ -336,23 +336,90 @@ sctl_usage_error(const char *fmt, ...)
 }
 
 
-/* text output: control characters of untrusted strings as \xNN */
+/*
+ * Text output of untrusted strings (subjects, claims) reaches a terminal:
+ * C0 controls, DEL and bytes that are not UTF-8 are written as \xNN; C1
+ * controls (U+0080..U+009F, which some terminals obey as CSI, OSC, ...)
+ * and the characters that reorder or break lines (bidi controls, U+2028,
+ * U+2029) as \uNNNN; a backslash is doubled, so the output is unambiguous.
+ */
+
+static size_t sctl_utf8_len(const unsigned char *p, size_t len);
+
+
+/* the code point of a valid n-byte sequence if it must be escaped, or 0 */
+
+static uint32_t
+sctl_unsafe_cp(const unsigned char *p, size_t n)
+{
+    size_t    i;
+    uint32_t  cp;
+
+    cp = p[0] & (0xff >> (n + 1));
+
+    for (i = 1; i < n; i++) {
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+
+    if ((cp >= 0x80 && cp <= 0x9f)
+        || cp == 0x200e || cp == 0x200f
+        || (cp >= 0x2028 && cp <= 0x202e)
+        || (cp >= 0x2066 && cp <= 0x2069))
+    {
+        return cp;
+    }
+
+    return 0;
+}
 
 static void
 sctl_text(const char *s, size_t len)
 {
-    size_t          i;
-    unsigned char   c;
+    size_t                n;
+    uint32_t              cp;
+    const unsigned char  *p, *end;
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
+    p = (const unsigned char *) s;
+    end = p + len;
 
-        if (c < 0x20 || c == 0x7f) {
-            printf("\\x%02x", c);
+    while (p < end) {
+
+        if (*p < 0x20 || *p == 0x7f) {
+            printf("\\x%02x", *p);
+            p++;
+            continue;
+        }
+
+        if (*p == '\\') {
+            fputs("\\\\", stdout);
+            p++;
+            continue;
+        }
+
+        n = sctl_utf8_len(p, (size_t) (end - p));
+
+        if (n == 0) {
+            printf("\\x%02x", *p);
+            p++;
+            continue;
+        }
+
+        if (n == 1) {
+            putchar(*p);
+            p++;
+            continue;
+        }
+
+        cp = sctl_unsafe_cp(p, n);
+
+        if (cp) {
+            printf("\\u%04x", (unsigned) cp);
 
         } else {
-            putchar(c);
+            fwrite(p, 1, n, stdout);
         }
+
+        p += n;
     }
 }
 
@@ -464,6 +531,12 @@ sctl_json_raw_string(const char *s, size_t len)
         if (n == 0) {
             fputs("\\ufffd", stdout);
             p++;
+            continue;
+        }
+
+        if (n > 1 && sctl_unsafe_cp(p, n)) {
+            printf("\\u%04x", (unsigned) sctl_unsafe_cp(p, n));
+            p += n;
             continue;
         }
 
@@ -2285,7 +2358,7 @@ sctl_cmd_list(sctl_ctx_t *ctx)
 {
     int           rc;
     char          ukey[SCTL_KEY_MAX];
-    size_t        i, k, argvlen[6];
+    size_t        i, k, n, argvlen[6];
     long long     pruned, v[5];
     const char   *argv[6];
     redisReply   *r, *list, *e;
@@ -2373,7 +2446,11 @@ sctl_cmd_list(sctl_ctx_t *ctx)
             sctl_json_close(&j, '}');
 
         } else {
-            printf("%-18.*s", SCTL_REF_LEN, e->element[0]->str);
+            /* an index member is whatever was written to Redis */
+            n = e->element[0]->len < SCTL_REF_LEN ? e->element[0]->len
+                                                   : SCTL_REF_LEN;
+            sctl_text(e->element[0]->str, n);
+            printf("%*s", (int) (18 - n), "");
             sctl_text_time(NULL, v[1]);
             sctl_text_time(NULL, v[3]);
             sctl_text_time(NULL, v[2]);

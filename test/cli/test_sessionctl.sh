@@ -484,6 +484,43 @@ expect 0 "localhost" "${K[@]}" --redis "localhost:$port" --db 2 \
     --prefix app: revoke "$c3"
 
 
+# hostile bytes in a record (written by whoever can write to Redis) never
+# reach the terminal raw: C1 controls, bidi controls, invalid UTF-8, ESC
+
+run "${K[@]}" "${R[@]}" --prefix esc: create plain
+ce=$OUT
+ekey=$(rcli --scan --pattern 'esc:s:*' | head -1)
+rcli HSET "$ekey" sub "$(printf 'a\xc2\x9b31mB\xff\xfeC\x1b[2JD\xe2\x80\xaeE\\F\xc3\xa9')" \
+    cl "$(printf 'x=\xc2\x9d0;t\xc2\x9c')" >/dev/null
+expect 0 "show: a hostile subject" "${K[@]}" "${R[@]}" --prefix esc: show "$ce"
+check "show: C1 control escaped" has "$OUT" 'a\u009b31mB'
+check "show: invalid UTF-8 escaped" has "$OUT" 'B\xff\xfeC'
+check "show: ESC escaped" has "$OUT" 'C\x1b[2JD'
+check "show: bidi override escaped" has "$OUT" 'D\u202eE'
+check "show: backslash doubled" has "$OUT" 'E\\F'
+check "show: valid UTF-8 kept" has "$OUT" "$(printf 'F\xc3\xa9')"
+check "show: C1 in claims escaped" has "$OUT" 'x=\u009d0;t\u009c'
+check "show: no raw C1, ESC or invalid byte" bash -c \
+    '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\x1b\\|\\xff\\|\\xe2\\x80\\xae")" <<<"$1"' _ "$OUT"
+
+expect 0 "show --json: a hostile subject" "${K[@]}" "${R[@]}" --prefix esc: \
+    --json show "$ce"
+check "show --json: C1 and bidi escaped, invalid UTF-8 replaced" \
+    is "$(jq -j .subject <<<"$OUT" | od -An -tx1 | tr -d ' \n')" \
+    "$(printf 'a\xc2\x9b31mB\xef\xbf\xbd\xef\xbf\xbdC\x1b[2JD\xe2\x80\xaeE\\F\xc3\xa9' | od -An -tx1 | tr -d ' \n')"
+check "show --json: no raw C1 or bidi byte" bash -c \
+    '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\xe2\\x80\\xae")" <<<"$1"' _ "$OUT"
+
+junk=$(printf '\xc2\x9bjunk\x1b0123456789abcdef')
+rcli SADD "esc:u:plain" "$junk" >/dev/null
+rcli HSET "esc:s:$junk" sub plain cre 1 abs 4000000000 last 1 >/dev/null
+rcli EXPIRE "esc:s:$junk" 600 >/dev/null
+expect 0 "list: a hostile index member" "${R[@]}" --prefix esc: list plain
+check "list: the member escaped" has "$OUT" '\u009bjunk\x1b0123'
+check "list: no raw C1 or ESC" bash -c \
+    '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\x1b")" <<<"$1"' _ "$OUT"
+
+
 # the wrapper
 
 OUT=$("$root/scripts/sessionctl" --help)
