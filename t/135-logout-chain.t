@@ -346,7 +346,8 @@ sub chain {
 {
     my $p = login('down');
     is(req($port, '/app/x', $p)->{status}, 200, 'down: live');
-    redis_cli($redis, 'CLIENT', 'PAUSE', 3000, 'WRITE');
+    # writes wait (longer than both requests' timeouts), reads go on
+    redis_cli($redis, 'CLIENT', 'PAUSE', 30000, 'WRITE');
     my $r = req($port, '/logout', $p);
     is($r->{status}, 503, 'session_logout, redis not confirming: 503');
     is(set_cookie($r, 'sid'), undef, '... and no cookie');
