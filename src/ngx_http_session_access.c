@@ -593,6 +593,7 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
                                  e[5]->str, e[5]->len, next)
                    != SC_OK)
             {
+                ngx_explicit_memzero(next, SC_TOKEN_LEN);
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "session: renewed session does not open");
                 ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;

@@ -776,7 +776,7 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
             /* this worker at once; the others through the channel */
             ngx_http_session_cache_evict(
                 ngx_http_get_module_main_conf(r, ngx_http_session_module),
-                ctx->current_hash);
+                ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
         }
 
         fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
