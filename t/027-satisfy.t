@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use SessionTest;
 use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep);
 
 my $keys = test_keys_dir();
 my $sec = "$FindBin::Bin/secrets";
@@ -82,6 +83,14 @@ my $port = $nginx->{port};
 my $cookie = sessionctl('--keys', "$keys/ring1.keys",
                         '--redis', "127.0.0.1:$rport", 'create', 'alice');
 like($cookie, qr/^k1\./, 'a session cookie');
+
+# under valgrind the worker's first connection to Redis can take seconds:
+# wait (bounded) until a session is answered for
+for (1 .. 60) {
+    last if http_request($port, 'GET /anydeny-on/x',
+                         { Cookie => "sid=$cookie" })->{status} != 503;
+    sleep 0.5;
+}
 
 # the published GitHub vector (second secret of github.secret)
 my $gh_body = 'Hello, World!';
