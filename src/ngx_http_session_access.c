@@ -723,6 +723,8 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
     ngx_http_request_t            *r;
     ngx_http_session_srv_conf_t   *sscf;
     ngx_http_session_main_conf_t  *smcf;
+    u_char                         next[SC_TOKEN_LEN];
+    u_char                         next_hash[SC_HASH_HEX_LEN];
 
     r = ctx->request;
     ctx->op = NULL;
@@ -743,30 +745,54 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
         e = reply->element;
 
-        if (e[4]->type == REDIS_REPLY_STRING && !ctx->hop) {
+        if (e[4]->type == REDIS_REPLY_STRING) {
 
             /*
              * The cookie was replaced by a later login and is in its grace
              * period: open the new token, look the new session up (a
              * second round trip, for the grace period only) and hand out
-             * its cookie.
+             * its cookie.  The new session may have been replaced too
+             * (several logins within the grace period): the chain is
+             * followed to its live end, so a cookie answers only for the
+             * chain's live session, and ending that one ends them all.
              */
 
-            if (e[4]->len != SC_HASH_HEX_LEN
+            if (ctx->hop >= SS_CHAIN_HOPS
+                || e[4]->len != SC_HASH_HEX_LEN
                 || e[5]->type != REDIS_REPLY_STRING
-                || sc_grace_open(ctx->token, e[5]->str, e[5]->len,
-                                 ctx->renew_token)
+                || sc_grace_open(ctx->hop ? ctx->renew_token : ctx->token,
+                                 e[5]->str, e[5]->len, next)
                    != SC_OK)
             {
+                ngx_explicit_memzero(next, SC_TOKEN_LEN);
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "session: renewed session does not open");
                 ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
                 goto done;
             }
 
+            /* "nx" must name the session whose token was sealed */
+
+            sc_token_hash_hex(next, (char *) next_hash);
+
+            if (!sc_equal(next_hash, e[4]->str, SC_HASH_HEX_LEN)) {
+                ngx_explicit_memzero(next, SC_TOKEN_LEN);
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "session: the record of session %*s in redis "
+                              "names a renewal that its sealed token does "
+                              "not match; refused",
+                              (size_t) 16,
+                              ctx->hop ? ctx->current_hash : ctx->hash);
+                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+                goto done;
+            }
+
+            ngx_memcpy(ctx->renew_token, next, SC_TOKEN_LEN);
+            ngx_explicit_memzero(next, SC_TOKEN_LEN);
+
             ctx->renewed = 1;
-            ctx->hop = 1;
-            ngx_memcpy(ctx->current_hash, e[4]->str, SC_HASH_HEX_LEN);
+            ctx->hop++;
+            ngx_memcpy(ctx->current_hash, next_hash, SC_HASH_HEX_LEN);
 
             smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
@@ -1001,10 +1027,24 @@ ngx_http_session_resume(ngx_http_request_t *r)
 }
 
 
+/*
+ * The access handler's answer.  Only a valid session in a location where
+ * it is required is a positive authentication (NGX_OK, which also
+ * satisfies "satisfy any"); wherever the session is optional
+ * ("session_required optional", "session_issue on") the handler grants
+ * nothing and answers NGX_DECLINED, so that the other access handlers
+ * (allow/deny, auth_basic, auth_request, session_signature,
+ * session_telegram) decide.  Under "satisfy all" NGX_OK and NGX_DECLINED
+ * are the same; under "satisfy any" an NGX_OK for "no session" would
+ * skip every other check.  docs/directives.md has the table.
+ */
+
 static ngx_int_t
 ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_loc_conf_t *slcf)
 {
+    ngx_int_t  rc;
+
     if (!ctx->counted) {
         ctx->counted = 1;
         ngx_http_session_count(validations[ctx->status]);
@@ -1013,12 +1053,18 @@ ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     switch (ctx->status) {
 
     case NGX_HTTP_SESSION_ST_OK:
-        return ngx_http_session_check_claims(r, ctx, slcf);
+        rc = ngx_http_session_check_claims(r, ctx, slcf);
+
+        if (rc == NGX_OK && slcf->required == NGX_HTTP_SESSION_OPTIONAL) {
+            return NGX_DECLINED;
+        }
+
+        return rc;
 
     case NGX_HTTP_SESSION_ST_ERROR:
 
         if (slcf->required == NGX_HTTP_SESSION_OPTIONAL) {
-            return NGX_OK;
+            return NGX_DECLINED;
         }
 
         if (ngx_http_session_retry_after(r) != NGX_OK) {
@@ -1030,7 +1076,7 @@ ngx_http_session_decide(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     default:
 
         if (slcf->required == NGX_HTTP_SESSION_OPTIONAL) {
-            return NGX_OK;
+            return NGX_DECLINED;
         }
 
         return ngx_http_session_reject(r, slcf);
@@ -1042,13 +1088,22 @@ static ngx_int_t
 ngx_http_session_reject(ngx_http_request_t *r,
     ngx_http_session_loc_conf_t *slcf)
 {
-    ngx_str_t         url;
-    ngx_table_elt_t  *h;
+    ngx_str_t                  url;
+    ngx_table_elt_t           *h;
+    ngx_http_core_loc_conf_t  *clcf;
 
-    /* a subrequest (auth_request, SSI) is answered 401, never redirected */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /*
+     * A subrequest (auth_request, SSI) is answered 401, never redirected.
+     * Under "satisfy any" a redirect would end the access phase before
+     * allow/deny or auth_basic could grant the request: 401 lets them
+     * decide (error_page 401 can still send browsers to the login page).
+     */
 
     if (slcf->login_url == NULL || r != r->main
-        || !ngx_http_session_is_navigation(r))
+        || !ngx_http_session_is_navigation(r)
+        || clcf->satisfy == NGX_HTTP_SATISFY_ANY)
     {
         return NGX_HTTP_UNAUTHORIZED;
     }

@@ -67,9 +67,9 @@ static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_send_create(
     ngx_http_session_filter_ctx_t *fctx);
-static ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
-    ngx_uint_t all, ngx_http_session_ctx_t *ctx, void *data,
-    ngx_http_session_op_handler_pt handler);
+static ngx_http_session_op_t *ngx_http_session_send_revoke(
+    ngx_http_request_t *r, ngx_uint_t all, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *subject, void *data, ngx_http_session_op_handler_pt handler);
 static void ngx_http_session_filter_reply(void *data, redisReply *reply);
 static void ngx_http_session_filter_timeout(ngx_event_t *ev);
 static void ngx_http_session_filter_cleanup(void *data);
@@ -325,7 +325,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 
     /* the cookie of an older key, or of a renewed session: set it anew */
 
-    if (ctx && ctx->status == NGX_HTTP_SESSION_ST_OK
+    if (ctx && ctx->status == NGX_HTTP_SESSION_ST_OK && !ctx->ended
         && (ctx->key_index > 0 || ctx->renewed))
     {
         if (ctx->renewed) {
@@ -527,10 +527,25 @@ ngx_http_session_start(ngx_http_request_t *r,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
+    if (ctx && fctx->logout) {
+        /* no session cookie on this response but a new login's */
+        ctx->ended = 1;
+    }
+
+    /*
+     * What the logout ends: the request's session (any cookie whose MAC
+     * verified, whatever its lookup said: the lookup may have failed) and,
+     * for "all", every session of the subject named in the response, or
+     * of the request's session when the response names none.  A browser
+     * without a cookie that gets "all" with a subject (a password reset
+     * after "forgot password") still ends that subject's sessions.
+     */
+
     if (fctx->logout
-        && (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK))
+        && (ctx == NULL || !ctx->have_token)
+        && !(fctx->logout == NGX_HTTP_SESSION_LOGOUT_ALL && fctx->create))
     {
-        /* no live session to end: only the cookie goes */
+        /* nothing to end: only the cookie goes */
         fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
 
         if (!fctx->create) {
@@ -553,16 +568,13 @@ ngx_http_session_start(ngx_http_request_t *r,
     fctx->timer.log = r->connection->log;
 
     if (fctx->logout) {
-        if (ngx_http_session_send_revoke(r,
+        fctx->op = ngx_http_session_send_revoke(r,
                                  fctx->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
-                                 ctx, fctx, ngx_http_session_filter_reply)
-            != NGX_OK)
-        {
+                                 ctx, fctx->create ? &fctx->subject : NULL,
+                                 fctx, ngx_http_session_filter_reply);
+        if (fctx->op == NULL) {
             return NGX_ERROR;
         }
-
-        fctx->op = (ngx_http_session_op_t *) ctx->op;
-        ctx->op = NULL;
 
     } else if (ngx_http_session_send_create(fctx) != NGX_OK) {
         return NGX_ERROR;
@@ -663,37 +675,69 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
 
 
 /*
- * REVOKE or REVOKE_ALL of the request's session; the op is left in
- * ctx->op for the caller to take.
+ * REVOKE or REVOKE_ALL (SS_SCRIPT_REVOKE_ALL): the request's session, if
+ * it had a cookie that verified, with its renewal chain; with "all" also
+ * every session of the subject (NULL or empty: the request's session's).
  */
 
-static ngx_int_t
+static ngx_http_session_op_t *
 ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
-    ngx_http_session_ctx_t *ctx, void *data,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *subject, void *data,
     ngx_http_session_op_handler_pt handler)
 {
-    size_t                         argslen[3];
-    const char                    *args[3];
+    u_char                        *p;
+    size_t                         argslen[4];
+    const char                    *args[4];
     ngx_http_session_main_conf_t  *smcf;
-    u_char                         key[128 + 2 + SC_HASH_HEX_LEN];
+    u_char                         key[128 + 2 + SC_HASH_HEX_LEN
+                                       + NGX_HTTP_SESSION_SUBJECT_MAX];
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    args[0] = (const char *) key;
-    argslen[0] = ngx_http_session_key(key, smcf,
-                                      ngx_http_session_ctx_hash(ctx))
-                 - key;
     args[1] = (const char *) smcf->redis->prefix.data;
     argslen[1] = smcf->redis->prefix.len;
-    args[2] = (const char *) ctx->hash;
-    argslen[2] = SC_HASH_HEX_LEN;
 
-    ctx->op = ngx_http_session_redis_script(
-                  all ? NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL
-                      : NGX_HTTP_SESSION_SCRIPT_REVOKE,
-                  handler, data, 1, 3, args, argslen);
+    if (ctx && ctx->have_token) {
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_key(key, smcf,
+                                          ngx_http_session_ctx_hash(ctx))
+                     - key;
+        args[2] = (const char *) ctx->hash;
+        argslen[2] = SC_HASH_HEX_LEN;
 
-    return ctx->op ? NGX_OK : NGX_ERROR;
+    } else {
+        if (!all || subject == NULL || subject->len == 0) {
+            return NULL;
+        }
+
+        p = ngx_cpymem(key, smcf->redis->prefix.data,
+                       smcf->redis->prefix.len);
+        p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
+        p = ngx_cpymem(p, subject->data, subject->len);
+
+        args[0] = (const char *) key;
+        argslen[0] = p - key;
+        args[2] = "";
+        argslen[2] = 0;
+    }
+
+    if (!all) {
+        return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE,
+                                             handler, data, 1, 3, args,
+                                             argslen);
+    }
+
+    if (subject && subject->len) {
+        args[3] = (const char *) subject->data;
+        argslen[3] = subject->len;
+
+    } else {
+        args[3] = "";
+        argslen[3] = 0;
+    }
+
+    return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
+                                         handler, data, 1, 4, args, argslen);
 }
 
 
@@ -728,11 +772,11 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
         ngx_http_session_count(logouts);
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-        if (ctx) {
+        if (ctx && ctx->have_token) {
             /* this worker at once; the others through the channel */
             ngx_http_session_cache_evict(
                 ngx_http_get_module_main_conf(r, ngx_http_session_module),
-                ctx->current_hash);
+                ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
         }
 
         fctx->logout = NGX_HTTP_SESSION_LOGOUT_NONE;
@@ -1072,6 +1116,9 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* no session cookie on this response, whatever it is (204, 303, 503) */
+    ctx->ended = 1;
+
     if (!ctx->have_token
         && ngx_http_session_find_cookie(r, sscf, smcf, ctx) != NGX_OK)
     {
@@ -1090,16 +1137,13 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_session_send_revoke(r,
+    lctx->op = ngx_http_session_send_revoke(r,
                                  slcf->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
-                                 ctx, lctx, ngx_http_session_logout_reply)
-        != NGX_OK)
-    {
+                                 ctx, NULL, lctx,
+                                 ngx_http_session_logout_reply);
+    if (lctx->op == NULL) {
         return ngx_http_session_logout_respond_error(r);
     }
-
-    lctx->op = ctx->op;
-    ctx->op = NULL;
 
     cln->handler = ngx_http_session_logout_cleanup;
     cln->data = lctx;

@@ -272,7 +272,8 @@ typedef struct {
 
     unsigned                        waiting:1;
     unsigned                        renewed:1;
-    unsigned                        hop:1;
+    unsigned                        hop:4;       /* < SS_CHAIN_HOPS */
+    unsigned                        ended:1;     /* a logout ran */
     unsigned                        counted:1;
     unsigned                        done:1;
     unsigned                        have_token:1;

@@ -49,11 +49,14 @@
 /*
  * Touch: slides the idle timeout, at most once per "touch" interval per
  * session, sent by nginx without waiting for the reply.  A record deleted
- * meanwhile (a logout) is not recreated.
+ * meanwhile (a logout) is not recreated, and one renewed meanwhile by a
+ * later login (it has "nx") keeps its grace period: a touch sent by a
+ * lookup that ran just before the renewal must not give it back "idle".
  *   KEYS[1] session key; ARGV[1] now, ARGV[2] TTL = min(idle, abs - now)
  */
 #define SS_SCRIPT_TOUCH                                                       \
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"                            \
+    "if redis.call('EXISTS', KEYS[1]) == 1\n"                                 \
+    "   and redis.call('HEXISTS', KEYS[1], 'nx') == 0 then\n"                 \
     "  redis.call('HSET', KEYS[1], 'last', ARGV[1])\n"                        \
     "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"                              \
     "end\n"                                                                   \
@@ -103,51 +106,74 @@
 
 
 /*
- * Revoke one session (a logout, sessionctl revoke).  A renewed record
- * (in its grace period) revokes the session it points to as well.
- *   KEYS[1] session key; ARGV[1] prefix, ARGV[2] hash
- *   reply: integer 1 if a session existed, 0 if not; publishes each hash
+ * A renewal chain: a browser that logged in three times within the grace
+ * period left A (nx = B), B (nx = C) and C, the live session; only C is in
+ * the subject index.  A lookup follows nx to the end of the chain (at most
+ * SS_CHAIN_HOPS hops) and answers for the live session only, so ending
+ * the live session ends every cookie of its chain at once.  Revocations
+ * still delete every record they can reach: chain(h) deletes h and every
+ * record after it, publishes each hash (session_cache evicts them on every
+ * worker), removes the live one from its subject's index and returns the
+ * live session's subject (false if there was none).
  */
-#define SS_SCRIPT_REVOKE                                                      \
-    "local k, h = KEYS[1], ARGV[2]\n"                                         \
-    "local nx = redis.call('HGET', k, 'nx')\n"                                \
-    "if nx then\n"                                                            \
-    "  redis.call('DEL', k)\n"                                                \
-    "  redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                      \
-    "  k, h = ARGV[1] .. 's:' .. nx, nx\n"                                    \
-    "end\n"                                                                   \
-    "local sub = redis.call('HGET', k, 'sub')\n"                              \
-    "redis.call('DEL', k)\n"                                                  \
-    "redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                        \
-    "if not sub then return 0 end\n"                                          \
-    "redis.call('SREM', ARGV[1] .. 'u:' .. sub, h)\n"                         \
-    "return 1\n"
+#define SS_CHAIN_HOPS         8
+
+#define SS_LUA_CHAIN                                                          \
+    "local p = ARGV[1]\n"                                                     \
+    "local function chain(h)\n"                                               \
+    "  for _ = 1, 32 do\n"                                                    \
+    "    local k = p .. 's:' .. h\n"                                          \
+    "    local f = redis.call('HMGET', k, 'sub', 'nx')\n"                     \
+    "    redis.call('DEL', k)\n"                                              \
+    "    redis.call('PUBLISH', p .. 'revoked', h)\n"                          \
+    "    if not f[2] then\n"                                                  \
+    "      if f[1] then redis.call('SREM', p .. 'u:' .. f[1], h) end\n"       \
+    "      return f[1]\n"                                                     \
+    "    end\n"                                                               \
+    "    h = f[2]\n"                                                          \
+    "  end\n"                                                                 \
+    "  return false\n"                                                        \
+    "end\n"
 
 
 /*
- * Revoke every session of the subject of a session (logout "all").
+ * Revoke one session (a logout, sessionctl revoke), with the rest of its
+ * renewal chain.
  *   KEYS[1] session key; ARGV[1] prefix, ARGV[2] hash
- *   reply: the number of sessions revoked
+ *   reply: integer 1 if a live session was ended, 0 if not
+ */
+#define SS_SCRIPT_REVOKE                                                      \
+    SS_LUA_CHAIN                                                              \
+    "if chain(ARGV[2]) then return 1 end\n"                                   \
+    "return 0\n"
+
+
+/*
+ * Revoke every session of a subject (logout "all"): the subject named by
+ * ARGV[3] (X-Session-Subject of the response) or, when it is empty, the
+ * subject of the request's session.  The request's own session (ARGV[2],
+ * empty if the request had none) is ended in either case, with its
+ * chain; so is every session in the subject's index, with theirs.
+ *   KEYS[1] the request's session key, or the subject index key when the
+ *   request had no session; ARGV[1] prefix, ARGV[2] hash or '',
+ *   ARGV[3] subject or ''
+ *   reply: the number of live sessions ended
  */
 #define SS_SCRIPT_REVOKE_ALL                                                  \
-    "local k = KEYS[1]\n"                                                     \
-    "local nx = redis.call('HGET', k, 'nx')\n"                                \
-    "if nx then\n"                                                            \
-    "  redis.call('DEL', k)\n"                                                \
-    "  k = ARGV[1] .. 's:' .. nx\n"                                           \
+    SS_LUA_CHAIN                                                              \
+    "local n, sub = 0, ARGV[3]\n"                                             \
+    "if ARGV[2] ~= '' then\n"                                                 \
+    "  local s = chain(ARGV[2])\n"                                            \
+    "  if s then n = 1 end\n"                                                 \
+    "  if sub == '' and s then sub = s end\n"                                 \
     "end\n"                                                                   \
-    "local sub = redis.call('HGET', k, 'sub')\n"                              \
-    "redis.call('DEL', k)\n"                                                  \
-    "redis.call('PUBLISH', ARGV[1] .. 'revoked', ARGV[2])\n"                  \
-    "if not sub then return 0 end\n"                                          \
-    "local idx = ARGV[1] .. 'u:' .. sub\n"                                    \
-    "local m = redis.call('SMEMBERS', idx)\n"                                 \
-    "for _, h in ipairs(m) do\n"                                              \
-    "  redis.call('DEL', ARGV[1] .. 's:' .. h)\n"                             \
-    "  redis.call('PUBLISH', ARGV[1] .. 'revoked', h)\n"                      \
+    "if sub == '' then return n end\n"                                        \
+    "local idx = p .. 'u:' .. sub\n"                                          \
+    "for _, h in ipairs(redis.call('SMEMBERS', idx)) do\n"                    \
+    "  if chain(h) then n = n + 1 end\n"                                      \
     "end\n"                                                                   \
     "redis.call('DEL', idx)\n"                                                \
-    "return #m\n"
+    "return n\n"
 
 
 /*
