@@ -110,8 +110,9 @@ install: module sessionctl
 deb:
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION)
-	cp -a Makefile config README.md debian docs scripts src tools \
-	    $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION)/
+	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude='./t/servroot*' \
+	    --exclude=./test/e2e/node_modules --exclude=./test/e2e/artifacts . \
+	    | tar -xf - -C $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION)
 	cd $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION) && \
 	    dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
