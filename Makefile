@@ -6,7 +6,10 @@
 #   make unit            C unit tests of the core
 #   make unit-asan       the same under AddressSanitizer + UBSan
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS each
-#   make install         the module and a modules-available snippet
+#   make install         the module, its modules-available snippet,
+#                        sessionctl and its man page
+#   make deb             build/deb/libnginx-mod-http-session_*.deb
+#                        (docs/packaging.md; test: test/deb/run)
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, /usr/share/nginx/src.
 
@@ -28,8 +31,12 @@ FUZZ_TARGETS  = $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c)))
 DESTDIR      ?=
 MODULES_DIR  ?= /usr/lib/nginx/modules
 AVAIL_DIR    ?= /usr/share/nginx/modules-available
+BINDIR       ?= /usr/local/bin
+MANDIR       ?= /usr/local/share/man
+DEB_DIR      ?= $(BUILD)/deb
+DEB_VERSION  := $(shell sed -n '1s/.*(\(.*\)-[^-]*).*/\1/p' debian/changelog)
 
-.PHONY: all module sessionctl unit unit-asan fuzz test install clean
+.PHONY: all module sessionctl unit unit-asan fuzz test install deb clean
 
 all: module sessionctl $(BUILD)/test_core $(BUILD)/test_sig
 
@@ -40,8 +47,8 @@ sessionctl: $(BUILD)/sessionctl
 
 $(BUILD)/sessionctl: tools/sessionctl.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ tools/sessionctl.c $(CORE_SRCS) \
-	    $(LIBS_CTL)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc $(LDFLAGS) -o $@ \
+	    tools/sessionctl.c $(CORE_SRCS) $(LIBS_CTL)
 
 $(BUILD)/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
@@ -87,12 +94,29 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 test:
 	scripts/test
 
-install: module
-	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(AVAIL_DIR)
+install: module sessionctl
+	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(AVAIL_DIR) \
+	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(BUILD)/ngx_http_session_module.so \
 	    $(DESTDIR)$(MODULES_DIR)/
 	printf 'load_module modules/ngx_http_session_module.so;\n' \
 	    > $(DESTDIR)$(AVAIL_DIR)/mod-http-session.conf
+	install -m 0755 $(BUILD)/sessionctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 docs/sessionctl.1 $(DESTDIR)$(MANDIR)/man1/
+
+# The Debian package, built with dpkg-buildpackage and debian/ (dh with
+# the nginx sequence, as Debian's libnginx-mod-* packages are) in a copy
+# of the sources, so that nothing is written outside $(DEB_DIR).
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION)
+	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude='./t/servroot*' \
+	    --exclude=./test/e2e/node_modules --exclude=./test/e2e/artifacts . \
+	    | tar -xf - -C $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION)
+	cd $(DEB_DIR)/libnginx-mod-http-session-$(DEB_VERSION) && \
+	    dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	    { tail -n 40 ../build.log >&2; exit 1; }
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(BUILD)

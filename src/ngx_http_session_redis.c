@@ -119,6 +119,7 @@ typedef struct {
     ngx_http_session_main_conf_t      *smcf;
     ngx_log_t                         *log;
     unsigned                           exiting:1;
+    unsigned                           announced:1;
 
     ngx_http_session_link_t            cmd;
     ngx_http_session_link_t            sub;
@@ -1441,6 +1442,20 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
     } else {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
                        "session %s: ready", link->name);
+    }
+
+    /*
+     * Once per worker, when all of its links are first ready: the test
+     * harnesses wait for this line after every start and reload.
+     */
+
+    if (!w->announced
+        && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
+        && (w->smcf->cache_zone == NULL || w->sub.subscribed))
+    {
+        w->announced = 1;
+        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                      "session: redis link up (worker pid %P)", ngx_pid);
     }
 }
 

@@ -19,6 +19,11 @@ my $root    = abs_path(dirname(abs_path(__FILE__)) . '/../..');
 my $harness = "$root/t/harness";
 my $tmp     = tempdir('harness-selftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
+# the module and sessionctl for the readiness case below
+my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+             || "$root/build/ngx_http_session_module.so";
+my $sessionctl = $ENV{TEST_NGINX_SESSIONCTL} || "$root/build/sessionctl";
+
 # A clean environment: no TEST_NGINX_* knob of the caller leaks in
 # (TEST_NGINX_BINARY excepted).
 for my $k (keys %ENV) {
@@ -489,6 +494,53 @@ SKIP: {
         unless grep { -x "$_/valgrind" } split /:/, $ENV{PATH};
     expect(pass => 'TEST_NGINX_USE_VALGRIND', t_file($ok_block),
            env => { TEST_NGINX_USE_VALGRIND => 1 });
+}
+
+# Readiness: a block's requests start only once nginx's link to Redis is
+# up (t/lib/NginxReady.pm), however long its first connection takes.
+# Redis sits behind a proxy holding nginx's connections for 1.5 s, longer
+# than connect_timeout (as a worker under valgrind is slow to reach it):
+# without the wait, the request right after the start answers 503.
+SKIP: {
+    skip 'no built module or sessionctl, or no redis-server', 4
+        unless -f $module && -x $sessionctl
+               && grep { -x "$_/redis-server" } split /:/, $ENV{PATH};
+    require lib;
+    lib->import("$root/t/lib");
+    require SessionTest;
+    my $redis = SessionTest::redis_start();
+    my $proxy = SessionTest::delay_proxy(port => $redis->{port}, hold => 1.5);
+    my $cookie = `'$sessionctl' --keys '$root/t/keys/ring1.keys' --redis 127.0.0.1:$redis->{port} --prefix selftest: create u1`;
+    chomp $cookie;
+    my $blocks = <<'_EOT_';
+=== TEST 1: the first request after the start finds Redis linked
+--- http_config
+    session_keys $TEST_NGINX_KEYS_FILE;
+    session_redis 127.0.0.1:$TEST_NGINX_PROXY_PORT prefix=selftest: timeout=1s connect_timeout=300ms;
+    session_cookie sid secure=off;
+--- config
+    location /p {
+        session_required on;
+        proxy_set_header X-User-Id $session_user;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location /echo { return 200 "user=[$http_x_user_id]\n"; }
+--- request
+GET /p
+--- more_headers eval
+"Cookie: sid=$ENV{TEST_NGINX_COOKIE}"
+--- response_body
+user=[u1]
+--- error_log
+connect timed out
+session: redis link up
+_EOT_
+    my %env = (TEST_NGINX_LOAD_MODULES => $module,
+               TEST_NGINX_KEYS_FILE => "$root/t/keys/ring1.keys",
+               TEST_NGINX_PROXY_PORT => $proxy->{port},
+               TEST_NGINX_COOKIE => $cookie);
+    expect(pass => 'readiness: Redis slow to link', t_file($blocks),
+           env => \%env);
 }
 
 done_testing();

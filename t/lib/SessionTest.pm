@@ -19,10 +19,12 @@ use IO::Socket::INET;
 use IO::Select;
 use POSIX ":sys_wait_h";
 use Time::HiRes qw(sleep time);
+use NginxReady ();
 
 our @EXPORT = qw(free_port redis_start redis_stop redis_cli nginx_start
                  nginx_stop nginx_reload http_request sessionctl
-                 test_keys_dir wait_port parallel_requests set_cookie);
+                 test_keys_dir wait_port parallel_requests set_cookie
+                 delay_proxy);
 
 my @cleanup;
 our @valgrind_roots;
@@ -167,7 +169,7 @@ worker_processes $workers;
 daemon on;
 master_process on;
 error_log $root/logs/error.log ${\($o{log_level} // 'info')};
-pid $root/logs/nginx.pid;
+${\NginxReady::log_directive("$root/logs")}pid $root/logs/nginx.pid;
 ${\($o{main} // '')}
 events { worker_connections 1024; accept_mutex off; }
 http {
@@ -207,11 +209,24 @@ sub nginx_up {
              . "--log-file=$n->{root}/logs/valgrind.%p.log $cmd";
         push @valgrind_roots, $n->{root};
     }
+    my $mark = NginxReady::mark("$n->{root}/logs");
     my $out = `$cmd 2>&1`;
     die "nginx failed to start: $out\n" if $?;
     wait_port($n->{port}, 1, 5 * slow())
         or die "nginx did not listen on $n->{port}\n";
     $n->{running} = 1;
+    nginx_ready($n, $mark);
+}
+
+# Every current worker's link to Redis is up (t/lib/NginxReady.pm), after
+# a start, restart or reload; bounded, and only a diagnostic when the bound
+# runs out (the test's own checks then say what fails).
+sub nginx_ready {
+    my ($n, $mark) = @_;
+    my $err = NginxReady::wait_links(conf => "$n->{root}/conf/nginx.conf",
+                                     logdir => "$n->{root}/logs", from => $mark,
+                                     timeout => valgrind() ? 120 : 20);
+    print STDERR "# $err\n" if $err;
 }
 
 
@@ -247,8 +262,10 @@ sub nginx_restart {
 
 sub nginx_reload {
     my ($n) = @_;
+    my $mark = NginxReady::mark("$n->{root}/logs");
     system("$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf "
            . "-s reload") == 0 or die "reload failed\n";
+    nginx_ready($n, $mark);
 }
 
 sub error_log {
@@ -355,6 +372,76 @@ sub set_cookie {
         return $1 if $v =~ /^\Q$name\E=([^;]*)/;
     }
     return undef;
+}
+
+# delay_proxy(port => P, hold => S): a TCP proxy on a free loopback port
+# in front of 127.0.0.1:P (a real redis-server) that, for S seconds after
+# it starts and after each arm() (arm(S2): S2 seconds), holds every
+# connection whose client speaks first in RESP arrays (hiredis, hence
+# nginx's workers) before relaying it; inline commands (redis-cli's
+# "PING", the harness's probe) pass at once.  So nginx's first connections
+# to Redis outlast a short connect_timeout, as a worker's do under
+# valgrind.  Returns { port, pid, arm => sub }.
+sub delay_proxy {
+    my (%o) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    my $armed = "$dir/until";
+    my $arm = sub {
+        my ($hold) = @_;
+        open my $fh, '>', "$armed.tmp" or die $!;
+        print $fh time + ($hold // $o{hold}), "\n";
+        close $fh;
+        rename "$armed.tmp", $armed or die $!;
+    };
+    $arm->();
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 64, ReuseAddr => 1)
+        or die "delay_proxy: $!\n";
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+        @cleanup = ();
+        @valgrind_roots = ();
+        while (1) {
+            my $c = $l->accept or next;
+            my $k = fork;
+            if (defined $k && $k == 0) {
+                close $l;
+                _delay_relay($c, $o{port}, $armed);
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+    }
+    my $p = { port => $l->sockport, pid => $pid, arm => $arm };
+    close $l;
+    push @cleanup, sub { kill 'KILL', -$pid; waitpid($pid, 0) };
+    return $p;
+}
+
+sub _delay_relay {
+    my ($c, $port, $armed) = @_;
+    my $first = '';
+    sysread($c, $first, 65536)
+        if IO::Select->new($c)->can_read(10);
+    if ($first =~ /^\*/ && open my $fh, '<', $armed) {
+        my $until = <$fh> // 0;
+        close $fh;
+        my $left = $until - time;
+        sleep $left if $left > 0;
+    }
+    my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+        or return;
+    syswrite $u, $first if length $first;
+    my $sel = IO::Select->new($c, $u);
+    while (1) {
+        for my $s ($sel->can_read) {
+            my $n = sysread $s, my $buf, 65536;
+            return unless $n;
+            syswrite($s == $c ? $u : $c, $buf) or return;
+        }
+    }
 }
 
 # sessionctl(@args): runs the project's CLI, returns (stdout, exit code)

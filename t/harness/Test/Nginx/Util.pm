@@ -19,6 +19,19 @@ use IO::Socket::INET ();
 use POSIX qw(:sys_wait_h SIGQUIT SIGTERM SIGKILL);
 use Time::HiRes qw(sleep time);
 
+# Readiness of the module's Redis links after a start: shared with
+# t/lib/SessionTest.pm, loaded by path since t/lib may not be on @INC.
+BEGIN {
+    unless ($INC{'NginxReady.pm'}) {
+        my $f = File::Spec->catfile(
+            (File::Spec->splitpath(File::Spec->rel2abs(__FILE__)))[1],
+            File::Spec->updir, File::Spec->updir, File::Spec->updir,
+            'lib', 'NginxReady.pm');
+        require $f;
+        $INC{'NginxReady.pm'} = $f;
+    }
+}
+
 use Exporter 'import';
 
 our @EXPORT_OK = qw(
@@ -353,7 +366,7 @@ worker_processes  $Workers;
 daemon $daemon;
 master_process $master;
 error_log $ErrLogFile $log_level;
-pid       $PidFile;
+${\NginxReady::log_directive($LogDir)}pid       $PidFile;
 $env
 $main_config
 
@@ -600,7 +613,7 @@ sub start_nginx ($) {
             sleep 0.05;
         }
         diag_verbose("nginx started under valgrind, pid $pid");
-        return undef;
+        return wait_ready($pid);
     }
 
     # Normal mode: "daemon on", so the command exits once nginx has
@@ -634,7 +647,7 @@ sub start_nginx ($) {
         if (defined $p && pid_alive($p) && port_listening($ServerPort)) {
             ($NginxPid, $NginxIsChild, $NginxOwner) = ($p, 0, $owner);
             diag_verbose("nginx started, pid $p");
-            return undef;
+            return wait_ready($p);
         }
         if (time > $deadline) {
             if (defined $p && pid_alive($p)) {
@@ -647,6 +660,18 @@ sub start_nginx ($) {
         }
         sleep 0.01;
     }
+}
+
+# Listening is not enough: wait (bounded) until every worker's link to
+# Redis is up (t/lib/NginxReady.pm).  Not an error when the bound runs
+# out: a diagnostic, and the block's own checks say what fails.
+sub wait_ready ($) {
+    my ($pid) = @_;
+    my $err = NginxReady::wait_links(conf => $ConfFile, logdir => $LogDir,
+                                     from => 0, pid => $pid,
+                                     timeout => $UseValgrind ? 120 : 20);
+    print STDERR "# $err\n" if defined $err;
+    return undef;
 }
 
 sub tail ($$) {
