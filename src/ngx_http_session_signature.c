@@ -37,6 +37,9 @@
 #define NGX_HTTP_SESSION_SIG_KEY_MAX   (128 + 16 + SC_SIG_REPLAY_MAX)
 #define NGX_HTTP_SESSION_SIG_TOKEN_MAX  64
 
+/* MAC work per slice of body hashing: about a millisecond */
+#define NGX_HTTP_SESSION_SIG_SLICE     (512 * 1024)
+
 
 typedef struct {
     ngx_http_request_t             *request;
@@ -51,7 +54,11 @@ typedef struct {
     size_t                          token_len;
     u_char                          key[NGX_HTTP_SESSION_SIG_KEY_MAX];
     u_char                          token[NGX_HTTP_SESSION_SIG_TOKEN_MAX];
+    ngx_event_t                     slice;       /* hashing, posted */
+    ngx_chain_t                    *cl;          /* hashing: next buffer */
+    off_t                           off;         /* ... and offset in it */
     unsigned                        waiting:1;
+    unsigned                        hashing:1;
     unsigned                        reserved:1;  /* the key holds our token */
 } ngx_http_session_sig_ctx_t;
 
@@ -59,6 +66,7 @@ typedef struct {
 static ngx_int_t ngx_http_session_sig_header(ngx_http_request_t *r,
     ngx_str_t *name, const char **value, size_t *len);
 static void ngx_http_session_sig_body(ngx_http_request_t *r);
+static void ngx_http_session_sig_slice(ngx_event_t *ev);
 static ngx_int_t ngx_http_session_sig_verify(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
 static ngx_int_t ngx_http_session_sig_replay(ngx_http_request_t *r,
@@ -262,7 +270,7 @@ ngx_http_session_sig_body(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_core_run_phases;
 
     if (ngx_http_session_sig_verify(r, ctx, slcf->sig) == NGX_AGAIN) {
-        /* waiting for Redis; its reply runs the phases */
+        /* hashing in slices, or waiting for Redis: they run the phases */
         return;
     }
 
@@ -270,25 +278,60 @@ ngx_http_session_sig_body(ngx_http_request_t *r)
 }
 
 
+/*
+ * Hashes the body in slices of at most NGX_HTTP_SESSION_SIG_SLICE bytes
+ * of MAC work (a body byte costs one HMAC per secret and the SHA-256 of
+ * the replay id), posting an event between slices so that the worker
+ * serves its other connections meanwhile: a large body costs the others
+ * no more than one slice (about a millisecond) at a time.  NGX_AGAIN: a
+ * slice is posted, or Redis is asked; the phases run again from there.
+ */
+
+static void
+ngx_http_session_sig_slice(ngx_event_t *ev)
+{
+    ngx_http_session_sig_ctx_t  *ctx = ev->data;
+
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    r = ctx->request;
+    c = r->connection;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (ngx_http_session_sig_verify(r, ctx, slcf->sig) == NGX_AGAIN) {
+        return;
+    }
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
 static ngx_int_t
 ngx_http_session_sig_verify(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
 {
-    off_t         off, total;
-    size_t        size;
+    off_t         total, pos;
+    size_t        size, budget;
     ssize_t       n;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
     u_char        buf[16384];
 
-    if (r->request_body) {
+    if (!ctx->hashing) {
+        ctx->hashing = 1;
+        ctx->cl = r->request_body ? r->request_body->bufs : NULL;
+        ctx->off = 0;
 
         /* a chunked body has no Content-Length to check beforehand */
 
         total = 0;
 
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        for (cl = ctx->cl; cl; cl = cl->next) {
             total += ngx_buf_size(cl->buf);
         }
 
@@ -296,37 +339,72 @@ ngx_http_session_sig_verify(ngx_http_request_t *r,
             (void) ngx_http_session_sig_too_large(r, ctx, scf);
             return NGX_OK;
         }
+    }
 
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
+    budget = NGX_HTTP_SESSION_SIG_SLICE / (ctx->mac.nmac + 1);
 
-            if (!b->in_file) {
-                if (sc_sig_update(&ctx->mac, b->pos, b->last - b->pos)
-                    != SC_SIG_OK)
-                {
-                    goto error;
-                }
+    while (ctx->cl) {
+        b = ctx->cl->buf;
 
-                continue;
-            }
+        if (budget == 0) {
+            ctx->rc = NGX_AGAIN;
 
-            /* spooled to nginx's temporary file: read it back in pieces */
+            ctx->slice.handler = ngx_http_session_sig_slice;
+            ctx->slice.data = ctx;
+            ctx->slice.log = r->connection->log;
 
-            for (off = b->file_pos; off < b->file_last; off += n) {
-                size = (size_t) ngx_min(b->file_last - off,
-                                        (off_t) sizeof(buf));
+            /* after the events of the next iteration, not in this one */
+            ngx_post_event(&ctx->slice, &ngx_posted_next_events);
 
-                n = ngx_read_file(b->file, buf, size, off);
-
-                if (n == NGX_ERROR || n == 0) {
-                    goto error;
-                }
-
-                if (sc_sig_update(&ctx->mac, buf, n) != SC_SIG_OK) {
-                    goto error;
-                }
-            }
+            return NGX_AGAIN;
         }
+
+        if (!b->in_file) {
+            size = ngx_min((size_t) (b->last - b->pos) - (size_t) ctx->off,
+                           budget);
+
+            if (sc_sig_update(&ctx->mac, b->pos + ctx->off, size)
+                != SC_SIG_OK)
+            {
+                goto error;
+            }
+
+            ctx->off += size;
+            budget -= size;
+
+            if (b->pos + ctx->off >= b->last) {
+                ctx->cl = ctx->cl->next;
+                ctx->off = 0;
+            }
+
+            continue;
+        }
+
+        /* spooled to nginx's temporary file: read it back in pieces */
+
+        pos = b->file_pos + ctx->off;
+
+        if (pos >= b->file_last) {
+            ctx->cl = ctx->cl->next;
+            ctx->off = 0;
+            continue;
+        }
+
+        size = (size_t) ngx_min(b->file_last - pos, (off_t) sizeof(buf));
+        size = ngx_min(size, budget);
+
+        n = ngx_read_file(b->file, buf, size, pos);
+
+        if (n == NGX_ERROR || n == 0) {
+            goto error;
+        }
+
+        if (sc_sig_update(&ctx->mac, buf, n) != SC_SIG_OK) {
+            goto error;
+        }
+
+        ctx->off += n;
+        budget -= ngx_min((size_t) n, budget);
     }
 
     rc = sc_sig_final(&ctx->mac, &ctx->req);
@@ -567,6 +645,10 @@ ngx_http_session_sig_cleanup(void *data)
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
+    }
+
+    if (ctx->slice.posted) {
+        ngx_delete_posted_event(&ctx->slice);
     }
 
     sc_sig_cleanup(&ctx->mac);
@@ -876,7 +958,7 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     scf->scheme = scheme;
     scf->tolerance = 300;
     scf->inflight = 60;
-    scf->max_body = 1024 * 1024;
+    scf->max_body = 25 * 1024 * 1024;
     scf->replay = NGX_CONF_UNSET;
 
     scf->header.data = (u_char *) info->signature;
