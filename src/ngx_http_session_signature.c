@@ -13,11 +13,13 @@
  * for the upstream.  Then, with replay protection, the delivery's replay
  * key (a SHA-256 of the signed content, see session_sig.h) is reserved in
  * Redis with an "in flight" token; a second delivery meanwhile, or after
- * the first one succeeded, is a 409.  When the request ends (a pool
- * cleanup, so it sees the final status of the main request whatever
- * internal redirects happened), the key is confirmed for the acceptance
- * window if the delivery succeeded, or released if it did not (5xx, no
- * response, 408/425/429, client gone), so that the sender's retry passes.
+ * the first one succeeded, is a 409.  When the main request's final
+ * response goes out (a header filter, so after any internal redirect; the
+ * pool cleanup if none is ever sent), the key is confirmed for the
+ * acceptance window if the delivery succeeded, or released if it did not
+ * (5xx, no response, 408/425/429, client gone), so that the sender's
+ * retry passes.  The body is hashed in slices, between which the worker
+ * serves other connections; bodies over max_body are a 413.
  */
 
 
