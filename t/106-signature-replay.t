@@ -265,6 +265,31 @@ for my $s (qw(miniapp github slack stripe standard)) {
     is(post('/stripe/i', $body, %h), 409, '... and its replay: 409');
 }
 
+# the sender gives up before any answer (nginx logs 499, no response was
+# sent): the delivery stays retryable
+
+{
+    my $body = 'client-gone';
+    my %h = sign('slack', $body, $ts);
+    my $req = "POST /slack/gone HTTP/1.1\r\nHost: localhost\r\n"
+            . "Connection: close\r\nX-Test-Backend: hang\r\n"
+            . join('', map { "$_: $h{$_}\r\n" } sort keys %h)
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $port) or die;
+    syswrite $c, $req;
+    sleep 0.5;
+    close $c;
+    for (1 .. 20 * SessionTest::slow()) {
+        sleep 0.2;
+        last if SessionTest::error_log($nginx) =~ /status 499/;
+    }
+    is(post('/slack/gone', $body, %h), 200,
+       'slack: the sender went away before the answer (499): the retry '
+       . 'passes');
+    is(post('/slack/gone', $body, %h), 409, '... and its replay is 409');
+}
+
 # --- issue 11 item 5: the key lives for the whole acceptance window
 # tolerance=5s, stamped 5 s ahead: accepted until 10 s from now; the key
 # used to live 5 s
