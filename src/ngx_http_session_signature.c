@@ -88,6 +88,8 @@ static ngx_int_t ngx_http_session_sig_too_large(ngx_http_request_t *r,
 
 
 static ngx_int_t ngx_http_session_sig_header_filter(ngx_http_request_t *r);
+static ngx_http_session_sig_ctx_t *ngx_http_session_sig_find(
+    ngx_http_request_t *r);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_session_sig_next_header;
@@ -128,6 +130,12 @@ ngx_http_session_signature_handler(ngx_http_request_t *r)
     }
 
     ctx = sctx->sig;
+
+    if (ctx == NULL && r->internal) {
+        /* an internal redirect cleared the context: one check a request */
+        ctx = ngx_http_session_sig_find(r);
+        sctx->sig = ctx;
+    }
 
     if (ctx) {
         return ctx->rc;
@@ -608,12 +616,10 @@ ngx_http_session_signature_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_session_sig_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_session_ctx_t      *sctx;
     ngx_http_session_sig_ctx_t  *ctx;
 
     if (r == r->main) {
-        sctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-        ctx = sctx ? sctx->sig : NULL;
+        ctx = ngx_http_session_sig_find(r);
 
         if (ctx && ctx->reserved) {
             ngx_http_session_sig_settle(ctx);
@@ -621,6 +627,41 @@ ngx_http_session_sig_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_session_sig_next_header(r);
+}
+
+
+/*
+ * The request's signature state.  nginx clears the module contexts on an
+ * internal redirect (error_page, try_files, named locations,
+ * X-Accel-Redirect), but the state's pool cleanup stays with the request:
+ * after a redirect (r->internal), look it up there, so that the request,
+ * not the location pass, is the unit (one verification, one replay key)
+ * and the final response still settles the key.
+ */
+
+static ngx_http_session_sig_ctx_t *
+ngx_http_session_sig_find(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *sctx;
+
+    sctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (sctx && sctx->sig) {
+        return sctx->sig;
+    }
+
+    if (!r->internal) {
+        return NULL;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_session_sig_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -823,11 +864,9 @@ ngx_http_session_signature_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                   *s;
-    ngx_http_session_ctx_t      *sctx;
     ngx_http_session_sig_ctx_t  *ctx;
 
-    sctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
-    ctx = sctx ? sctx->sig : NULL;
+    ctx = ngx_http_session_sig_find(r->main);
 
     if (ctx == NULL
         || ctx->status == NGX_HTTP_SESSION_SIG_NONE)

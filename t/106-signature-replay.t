@@ -84,6 +84,15 @@ my $nginx = nginx_start(http => <<"HTTP");
         listen 127.0.0.1:\$PORT;
 
 $hooks
+        location /fo/ {
+            session_signature github secret_file=$dir/github.secret;
+            proxy_pass http://127.0.0.1:$closed;
+            error_page 502 = /fo-fallback/;
+        }
+        location /fo-fallback/ {
+            session_signature github secret_file=$dir/github.secret;
+            proxy_pass http://\$backend;
+        }
         location /ttl/ {
             session_signature miniapp secret_file=$dir/miniapp.secret
                               tolerance=5s;
@@ -263,6 +272,20 @@ for my $s (qw(miniapp github slack stripe standard)) {
     like($resp, qr{^HTTP/1\.1 504}, '... the first one times out: 504');
     is(post('/stripe/i', $body, %h), 200, '... the next retry: 200');
     is(post('/stripe/i', $body, %h), 409, '... and its replay: 409');
+}
+
+# error_page 502 = /fallback under the same session_signature: the
+# request, not the location pass, is the unit; its final response settles
+# the key
+
+{
+    my $body = 'failover';
+    my %h = sign('github', $body, $ts);
+    is(post('/fo/a', $body, %h, 'X-Test-Backend' => '500'), 500,
+       'github: primary down, the fallback fails too (500)');
+    is(post('/fo/a', $body, %h), 200,
+       '... the retry: primary down, the fallback takes it: 200');
+    is(post('/fo/a', $body, %h), 409, '... a replay: 409');
 }
 
 # the sender gives up before any answer (nginx logs 499, no response was
