@@ -134,6 +134,9 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_session_filter_init(ngx_conf_t *cf)
 {
+    /* first, so that it sees the status the filters below settle on */
+    ngx_http_session_signature_filter_init(cf);
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_session_header_filter;
 

@@ -160,6 +160,8 @@ typedef struct {
     sc_sig_scheme_t                 scheme;
     sc_sig_secrets_t               *secrets;
     time_t                          tolerance;
+    time_t                          inflight;      /* in-flight mark TTL */
+    off_t                           max_body;
     ngx_flag_t                      replay;
     ngx_str_t                       header;        /* signature header */
     ngx_str_t                       ts_header;     /* timestamp header */
@@ -351,6 +353,7 @@ void ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf);
 char *ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_session_signature_handler(ngx_http_request_t *r);
+void ngx_http_session_signature_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_session_signature_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,

@@ -14,12 +14,18 @@
  *   slack     "v0=" hexsig
  *   stripe    item *( *blank "," *blank item )
  *             item = key "=" value; "t" once (a timestamp), "v1" 1..8
- *             times (a hexsig), other keys ignored (v0, a future v2)
+ *             times (a hexsig; malformed ones skipped, at least one
+ *             well-formed), other keys ignored (v0, a future v2)
  *   standard  entry *( 1*SP entry )
  *             entry = version "," base64; "v1" 1..8 times (32 bytes of
- *             base64, strict, see sc_b64_decode), other versions ignored
+ *             base64, strict, see sc_b64_decode; malformed ones skipped,
+ *             at least one well-formed), other versions ignored
  *
  * A header value holding a byte outside %x20-7E (but HT) is invalid.
+ *
+ * A malformed v1 entry (stripe: not 64 hex digits; standard: not 32
+ * bytes of base64) next to a well-formed one is skipped, as the senders'
+ * reference verifiers do: it could not match anyway.
  *
  * HMAC-SHA256 is OpenSSL's (EVP_MAC "HMAC", digest "SHA256"); the MACs
  * are compared with CRYPTO_memcmp(), every candidate with every secret's
@@ -333,17 +339,29 @@ sc_sig_get_id(sc_sig_req_t *req, const sc_sig_headers_t *h)
 }
 
 
+/*
+ * SC_SIG_MALFORMED (not a status of sc_sig_parse(), req->reason set) if
+ * the value is not 64 hex digits: the callers with a single signature
+ * make it SC_SIG_INVALID, stripe skips the entry.
+ */
+
+#define SC_SIG_MALFORMED  -100
+
 static int
 sc_sig_add_hex(sc_sig_req_t *req, const char *p, size_t len)
 {
+    unsigned char  mac[SC_SIG_MAC_LEN];
+
+    if (!sc_sig_hex_mac(p, len, mac)) {
+        return sc_sig_fail(req, SC_SIG_MALFORMED,
+                           "signature is not 64 hex digits");
+    }
+
     if (req->ncandidates == SC_SIG_CANDIDATES_MAX) {
         return sc_sig_fail(req, SC_SIG_INVALID, "too many signatures");
     }
 
-    if (!sc_sig_hex_mac(p, len, req->candidates[req->ncandidates])) {
-        return sc_sig_fail(req, SC_SIG_INVALID,
-                           "signature is not 64 hex digits");
-    }
+    memcpy(req->candidates[req->ncandidates], mac, SC_SIG_MAC_LEN);
 
     req->ncandidates++;
 
@@ -406,7 +424,12 @@ sc_sig_parse_stripe(sc_sig_req_t *req, const char *p, size_t len,
 
         } else if (klen == 2 && item[0] == 'v' && item[1] == '1') {
             rc = sc_sig_add_hex(req, eq + 1, vlen);
-            if (rc != SC_SIG_OK) {
+
+            if (rc == SC_SIG_MALFORMED) {
+                /* as Stripe's libraries: an entry that cannot match */
+                req->nskipped++;
+
+            } else if (rc != SC_SIG_OK) {
                 return rc;
             }
         }
@@ -425,7 +448,8 @@ sc_sig_parse_stripe(sc_sig_req_t *req, const char *p, size_t len,
 
     if (req->ncandidates == 0) {
         return sc_sig_fail(req, SC_SIG_INVALID,
-                           "no v1= in Stripe-Signature");
+                           req->nskipped ? "signature is not 64 hex digits"
+                                         : "no v1= in Stripe-Signature");
     }
 
     return SC_SIG_OK;
@@ -437,7 +461,7 @@ sc_sig_parse_standard(sc_sig_req_t *req, const char *p, size_t len)
 {
     size_t          n;
     const char     *end, *entry, *comma;
-    unsigned char  *out;
+    unsigned char   mac[SC_SIG_MAC_LEN];
 
     end = p + len;
 
@@ -467,25 +491,27 @@ sc_sig_parse_standard(sc_sig_req_t *req, const char *p, size_t len)
             continue;
         }
 
+        n = sc_b64_decode(comma + 1, p - (comma + 1), mac, SC_SIG_MAC_LEN);
+
+        if (n != SC_SIG_MAC_LEN) {
+            /* as the Standard Webhooks libraries: it cannot match */
+            req->nskipped++;
+            continue;
+        }
+
         if (req->ncandidates == SC_SIG_CANDIDATES_MAX) {
             return sc_sig_fail(req, SC_SIG_INVALID, "too many signatures");
         }
 
-        out = req->candidates[req->ncandidates];
-
-        n = sc_b64_decode(comma + 1, p - (comma + 1), out, SC_SIG_MAC_LEN);
-
-        if (n != SC_SIG_MAC_LEN) {
-            return sc_sig_fail(req, SC_SIG_INVALID,
-                               "signature is not 32 bytes of base64");
-        }
-
+        memcpy(req->candidates[req->ncandidates], mac, SC_SIG_MAC_LEN);
         req->ncandidates++;
     }
 
     if (req->ncandidates == 0) {
         return sc_sig_fail(req, SC_SIG_INVALID,
-                           "no v1 signature in webhook-signature");
+                           req->nskipped
+                           ? "signature is not 32 bytes of base64"
+                           : "no v1 signature in webhook-signature");
     }
 
     return SC_SIG_OK;
@@ -531,7 +557,7 @@ sc_sig_parse(sc_sig_req_t *req, sc_sig_scheme_t scheme,
     case SC_SIG_MINIAPP:
         rc = sc_sig_add_hex(req, sig, len);
         if (rc != SC_SIG_OK) {
-            return rc;
+            return (rc == SC_SIG_MALFORMED) ? SC_SIG_INVALID : rc;
         }
 
         rc = sc_sig_get_ts(req, h, &ts, &ts_len);
@@ -554,7 +580,7 @@ sc_sig_parse(sc_sig_req_t *req, sc_sig_scheme_t scheme,
         rc = sc_sig_add_hex(req, sig + sizeof("sha256=") - 1,
                             len - (sizeof("sha256=") - 1));
         if (rc != SC_SIG_OK) {
-            return rc;
+            return (rc == SC_SIG_MALFORMED) ? SC_SIG_INVALID : rc;
         }
 
         rc = sc_sig_get_id(req, h);
@@ -574,7 +600,7 @@ sc_sig_parse(sc_sig_req_t *req, sc_sig_scheme_t scheme,
         rc = sc_sig_add_hex(req, sig + sizeof("v0=") - 1,
                             len - (sizeof("v0=") - 1));
         if (rc != SC_SIG_OK) {
-            return rc;
+            return (rc == SC_SIG_MALFORMED) ? SC_SIG_INVALID : rc;
         }
 
         rc = sc_sig_get_ts(req, h, &ts, &ts_len);
@@ -840,6 +866,11 @@ sc_sig_cleanup(sc_sig_ctx_t *ctx)
     }
 
     ctx->nmac = 0;
+
+    if (ctx->digest != NULL) {
+        EVP_MD_CTX_free((EVP_MD_CTX *) ctx->digest);
+        ctx->digest = NULL;
+    }
 }
 
 
@@ -896,12 +927,30 @@ sc_sig_init(sc_sig_ctx_t *ctx, const sc_sig_secrets_t *s,
 
     /* the contexts hold their own references */
     EVP_MAC_free(mac);
+    mac = NULL;
+
+    /* the replay id: SHA-256 of the signed content, whatever signs it */
+
+    ctx->digest = EVP_MD_CTX_new();
+
+    if (ctx->digest == NULL
+        || !EVP_DigestInit_ex((EVP_MD_CTX *) ctx->digest, EVP_sha256(),
+                              NULL)
+        || (req->prefix_len
+            && !EVP_DigestUpdate((EVP_MD_CTX *) ctx->digest, req->prefix,
+                                 req->prefix_len)))
+    {
+        goto failed;
+    }
 
     return SC_SIG_OK;
 
 failed:
 
-    EVP_MAC_free(mac);
+    if (mac) {
+        EVP_MAC_free(mac);
+    }
+
     sc_sig_cleanup(ctx);
     ctx->failed = 1;
 
@@ -931,6 +980,12 @@ sc_sig_update(sc_sig_ctx_t *ctx, const void *data, size_t len)
         }
     }
 
+    if (!EVP_DigestUpdate((EVP_MD_CTX *) ctx->digest, data, len)) {
+        ctx->failed = 1;
+        sc_sig_cleanup(ctx);
+        return SC_SIG_ERROR;
+    }
+
     return SC_SIG_OK;
 }
 
@@ -939,8 +994,9 @@ int
 sc_sig_final(sc_sig_ctx_t *ctx, sc_sig_req_t *req)
 {
     int            match, eq;
-    size_t         i, j, n, outl, cand, secret;
+    size_t         i, j, n, outl, secret;
     unsigned char  macs[SC_SIG_SECRETS_MAX][SC_SIG_MAC_LEN];
+    unsigned char  digest[EVP_MAX_MD_SIZE];
 
     if (ctx->failed || ctx->nmac == 0) {
         sc_sig_cleanup(ctx);
@@ -948,6 +1004,14 @@ sc_sig_final(sc_sig_ctx_t *ctx, sc_sig_req_t *req)
     }
 
     n = ctx->nmac;
+
+    if (ctx->digest == NULL
+        || !EVP_DigestFinal_ex((EVP_MD_CTX *) ctx->digest, digest, NULL))
+    {
+        sc_sig_cleanup(ctx);
+        ctx->failed = 1;
+        return SC_SIG_ERROR;
+    }
 
     for (i = 0; i < n; i++) {
         if (!EVP_MAC_final((EVP_MAC_CTX *) ctx->mac[i], macs[i], &outl,
@@ -966,7 +1030,6 @@ sc_sig_final(sc_sig_ctx_t *ctx, sc_sig_req_t *req)
     /* every pair, no early exit; the first match is remembered */
 
     match = 0;
-    cand = 0;
     secret = 0;
 
     for (i = 0; i < n; i++) {
@@ -977,7 +1040,6 @@ sc_sig_final(sc_sig_ctx_t *ctx, sc_sig_req_t *req)
             if (eq && !match) {
                 match = 1;
                 secret = i;
-                cand = j;
             }
         }
     }
@@ -990,16 +1052,8 @@ sc_sig_final(sc_sig_ctx_t *ctx, sc_sig_req_t *req)
 
     req->secret_index = secret;
 
-    if (req->id_len) {
-        memcpy(req->replay_id, req->id, req->id_len);
-        req->replay_id_len = req->id_len;
-
-    } else {
-        sc_sig_hex_encode(req->candidates[cand], SC_SIG_MAC_LEN,
-                          req->replay_id);
-        req->replay_id_len = 2 * SC_SIG_MAC_LEN;
-    }
-
+    sc_sig_hex_encode(digest, SC_SIG_MAC_LEN, req->replay_id);
+    req->replay_id_len = 2 * SC_SIG_MAC_LEN;
     req->replay_id[req->replay_id_len] = '\0';
 
     return SC_SIG_OK;

@@ -30,7 +30,8 @@
  *                                the signed prefix ("<ts>." ...)
  *   sc_sig_update()              each piece of the raw body, in order
  *   sc_sig_final()               SC_SIG_OK or SC_SIG_BAD, sets the
- *                                replay id; releases the contexts
+ *                                replay id (SHA-256 of the signed
+ *                                content); releases the contexts
  *   sc_sig_cleanup()             releases the contexts if sc_sig_final()
  *                                was not reached (harmless otherwise)
  *
@@ -70,8 +71,8 @@
 /* "<id>.<ts>." is the longest signed prefix */
 #define SC_SIG_PREFIX_MAX     (SC_SIG_ID_MAX + 1 + SC_SIG_TS_DIGITS_MAX + 1)
 
-/* the replay id: an id header, or the lowercase hex of the matching MAC */
-#define SC_SIG_REPLAY_MAX     SC_SIG_ID_MAX
+/* the replay id: lowercase hex of a SHA-256 */
+#define SC_SIG_REPLAY_MAX     (2 * SC_SIG_MAC_LEN)
 
 
 typedef enum {
@@ -111,6 +112,7 @@ typedef struct {
 
     unsigned char     candidates[SC_SIG_CANDIDATES_MAX][SC_SIG_MAC_LEN];
     size_t            ncandidates;
+    size_t            nskipped;       /* malformed extra entries skipped */
 
     /* fed to the MAC before the body: "<ts>.", "v0:<ts>:", "<id>.<ts>." */
     char              prefix[SC_SIG_PREFIX_MAX];
@@ -121,9 +123,12 @@ typedef struct {
     size_t            id_len;
 
     /*
-     * Set by sc_sig_final() on SC_SIG_OK, NUL terminated: the id above
-     * for github and standard, the lowercase hex of the matching MAC for
-     * miniapp, slack and stripe (the first candidate that matched).
+     * Set by sc_sig_final() on SC_SIG_OK, NUL terminated: the lowercase
+     * hex of SHA-256(prefix || body), the signed content.  It names the
+     * delivery, not the secret or the signature entry that verified it,
+     * so a replay carrying another valid signature of the same content
+     * (secret rotation) has the same replay id.  github: the body alone
+     * (its delivery id is not signed); standard: "<id>.<ts>.<body>".
      */
     char              replay_id[SC_SIG_REPLAY_MAX + 1];
     size_t            replay_id_len;
@@ -146,10 +151,14 @@ typedef struct {
 } sc_sig_secrets_t;
 
 
-/* the streaming verifier: one OpenSSL EVP_MAC_CTX per secret */
+/*
+ * The streaming verifier: one OpenSSL EVP_MAC_CTX per secret, and an
+ * EVP_MD_CTX (SHA-256) for the replay id.
+ */
 typedef struct {
     void             *mac[SC_SIG_SECRETS_MAX];
     size_t            nmac;
+    void             *digest;
     int               failed;
 } sc_sig_ctx_t;
 
@@ -188,9 +197,11 @@ void sc_sig_secrets_wipe(sc_sig_secrets_t *s);
  * ignored.  Signatures must be exactly 32 bytes; a timestamp is 1..19
  * decimal digits without sign or leading zero, at most INT64_MAX; an id
  * is 1..SC_SIG_ID_MAX printable ASCII bytes.  stripe: "t" exactly once,
- * at least one "v1", other keys ignored; standard: at least one "v1",
- * other versions ("v1a,...") ignored.  More than SC_SIG_CANDIDATES_MAX
- * candidates is SC_SIG_INVALID.
+ * at least one well-formed "v1", other keys ignored; standard: at least
+ * one well-formed "v1", other versions ("v1a,...") ignored.  A malformed
+ * "v1" value next to a well-formed one is skipped (req->nskipped), as
+ * Stripe's and the Standard Webhooks libraries do.  More than
+ * SC_SIG_CANDIDATES_MAX well-formed candidates is SC_SIG_INVALID.
  */
 int sc_sig_parse(sc_sig_req_t *req, sc_sig_scheme_t scheme,
     const sc_sig_headers_t *h);

@@ -177,17 +177,35 @@
 
 
 /*
- * Replay protection for signed requests: every key is new, or none is set.
- *   KEYS "<prefix>r:<scheme>:<replay id>" (one or two); ARGV[1] TTL seconds
- *   reply: integer 1 first delivery, 0 replay
+ * The replay key of a signed request, "<prefix>r:<scheme>:<replay id>":
+ * reserved while the delivery is in flight, then kept for the acceptance
+ * window if it succeeded or removed if it did not (so the sender's retry
+ * passes).  KEYS[1] the key; ARGV[1] "reserve", "confirm" or "release";
+ * ARGV[2] the request's token; ARGV[3] TTL seconds.
+ *   reserve: 1 the key was free and now holds the token for ARGV[3];
+ *            0 a delivery of it succeeded (the key holds "1");
+ *            2 another delivery of it is in flight (holds a token)
+ *   confirm: the key becomes "1" for ARGV[3] if it still holds this
+ *            token or has expired meanwhile; reply 1
+ *   release: the key is deleted if it still holds this token; reply 1
  */
 #define SS_SCRIPT_REPLAY                                                      \
-    "for _, k in ipairs(KEYS) do\n"                                           \
-    "  if redis.call('EXISTS', k) == 1 then return 0 end\n"                   \
+    "local v = redis.call('GET', KEYS[1])\n"                                  \
+    "if ARGV[1] == 'reserve' then\n"                                          \
+    "  if v then\n"                                                           \
+    "    if v == '1' then return 0 end\n"                                     \
+    "    return 2\n"                                                          \
+    "  end\n"                                                                 \
+    "  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"                  \
+    "  return 1\n"                                                            \
     "end\n"                                                                   \
-    "for _, k in ipairs(KEYS) do\n"                                           \
-    "  redis.call('SET', k, '1', 'EX', ARGV[1])\n"                            \
+    "if ARGV[1] == 'confirm' then\n"                                          \
+    "  if not v or v == ARGV[2] then\n"                                       \
+    "    redis.call('SET', KEYS[1], '1', 'EX', ARGV[3])\n"                    \
+    "  end\n"                                                                 \
+    "  return 1\n"                                                            \
     "end\n"                                                                   \
+    "if v == ARGV[2] then redis.call('DEL', KEYS[1]) end\n"                   \
     "return 1\n"
 
 

@@ -214,7 +214,9 @@ is(put("/vec/standard/w2", '{"test": 2432232314}',
     'webhook-id' => 'msg_p5jXN8AQM9LWM0D4loKWxJek',
     'webhook-timestamp' => 1614265330,
     'webhook-signature' => 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=')
-   ->{status}, 409, 'Standard Webhooks: the same webhook-id again: 409');
+   ->{status}, 409,
+   'Standard Webhooks: the same id, timestamp and body again (with only '
+   . 'one of the signatures): 409');
 
 # --- Redis down: fail closed
 redis_stop($redis);

@@ -69,6 +69,9 @@
                     "12c3f8bb5b"
 #define MA_HEX2     "0eda49b4c52850659233ed0422c4a4372b9bd2df9ec5f3f18bcc8e" \
                     "d6dbf0a731"
+/* python: hashlib.sha256("1700000000." MA_BODY) */
+#define MA_REPLAY   "3e988933d1741cdb4f117a721f50e035578cbe672ea059e5a0985" \
+                    "9dc7e758a8c"
 
 #define HEX63_A     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
                     "aaaaaaaa"
@@ -355,37 +358,147 @@ test_sig_vectors(void)
        && strcmp(req.id, "72d3162e-cc78-11e3-81ab-4c9367dc0958") == 0,
        "github: no prefix, no timestamp, delivery id");
 
-    /* replay ids */
+    /* replay ids: SHA-256 of the signed content (python: hashlib) */
 
     secrets(&s, SC_SIG_GITHUB, GH_SECRET);
     h = hdrs(GH_SIG, NULL, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
     ok(sc_sig_parse(&req, SC_SIG_GITHUB, &h) == SC_SIG_OK
        && sc_sig_verify(&req, &s, S(GH_BODY)) == SC_SIG_OK
-       && strcmp(req.replay_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958") == 0
-       && req.replay_id_len == 36 && req.secret_index == 0,
-       "github: replay id is the delivery id");
+       && strcmp(req.replay_id, "dffd6021bb2bd5b0af676290809ec3a53191dd81c7f"
+                 "70a4b28688a362182986f") == 0
+       && req.replay_id_len == 64 && req.secret_index == 0,
+       "github: replay id is SHA-256 of the body (the id is not signed)");
+
+    h = hdrs(GH_SIG, NULL, "another-delivery-id");
+    ok(sc_sig_parse(&req, SC_SIG_GITHUB, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(GH_BODY)) == SC_SIG_OK
+       && strcmp(req.replay_id, "dffd6021bb2bd5b0af676290809ec3a53191dd81c7f"
+                 "70a4b28688a362182986f") == 0,
+       "github: ... whatever X-GitHub-Delivery says");
 
     secrets(&s, SC_SIG_STANDARD, SW_SECRET);
     h = hdrs(SW_SIG, SW_TS, SW_ID);
     ok(sc_sig_parse(&req, SC_SIG_STANDARD, &h) == SC_SIG_OK
        && sc_sig_verify(&req, &s, S(SW_BODY)) == SC_SIG_OK
-       && strcmp(req.replay_id, SW_ID) == 0,
-       "standard: replay id is webhook-id");
+       && strcmp(req.replay_id, "fd94dd7335dc2af74a2c07ebe09e9b6c1035bf3899"
+                 "7d424067b10d3f7c00297c") == 0,
+       "standard: replay id is SHA-256 of \"<id>.<ts>.<body>\"");
 
     secrets(&s, SC_SIG_STRIPE, ST_SECRET);
     h = hdrs("t=1700000000,v1=" HEX64_A ",v1=" ST_HEX, NULL, NULL);
     ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_OK
        && sc_sig_verify(&req, &s, S(ST_BODY)) == SC_SIG_OK
-       && strcmp(req.replay_id, ST_HEX) == 0,
-       "stripe: replay id is the matching v1, not the first");
+       && strcmp(req.replay_id, "f3bf671783aeb933d5d2ca85083f30ccb9db508b0a"
+                 "fc0c51cee9a255e1b07214") == 0,
+       "stripe: replay id is SHA-256 of \"<t>.<body>\"");
 
     secrets(&s, SC_SIG_MINIAPP, MA_SECRET);
     h = hdrs("4EE69562453DAB2A2B87D59C953960A294899D5456124ADFD0704D12C3F8"
              "BB5B", MA_TS, NULL);
     ok(sc_sig_parse(&req, SC_SIG_MINIAPP, &h) == SC_SIG_OK
        && sc_sig_verify(&req, &s, S(MA_BODY)) == SC_SIG_OK
-       && strcmp(req.replay_id, MA_HEX) == 0,
-       "miniapp: replay id is the MAC in lowercase whatever the spelling");
+       && strcmp(req.replay_id, MA_REPLAY) == 0,
+       "miniapp: replay id is SHA-256 of \"<ts>.<body>\"");
+}
+
+
+/*
+ * Issue 11 item 4: the replay id does not depend on which secret or which
+ * signature entry verified, so that a replay carrying only the second of
+ * two valid signatures (secret rotation) meets the first one's key.
+ */
+
+static void
+test_sig_replay_rotation(void)
+{
+    char              id[SC_SIG_REPLAY_MAX + 1];
+    sc_sig_req_t      req;
+    sc_sig_headers_t  h;
+    sc_sig_secrets_t  s;
+
+    secrets(&s, SC_SIG_MINIAPP, MA_SECRET "\n" MA_SECRET2 "\n");
+
+    h = hdrs(MA_HEX, MA_TS, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_MINIAPP, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(MA_BODY)) == SC_SIG_OK
+       && req.secret_index == 0 && strcmp(req.replay_id, MA_REPLAY) == 0,
+       "rotation: first secret, replay id of the content");
+    memcpy(id, req.replay_id, sizeof(id));
+
+    h = hdrs(MA_HEX2, MA_TS, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_MINIAPP, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(MA_BODY)) == SC_SIG_OK
+       && req.secret_index == 1 && strcmp(req.replay_id, id) == 0,
+       "rotation: second secret, the same replay id");
+
+    secrets(&s, SC_SIG_STRIPE, ST_SECRET "\nwhsec_other\n");
+    h = hdrs("t=1700000000,v1=" HEX64_A ",v1=" ST_HEX, NULL, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(ST_BODY)) == SC_SIG_OK,
+       "stripe: t=,v1=m1,v1=m2 verifies");
+    memcpy(id, req.replay_id, sizeof(id));
+    h = hdrs("t=1700000000,v1=" ST_HEX, NULL, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(ST_BODY)) == SC_SIG_OK
+       && strcmp(req.replay_id, id) == 0,
+       "stripe: a replay with only one of the v1 has the same replay id");
+
+    h = hdrs("t=1700000001,v1=" ST_HEX, NULL, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_OK
+       && sc_sig_verify(&req, &s, S(ST_BODY)) == SC_SIG_BAD,
+       "stripe: another timestamp does not verify");
+}
+
+
+/*
+ * Issue 11: as lenient as the senders' reference verifiers, a malformed
+ * extra signature entry next to a good one is skipped.
+ */
+
+static void
+test_sig_lenient(void)
+{
+    sc_sig_req_t      req;
+    sc_sig_headers_t  h;
+
+    ok(check(SC_SIG_STRIPE, ST_SECRET, "t=1700000000,v1=deadbeef,v1=" ST_HEX,
+             NULL, NULL, S(ST_BODY))
+       == SC_SIG_OK, "stripe: v1=deadbeef next to a good v1 is skipped");
+
+    ok(check(SC_SIG_STRIPE, ST_SECRET, "t=1700000000,v1=" ST_HEX ",v1=zz,v1=",
+             NULL, NULL, S(ST_BODY))
+       == SC_SIG_OK, "stripe: non-hex and empty v1 after a good one skipped");
+
+    h = hdrs("t=1700000000,v1=deadbeef,v1=" ST_HEX, NULL, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_OK
+       && req.ncandidates == 1 && req.nskipped == 1,
+       "stripe: one candidate, one skipped");
+
+    h = hdrs("t=1700000000,v1=deadbeef", NULL, NULL);
+    ok(sc_sig_parse(&req, SC_SIG_STRIPE, &h) == SC_SIG_INVALID,
+       "stripe: only a malformed v1 is still invalid");
+
+    ok(check(SC_SIG_STANDARD, SW_SECRET, "v1,AAAA " SW_SIG, SW_TS, SW_ID,
+             S(SW_BODY))
+       == SC_SIG_OK, "standard: v1,AAAA next to a good v1 is skipped");
+
+    ok(check(SC_SIG_STANDARD, SW_SECRET, SW_SIG " v1,!!!! v1,", SW_TS, SW_ID,
+             S(SW_BODY))
+       == SC_SIG_OK, "standard: bad base64 and empty v1 after a good one");
+
+    h = hdrs("v1,AAAA", SW_TS, SW_ID);
+    ok(sc_sig_parse(&req, SC_SIG_STANDARD, &h) == SC_SIG_INVALID,
+       "standard: only a malformed v1 is still invalid");
+
+    h = hdrs("v1,AAAA v1", SW_TS, SW_ID);
+    ok(sc_sig_parse(&req, SC_SIG_STANDARD, &h) == SC_SIG_INVALID,
+       "standard: an entry without a comma is still invalid");
+
+    ok(check(SC_SIG_STRIPE, ST_SECRET,
+             "t=1700000000,v1=" HEX64_A ",v1=" HEX64_A ",v1=" HEX64_A
+             ",v1=" HEX64_A ",v1=" HEX64_A ",v1=" HEX64_A ",v1=" HEX64_A
+             ",v1=ab,v1=" ST_HEX, NULL, NULL, S(ST_BODY))
+       == SC_SIG_OK, "stripe: skipped entries do not count towards eight");
 }
 
 
@@ -1590,6 +1703,8 @@ main(void)
     test_sig_vectors();
     test_sig_doc_example();
     test_sig_multi();
+    test_sig_replay_rotation();
+    test_sig_lenient();
     test_sig_flips();
     test_sig_headers();
     test_sig_time();
