@@ -19,6 +19,7 @@ static char *ngx_http_session_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_session_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_session_init_process(ngx_cycle_t *cycle);
 static void ngx_http_session_exit_process(ngx_cycle_t *cycle);
 
@@ -165,7 +166,7 @@ ngx_module_t  ngx_http_session_module = {
     ngx_http_session_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_session_init_module,          /* init module */
     ngx_http_session_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -494,14 +495,39 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * Runs once a configuration is committed (nginx start, each reload that
+ * succeeds), in the master or the single process: the process-wide
+ * pointers into shared zones are (re)derived from the new cycle here, so
+ * that workers forked afterwards never inherit a pointer into a zone
+ * that the reload unmapped (docs/security.md, "Global pointers").
+ */
+
+static ngx_int_t
+ngx_http_session_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_session_metrics_attach(cycle);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_session_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_session_main_conf_t  *smcf;
 
+    /* the same cycle as init_module's; said again for the worker */
+    ngx_http_session_metrics_attach(cycle);
+
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
     if (smcf == NULL || smcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_process == NGX_PROCESS_HELPER) {
+        /* the cache manager and loader serve no request: no Redis links */
         return NGX_OK;
     }
 
@@ -516,7 +542,9 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
-    if (smcf == NULL || smcf->redis == NULL) {
+    if (smcf == NULL || smcf->redis == NULL
+        || ngx_process == NGX_PROCESS_HELPER)
+    {
         return;
     }
 

@@ -328,6 +328,7 @@ ngx_int_t ngx_http_session_telegram_subject(ngx_http_request_t *r,
 /* ngx_http_session_metrics.c */
 char *ngx_http_session_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_session_metrics_attach(ngx_cycle_t *cycle);
 uint64_t ngx_http_session_now_us(void);
 void ngx_http_session_metrics_latency(uint64_t start_us);
 
