@@ -271,6 +271,7 @@ ngx_http_session_op_t *ngx_http_session_redis_send(
 u_char *ngx_http_session_redis_format(u_char *p, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
+void ngx_http_session_redis_desync(const char *why);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
