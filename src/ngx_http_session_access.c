@@ -114,6 +114,9 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         }
 
         ngx_http_session_count(cache_misses);
+
+        /* before the lookup is sent: see ngx_http_session_cache_put() */
+        ctx->cache_generation = ngx_http_session_cache_generation(smcf);
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);

@@ -229,6 +229,8 @@ typedef struct {
     u_char                          hash[SC_HASH_HEX_LEN];
     u_char                          mac[SC_B64_32_LEN];  /* as sent */
 
+    ngx_atomic_uint_t               cache_generation;  /* at lookup */
+
     void                           *sig;         /* signed request state */
     void                           *tg;          /* Telegram initData */
 
@@ -302,6 +304,8 @@ ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
 char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, time_t touch);
+ngx_atomic_uint_t ngx_http_session_cache_generation(
+    ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_cache_put(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,

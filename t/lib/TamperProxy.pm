@@ -12,6 +12,9 @@ package TamperProxy;
 #   wrongtype[:CMD]       send ":1\r\n" instead of the reply
 #   badpush               replace every reply that answers no command (a
 #                         pub/sub message) with "*1\r\n:1\r\n"
+#   delay:CMD:MS          hold the replies to CMD for MS milliseconds (the
+#                         replies after them on that connection wait too;
+#                         other connections, e.g. pub/sub, do not)
 #
 # CMD (upper case) limits the tampering to the replies to that command.
 # tamper_start(upstream_port) -> { port, pid, mode_file };
@@ -25,6 +28,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IO::Select;
 use POSIX ();
+use Time::HiRes qw(time);
 
 our @EXPORT = qw(tamper_start tamper_mode tamper_stop);
 
@@ -115,7 +119,8 @@ sub run {
     my %conn;      # fileno of the client -> state
     my %sock;      # fileno -> socket
     while (1) {
-        my @ready = $sel->can_read(1);
+        flush_due(\%conn);
+        my @ready = $sel->can_read(0.02);
         for my $s (@ready) {
             next unless defined fileno $s;
             if ($s == $l) {
@@ -128,7 +133,7 @@ sub run {
                 $sock{fileno $c} = $c;
                 $sock{fileno $u} = $u;
                 $conn{fileno $c} = { client => $c, cbuf => '', sbuf => '',
-                                     cmds => [] };
+                                     cmds => [], outq => [] };
                 $conn{fileno $u} = $conn{fileno $c};
                 $sel->add($c, $u);
                 next;
@@ -165,6 +170,7 @@ sub run {
             # replies: whole ones, each after the mode of the moment
             $st->{sbuf} .= $buf;
             my $out = '';
+            my $due = time;
             while (length $st->{sbuf}) {
                 my $e = resp_end(\$st->{sbuf}, 0);
                 last if $e < 0;
@@ -172,7 +178,7 @@ sub run {
                 my $cmd = shift @{ $st->{cmds} };
                 # on a subscribed link the messages answer no command
                 my $m = mode($mode_file);
-                my ($what, $only) = split /:/, $m, 2;
+                my ($what, $only, $arg) = split /:/, $m, 3;
                 if ($what eq 'badpush') {
                     $out .= defined $cmd ? $reply : "*1\r\n:1\r\n";
                     next;
@@ -189,11 +195,33 @@ sub run {
                     $out .= "?garbage\r\n";
                 } elsif ($what eq 'wrongtype') {
                     $out .= ":1\r\n";
+                } elsif ($what eq 'delay') {
+                    push @{ $st->{outq} }, [$due, $out] if length $out;
+                    $out = '';
+                    $due = time + ($arg // 500) / 1000;
+                    push @{ $st->{outq} }, [$due, $reply];
                 } else {
                     $out .= $reply;
                 }
             }
-            syswrite $other, $out if length $out;
+            push @{ $st->{outq} }, [$due, $out] if length $out;
+            flush_due(\%conn);
+        }
+    }
+}
+
+# writes the replies that are due, in order, connection by connection
+sub flush_due {
+    my ($conn) = @_;
+    my $now = time;
+    my %done;
+    for my $st (values %$conn) {
+        next if $done{"$st"}++;
+        my $q = $st->{outq};
+        while (@$q && $q->[0][0] <= $now) {
+            my $item = shift @$q;
+            syswrite $st->{client}, $item->[1]
+                if defined fileno $st->{client};
         }
     }
 }
