@@ -151,6 +151,8 @@ typedef struct {
     ngx_http_complex_value_t       *login_url;
     ngx_array_t                    *require_claims;
     ngx_flag_t                      issue;
+    ngx_str_t                       issue_file;  /* where it was set */
+    ngx_uint_t                      issue_line;
     time_t                          grace;
     ngx_uint_t                      logout;      /* NGX_HTTP_SESSION_LOGOUT_* */
     ngx_str_t                       logout_redirect;
