@@ -55,7 +55,11 @@ HTTP
 
 my $metrics_loc = '        location = /metrics { session_metrics; }';
 
-my $nginx = nginx_start(workers => 2, http => http(loc => $metrics_loc));
+# a binary upgrade passes on only the environment that "env" names
+# (scripts/test-hiredis points LD_LIBRARY_PATH at another libhiredis)
+my $main = $ENV{LD_LIBRARY_PATH} ? 'env LD_LIBRARY_PATH;' : '';
+my $nginx = nginx_start(workers => 2, main => $main,
+                        http => http(loc => $metrics_loc));
 my $port = $nginx->{port};
 
 # rewrites the configuration with the same listening port and reloads;
