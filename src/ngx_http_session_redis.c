@@ -1832,9 +1832,8 @@ static void
 ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
-    redisReply                       *rr = reply;
-    ngx_http_session_link_t          *link = privdata;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    redisReply               *rr = reply;
+    ngx_http_session_link_t  *link = privdata;
 
     ngx_int_t                         port;
     ngx_http_session_addr_t           sa;
@@ -1870,7 +1869,7 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     link->master_host[rr->element[0]->len] = '\0';
     link->master_port = (in_port_t) port;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_session_redis_worker.log, 0,
                    "session %s: sentinel says master is %s:%d", link->name,
                    link->master_host, (int) port);
 
