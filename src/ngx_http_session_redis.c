@@ -1832,11 +1832,11 @@ static void
 ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     void *privdata)
 {
-    redisReply               *rr = reply;
-    ngx_http_session_link_t  *link = privdata;
-
+    redisReply                       *rr = reply;
+    ngx_http_session_link_t          *link = privdata;
     ngx_int_t                         port;
     ngx_http_session_addr_t           sa;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
     u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
 
     if (rr == NULL) {
