@@ -19,11 +19,10 @@ static ngx_int_t ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash);
 static void ngx_http_session_maintain(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, u_char *hash, time_t ttl);
-static void ngx_http_session_lookup_reply(void *data, redisReply *reply);
-static void ngx_http_session_lookup_timeout(ngx_event_t *ev);
+static void ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx);
 static void ngx_http_session_ctx_cleanup(void *data);
-static void ngx_http_session_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_decide(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_int_t ngx_http_session_reject(ngx_http_request_t *r,
@@ -89,7 +88,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 
     ctx->login_pass = slcf->issue ? 1 : 0;
 
-    if (ctx->waiting) {
+    if (ngx_http_session_call_waiting(&ctx->call)) {
         return NGX_AGAIN;
     }
 
@@ -570,21 +569,7 @@ static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
-    if (ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ctx->waiting = 1;
-
-    ctx->timer.handler = ngx_http_session_lookup_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
-
-    return NGX_OK;
+    return ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx));
 }
 
 
@@ -665,10 +650,11 @@ ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_memcpy(buf, smcf->lookup.data, smcf->lookup.len);
     ngx_memcpy(buf + smcf->lookup_hash, hash, SC_HASH_HEX_LEN);
 
-    ctx->op = ngx_http_session_redis_send(ngx_http_session_lookup_reply, ctx,
-                                          buf, smcf->lookup.len);
+    /* a renewal hop is sent from the reply: the first deadline holds */
 
-    return ctx->op ? NGX_OK : NGX_ERROR;
+    return ngx_http_session_call_send(&ctx->call, ctx->request,
+                                      ngx_http_session_lookup_reply, ctx,
+                                      buf, smcf->lookup.len);
 }
 
 
@@ -714,9 +700,10 @@ ngx_http_session_maintain(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
 
 static void
-ngx_http_session_lookup_reply(void *data, redisReply *reply)
+ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_ctx_t  *ctx = data;
+    ngx_http_session_ctx_t  *ctx = call->data;
 
     time_t                         now, last;
     ngx_str_t                     *s;
@@ -729,9 +716,13 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
     u_char                         next_hash[SC_HASH_HEX_LEN];
 
     r = ctx->request;
-    ctx->op = NULL;
 
     if (reply == NULL) {
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: redis did not answer in time");
+        }
+
         ctx->status = NGX_HTTP_SESSION_ST_ERROR;
 
     } else if (reply->type == REDIS_REPLY_ARRAY
@@ -805,7 +796,7 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
                 goto done;
             }
 
-            /* the request's timer still runs */
+            /* the call's deadline still runs */
             return;
         }
 
@@ -907,18 +898,14 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
 done:
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    ctx->waiting = 0;
     ctx->done = 1;
 
     if (ctx->status == NGX_HTTP_SESSION_ST_OK) {
         ngx_http_session_cache_put(r, ctx);
     }
 
-    ngx_http_session_resume(r);
+    /* the call runs the posted requests afterwards */
+    ngx_http_core_run_phases(r);
     return;
 
 malformed:
@@ -979,55 +966,16 @@ ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx)
 
 
 static void
-ngx_http_session_lookup_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_ctx_t  *ctx = ev->data;
-
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "session: redis did not answer in time");
-
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
-    ctx->waiting = 0;
-    ctx->done = 1;
-
-    /* may drop a dead connection, failing the other pending commands */
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_session_resume(r);
-}
-
-
-static void
 ngx_http_session_ctx_cleanup(void *data)
 {
     ngx_http_session_ctx_t  *ctx = data;
 
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+    /* the lookup's call has a cleanup of its own */
 
     ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
 }
 
 
-static void
-ngx_http_session_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
 
 
 /*

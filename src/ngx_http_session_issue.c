@@ -34,8 +34,7 @@
 
 typedef struct {
     ngx_http_request_t              *request;
-    ngx_http_session_op_t           *op;
-    ngx_event_t                      timer;
+    ngx_http_session_call_t          call;
     ngx_chain_t                     *held;
     ngx_uint_t                       state;
 
@@ -51,8 +50,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_request_t              *request;
-    ngx_http_session_op_t           *op;
-    ngx_event_t                      timer;
+    ngx_http_session_call_t          call;
     ngx_uint_t                       done;
 } ngx_http_session_logout_ctx_t;
 
@@ -67,11 +65,12 @@ static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_send_create(
     ngx_http_session_filter_ctx_t *fctx);
-static ngx_http_session_op_t *ngx_http_session_send_revoke(
-    ngx_http_request_t *r, ngx_uint_t all, ngx_http_session_ctx_t *ctx,
-    ngx_str_t *subject, void *data, ngx_http_session_op_handler_pt handler);
-static void ngx_http_session_filter_reply(void *data, redisReply *reply);
-static void ngx_http_session_filter_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
+    ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler);
+static void ngx_http_session_filter_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static void ngx_http_session_filter_cleanup(void *data);
 static void ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx,
     ngx_uint_t ok);
@@ -85,9 +84,8 @@ static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
 static ngx_int_t ngx_http_session_no_store(ngx_http_request_t *r);
 static void ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
-static void ngx_http_session_logout_reply(void *data, redisReply *reply);
-static void ngx_http_session_logout_timeout(ngx_event_t *ev);
-static void ngx_http_session_logout_cleanup(void *data);
+static void ngx_http_session_logout_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
 
@@ -524,11 +522,9 @@ static ngx_int_t
 ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx)
 {
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_session_ctx_t        *ctx;
-    ngx_http_session_main_conf_t  *smcf;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *ctx;
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     if (ctx && fctx->logout) {
@@ -567,16 +563,14 @@ ngx_http_session_start(ngx_http_request_t *r,
     cln->handler = ngx_http_session_filter_cleanup;
     cln->data = fctx;
 
-    fctx->timer.handler = ngx_http_session_filter_timeout;
-    fctx->timer.data = fctx;
-    fctx->timer.log = r->connection->log;
-
     if (fctx->logout) {
-        fctx->op = ngx_http_session_send_revoke(r,
+        if (ngx_http_session_send_revoke(r,
                                  fctx->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
                                  ctx, fctx->create ? &fctx->subject : NULL,
-                                 fctx, ngx_http_session_filter_reply);
-        if (fctx->op == NULL) {
+                                 &fctx->call, fctx,
+                                 ngx_http_session_filter_reply)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -586,8 +580,6 @@ ngx_http_session_start(ngx_http_request_t *r,
 
     fctx->state = NGX_HTTP_SESSION_F_HOLD;
     r->buffered |= NGX_HTTP_SESSION_BUFFERED;
-
-    ngx_add_timer(&fctx->timer, smcf->redis->timeout);
 
     return NGX_OK;
 }
@@ -670,11 +662,12 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
     args[11] = (const char *) grace;
     argslen[11] = ngx_sprintf(grace, "%T", slcf->grace) - grace;
 
-    fctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_CREATE,
-                                             ngx_http_session_filter_reply,
-                                             fctx, 2, 12, args, argslen);
+    /* after a logout in the same response: the logout's deadline holds */
 
-    return fctx->op ? NGX_OK : NGX_ERROR;
+    return ngx_http_session_call_script(&fctx->call, r,
+                                        ngx_http_session_filter_reply, fctx,
+                                        NGX_HTTP_SESSION_SCRIPT_CREATE, 2, 12,
+                                        args, argslen);
 }
 
 
@@ -684,10 +677,11 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
  * every session of the subject (NULL or empty: the request's session's).
  */
 
-static ngx_http_session_op_t *
+static ngx_int_t
 ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
-    ngx_http_session_ctx_t *ctx, ngx_str_t *subject, void *data,
-    ngx_http_session_op_handler_pt handler)
+    ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler)
 {
     u_char                        *p;
     size_t                         argslen[4];
@@ -711,7 +705,7 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
 
     } else {
         if (!all || subject == NULL || subject->len == 0) {
-            return NULL;
+            return NGX_ERROR;
         }
 
         p = ngx_cpymem(key, smcf->redis->prefix.data,
@@ -726,9 +720,9 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     }
 
     if (!all) {
-        return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE,
-                                             handler, data, 1, 3, args,
-                                             argslen);
+        return ngx_http_session_call_script(call, r, handler, data,
+                                            NGX_HTTP_SESSION_SCRIPT_REVOKE,
+                                            1, 3, args, argslen);
     }
 
     if (subject && subject->len) {
@@ -740,23 +734,29 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
         argslen[3] = 0;
     }
 
-    return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
-                                         handler, data, 1, 4, args, argslen);
+    return ngx_http_session_call_script(call, r, handler, data,
+                                        NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
+                                        1, 4, args, argslen);
 }
 
 
 static void
-ngx_http_session_filter_reply(void *data, redisReply *reply)
+ngx_http_session_filter_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_filter_ctx_t  *fctx = data;
+    ngx_http_session_filter_ctx_t  *fctx = call->data;
 
     ngx_http_request_t      *r;
     ngx_http_session_ctx_t  *ctx;
 
     r = fctx->request;
-    fctx->op = NULL;
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: redis did not confirm in time");
+        }
 
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -800,31 +800,11 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
 
 
 static void
-ngx_http_session_filter_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_filter_ctx_t  *fctx = ev->data;
-
-    ngx_log_error(NGX_LOG_INFO, fctx->request->connection->log, 0,
-                  "session: redis did not confirm in time");
-
-    ngx_http_session_redis_cancel(&fctx->op);
-
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_session_release(fctx, 0);
-}
-
-
-static void
 ngx_http_session_filter_cleanup(void *data)
 {
     ngx_http_session_filter_ctx_t  *fctx = data;
 
-    ngx_http_session_redis_cancel(&fctx->op);
-
-    if (fctx->timer.timer_set) {
-        ngx_del_timer(&fctx->timer);
-    }
+    /* the call has a cleanup of its own */
 
     ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
 }
@@ -847,10 +827,6 @@ ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
 
     r = fctx->request;
     c = r->connection;
-
-    if (fctx->timer.timer_set) {
-        ngx_del_timer(&fctx->timer);
-    }
 
     r->buffered &= ~NGX_HTTP_SESSION_BUFFERED;
 
@@ -1157,7 +1133,6 @@ ngx_int_t
 ngx_http_session_logout_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
-    ngx_pool_cleanup_t             *cln;
     ngx_http_session_ctx_t         *ctx;
     ngx_http_session_loc_conf_t    *slcf;
     ngx_http_session_srv_conf_t    *sscf;
@@ -1198,27 +1173,14 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
 
     lctx->request = r;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    lctx->op = ngx_http_session_send_revoke(r,
+    if (ngx_http_session_send_revoke(r,
                                  slcf->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
-                                 ctx, NULL, lctx,
-                                 ngx_http_session_logout_reply);
-    if (lctx->op == NULL) {
+                                 ctx, NULL, &lctx->call, lctx,
+                                 ngx_http_session_logout_reply)
+        != NGX_OK)
+    {
         return ngx_http_session_logout_respond_error(r);
     }
-
-    cln->handler = ngx_http_session_logout_cleanup;
-    cln->data = lctx;
-
-    lctx->timer.handler = ngx_http_session_logout_timeout;
-    lctx->timer.data = lctx;
-    lctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&lctx->timer, smcf->redis->timeout);
 
     r->main->count++;
 
@@ -1227,9 +1189,10 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
 
 
 static void
-ngx_http_session_logout_reply(void *data, redisReply *reply)
+ngx_http_session_logout_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_logout_ctx_t  *lctx = data;
+    ngx_http_session_logout_ctx_t  *lctx = call->data;
 
     ngx_int_t                rc;
     ngx_connection_t        *c;
@@ -1238,13 +1201,14 @@ ngx_http_session_logout_reply(void *data, redisReply *reply)
 
     r = lctx->request;
     c = r->connection;
-    lctx->op = NULL;
-
-    if (lctx->timer.timer_set) {
-        ngx_del_timer(&lctx->timer);
-    }
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "session: redis did not confirm the logout in "
+                          "time");
+        }
+
         rc = ngx_http_session_logout_respond_error(r);
 
     } else {
@@ -1263,44 +1227,8 @@ ngx_http_session_logout_reply(void *data, redisReply *reply)
         rc = ngx_http_session_logout_respond(r);
     }
 
+    /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_logout_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_logout_ctx_t  *lctx = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = lctx->request;
-    c = r->connection;
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "session: redis did not confirm the logout in time");
-
-    ngx_http_session_redis_cancel(&lctx->op);
-
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_finalize_request(r, ngx_http_session_logout_respond_error(r));
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_logout_cleanup(void *data)
-{
-    ngx_http_session_logout_ctx_t  *lctx = data;
-
-    ngx_http_session_redis_cancel(&lctx->op);
-
-    if (lctx->timer.timer_set) {
-        ngx_del_timer(&lctx->timer);
-    }
 }
 
 

@@ -210,6 +210,51 @@ struct ngx_http_session_op_s {
 };
 
 
+/*
+ * One Redis call of a request: the Redis layer owns the deadline
+ * (ngx_http_session_call.c).  A caller embeds a zeroed call in its
+ * request state and hands over the request, the command and a resume
+ * handler.  The layer arms a timer of session_redis timeout=, registers a
+ * pool cleanup that cancels the command when the request dies, and calls
+ * the handler exactly once while the request lives: with the reply (a
+ * Redis error reply included), or with NULL when the link failed or, with
+ * call->timed_out set, when no answer came in time.  The handler resumes
+ * the request its own way; the layer runs the connection's posted
+ * requests afterwards.  A handler may send the next command of a chain on
+ * the same call: the first command's deadline holds for all of them.
+ * A send that fails at once returns NGX_ERROR and never calls the
+ * handler.  A request that dies while waiting leaves the state CANCELLED
+ * and the handler uncalled; the late reply is dropped.  Fire-and-forget
+ * writes use ngx_http_session_redis_command/script with a NULL handler.
+ */
+
+#define NGX_HTTP_SESSION_CALL_IDLE      0
+#define NGX_HTTP_SESSION_CALL_WAITING   1
+#define NGX_HTTP_SESSION_CALL_DONE      2
+#define NGX_HTTP_SESSION_CALL_CANCELLED 3
+
+typedef struct ngx_http_session_call_s  ngx_http_session_call_t;
+
+typedef void (*ngx_http_session_call_pt)(ngx_http_session_call_t *call,
+    redisReply *reply);
+
+struct ngx_http_session_call_s {
+    ngx_http_request_t             *request;
+    ngx_http_session_call_pt        handler;
+    void                           *data;
+    ngx_http_session_op_t          *op;
+    ngx_event_t                     timer;
+    ngx_msec_t                      deadline;
+    unsigned                        state:2;
+    unsigned                        timed_out:1;
+    unsigned                        started:1;   /* deadline set */
+    unsigned                        cleanup:1;   /* pool cleanup added */
+};
+
+#define ngx_http_session_call_waiting(call)                                   \
+    ((call)->state == NGX_HTTP_SESSION_CALL_WAITING)
+
+
 #define NGX_HTTP_SESSION_NBUCKETS       11
 #define NGX_HTTP_SESSION_NSCHEMES       5
 #define NGX_HTTP_SESSION_NSIGST         6
@@ -251,8 +296,7 @@ extern ngx_http_session_metrics_t  *ngx_http_session_metrics;
 
 typedef struct {
     ngx_http_request_t             *request;
-    ngx_http_session_op_t          *op;
-    ngx_event_t                     timer;
+    ngx_http_session_call_t         call;        /* the lookup */
 
     ngx_int_t                       rc;
     ngx_uint_t                      status;
@@ -276,7 +320,6 @@ typedef struct {
     u_char                          renew_token[SC_TOKEN_LEN];
     u_char                          current_hash[SC_HASH_HEX_LEN];
 
-    unsigned                        waiting:1;
     unsigned                        renewed:1;
     unsigned                        hop:4;       /* < SS_CHAIN_HOPS */
     unsigned                        ended:1;     /* a logout ran */
@@ -313,6 +356,7 @@ ngx_http_session_op_t *ngx_http_session_redis_send(
 u_char *ngx_http_session_redis_format(u_char *p, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
+ngx_msec_t ngx_http_session_redis_timeout(void);
 void ngx_http_session_redis_desync(const char *why);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
@@ -324,6 +368,19 @@ ngx_int_t ngx_http_session_redis_init_conf(ngx_conf_t *cf,
 ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
     ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
     const char **args, const size_t *argslen);
+
+/* ngx_http_session_call.c */
+ngx_int_t ngx_http_session_call_send(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
+    u_char *cmd, size_t len);
+ngx_int_t ngx_http_session_call_script(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
+    ngx_uint_t script, int nkeys, int nargs, const char **args,
+    const size_t *argslen);
+ngx_int_t ngx_http_session_call_command(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen);
+void ngx_http_session_call_cancel(ngx_http_session_call_t *call);
 
 /* ngx_http_session_access.c */
 ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);

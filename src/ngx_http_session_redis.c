@@ -906,6 +906,15 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
 }
 
 
+/* session_redis timeout=: how long a request waits for a reply */
+
+ngx_msec_t
+ngx_http_session_redis_timeout(void)
+{
+    return ngx_http_session_redis_worker.smcf->redis->timeout;
+}
+
+
 /* the reply, when it comes, finds no one and is dropped */
 
 void

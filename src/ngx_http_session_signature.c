@@ -45,8 +45,7 @@
 
 typedef struct {
     ngx_http_request_t             *request;
-    ngx_http_session_op_t          *op;
-    ngx_event_t                     timer;
+    ngx_http_session_call_t         call;        /* the reservation */
     ngx_int_t                       rc;          /* for the phase engine */
     ngx_uint_t                      status;      /* $session_signature_status */
     time_t                          window;      /* replay key TTL when done */
@@ -60,7 +59,6 @@ typedef struct {
     ngx_event_t                     slice;       /* hashing, posted */
     ngx_chain_t                    *cl;          /* hashing: next buffer */
     off_t                           off;         /* ... and offset in it */
-    unsigned                        waiting:1;
     unsigned                        hashing:1;
     unsigned                        reserved:1;  /* the key holds our token */
 } ngx_http_session_sig_ctx_t;
@@ -74,8 +72,8 @@ static ngx_int_t ngx_http_session_sig_verify(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
 static ngx_int_t ngx_http_session_sig_replay(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
-static void ngx_http_session_sig_replay_reply(void *data, redisReply *reply);
-static void ngx_http_session_sig_timeout(ngx_event_t *ev);
+static void ngx_http_session_sig_replay_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static void ngx_http_session_sig_cleanup(void *data);
 static ngx_int_t ngx_http_session_sig_end(ngx_http_session_sig_ctx_t *ctx,
     ngx_uint_t confirm);
@@ -539,32 +537,28 @@ ngx_http_session_sig_replay(ngx_http_request_t *r,
     args[3] = (const char *) ttl_text;
     argslen[3] = ngx_sprintf(ttl_text, "%T", ttl) - ttl_text;
 
-    ctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REPLAY,
-                                            ngx_http_session_sig_replay_reply,
-                                            ctx, 1, 4, args, argslen);
-    if (ctx->op == NULL) {
+    if (ngx_http_session_call_script(&ctx->call, r,
+                                     ngx_http_session_sig_replay_reply, ctx,
+                                     NGX_HTTP_SESSION_SCRIPT_REPLAY, 1, 4,
+                                     args, argslen)
+        != NGX_OK)
+    {
         /* fail closed */
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
         return NGX_OK;
     }
 
-    ctx->waiting = 1;
     ctx->rc = NGX_AGAIN;
-
-    ctx->timer.handler = ngx_http_session_sig_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
 
     return NGX_AGAIN;
 }
 
 
 static void
-ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
+ngx_http_session_sig_replay_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_sig_ctx_t  *ctx = data;
+    ngx_http_session_sig_ctx_t  *ctx = call->data;
 
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
@@ -572,14 +566,16 @@ ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
     r = ctx->request;
     c = r->connection;
 
-    ctx->op = NULL;
-    ctx->waiting = 0;
+    if (call->timed_out) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "session signature: redis did not answer in time");
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+        /* the reservation may still be carried out: undo it behind it */
+        (void) ngx_http_session_sig_end(ctx, 0);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+
+    } else if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
 
     } else if (reply->integer == 1) {
@@ -594,37 +590,8 @@ ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_REPLAYED);
     }
 
+    /* the call runs the posted requests afterwards */
     ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_sig_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_sig_ctx_t  *ctx = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "session signature: redis did not answer in time");
-
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    ctx->waiting = 0;
-
-    /* the reservation may still be carried out: undo it behind it */
-    (void) ngx_http_session_sig_end(ctx, 0);
-
-    ngx_http_session_redis_timed_out();
-    ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -707,17 +674,16 @@ ngx_http_session_sig_cleanup(void *data)
 {
     ngx_http_session_sig_ctx_t  *ctx = data;
 
-    if (ctx->op) {
+    /* the call's own cleanup, added after this one, has run already */
+
+    ngx_http_session_call_cancel(&ctx->call);
+
+    if (ctx->call.state == NGX_HTTP_SESSION_CALL_CANCELLED) {
         /* gone while reserving: the reservation may still land */
-        ngx_http_session_redis_cancel(&ctx->op);
         (void) ngx_http_session_sig_end(ctx, 0);
 
     } else if (ctx->reserved) {
         ngx_http_session_sig_settle(ctx);
-    }
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
     }
 
     if (ctx->slice.posted) {
@@ -845,7 +811,7 @@ static ngx_int_t
 ngx_http_session_sig_carried(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
 {
-    if (ctx->waiting || ctx->rc == NGX_DONE
+    if (ngx_http_session_call_waiting(&ctx->call) || ctx->rc == NGX_DONE
         || ngx_http_session_sig_same(ctx->conf, scf))
     {
         return ctx->rc;
