@@ -621,6 +621,8 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_session_cache_init_process(smcf);
+
     return ngx_http_session_redis_init_process(cycle, smcf);
 }
 
@@ -639,41 +641,6 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_session_redis_exit_process(cycle);
-}
-
-
-/* adds a response header; key and value must outlive the request */
-
-ngx_table_elt_t *
-ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key = *key;
-    h->value = *value;
-    h->lowcase_key = NULL;
-
-    return h;
-}
-
-
-ngx_int_t
-ngx_http_session_retry_after(ngx_http_request_t *r)
-{
-    static ngx_str_t  key = ngx_string("Retry-After");
-    static ngx_str_t  value = ngx_string("1");
-
-    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -337,12 +337,31 @@ extern ngx_module_t  ngx_http_session_filter_module;
 extern const char   *ngx_http_session_scheme_label[];
 
 
-/* ngx_http_session_module.c */
+/* ngx_http_session_util.c: what every phase uses */
+ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
+ngx_http_session_ctx_t *ngx_http_session_find_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_ctx_t *ctx);
+u_char *ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx);
+u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    u_char *hash);
 ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    const char *directive, ngx_str_t *out);
+
+/*
+ * A revocation message from another worker or edge (hash NULL: every
+ * session, after the subscriber link was down).  The Redis layer knows
+ * nothing of session_cache: the cache registers this, per worker.
+ */
+typedef void (*ngx_http_session_revoked_pt)(
+    ngx_http_session_main_conf_t *smcf, u_char *hash);
 
 /* ngx_http_session_redis.c */
+void ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler);
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);
@@ -386,15 +405,7 @@ void ngx_http_session_call_cancel(ngx_http_session_call_t *call);
 ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf);
-ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
-ngx_http_session_ctx_t *ngx_http_session_find_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
-    ngx_http_session_ctx_t *ctx);
-u_char *ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx);
-u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
-    u_char *hash);
 
 /* ngx_http_session_issue.c */
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
@@ -412,6 +423,7 @@ void ngx_http_session_cache_put(ngx_http_request_t *r,
 void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 void ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf);
+void ngx_http_session_cache_init_process(ngx_http_session_main_conf_t *smcf);
 
 /* ngx_http_session_signature.c */
 char *ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -420,8 +432,6 @@ ngx_int_t ngx_http_session_signature_handler(ngx_http_request_t *r);
 void ngx_http_session_signature_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_session_signature_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    const char *directive, ngx_str_t *out);
 
 /* ngx_http_session_telegram.c */
 char *ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd,

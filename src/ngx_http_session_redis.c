@@ -217,6 +217,7 @@ static ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
 
 /* inside redisAsyncHandleWrite(): see ngx_http_session_add_write() */
 static ngx_uint_t                 ngx_http_session_writing;
+static ngx_http_session_revoked_pt  ngx_http_session_redis_revoked;
 
 static redisReplyObjectFunctions  ngx_http_session_reply_functions = {
     ngx_http_session_reply_string,
@@ -903,6 +904,15 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
     }
 
     return op;
+}
+
+
+/* who hears the revocation channel (session_cache) */
+
+void
+ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler)
+{
+    ngx_http_session_redis_revoked = handler;
 }
 
 
@@ -1753,7 +1763,11 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
             return;
         }
 
-        ngx_http_session_cache_flush(w->smcf);
+        if (ngx_http_session_redis_revoked) {
+            /* messages may have been missed while unsubscribed */
+            ngx_http_session_redis_revoked(w->smcf, NULL);
+        }
+
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
         return;
@@ -1763,7 +1777,10 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         && rr->element[2]->type == REDIS_REPLY_STRING
         && rr->element[2]->len == SC_HASH_HEX_LEN)
     {
-        ngx_http_session_cache_evict(w->smcf, (u_char *) rr->element[2]->str);
+        if (ngx_http_session_redis_revoked) {
+            ngx_http_session_redis_revoked(w->smcf,
+                                           (u_char *) rr->element[2]->str);
+        }
     }
 }
 
