@@ -20,7 +20,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 #include <sodium.h>
 

@@ -4,14 +4,14 @@
  *
  * The only place where a request waits for Redis: the session lookup, the
  * login filter, logout and the signature replay check all go through
- * here (see ngx_http_session_call_t in ngx_http_session_module.h).  The
+ * here (see ngx_http_session_call_t in ngx_http_session.h).  The
  * command itself is an ngx_http_session_op_t of the Redis link; this file
  * adds the request's side: the timer, the pool cleanup, the handler
  * called once.
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 static ngx_int_t ngx_http_session_call_begin(ngx_http_session_call_t *call,

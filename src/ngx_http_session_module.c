@@ -4,7 +4,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 #include <openssl/sha.h>
 

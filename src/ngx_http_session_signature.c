@@ -23,7 +23,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 #define NGX_HTTP_SESSION_SIG_NONE      0

@@ -13,7 +13,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 #define NGX_HTTP_SESSION_TG_SKEW  60

@@ -10,7 +10,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 static void ngx_http_session_ctx_cleanup(void *data);
