@@ -352,6 +352,10 @@ ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
     const char *directive, ngx_str_t *out);
+ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *token);
+ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf);
 
 /*
  * A revocation message from another worker or edge (hash NULL: every
@@ -408,9 +412,11 @@ ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf);
 ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
 
-/* ngx_http_session_issue.c */
-ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, u_char *token);
+/* ngx_http_session_logout.c */
+ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
+    ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler);
 ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
 
 /* ngx_http_session_cache.c */

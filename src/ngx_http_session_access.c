@@ -310,7 +310,7 @@ ngx_http_session_maintain(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t  *smcf;
     u_char                         now[NGX_TIME_T_LEN];
     u_char                         ttl_text[NGX_TIME_T_LEN];
-    u_char                         key[128 + sizeof(SS_KEY_SESSION)
+    u_char                         key[SS_PREFIX_MAX + sizeof(SS_KEY_SESSION)
                                        + SC_HASH_HEX_LEN];
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
@@ -582,7 +582,9 @@ ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx)
     u_char      *p;
     sc_claim_t   claims[SC_CLAIMS_MAX];
 
-    if (ctx->user.len == 0 || ctx->user.len > 256 || ctx->expires <= 0) {
+    if (ctx->user.len == 0 || ctx->user.len > SS_SUBJECT_MAX
+        || ctx->expires <= 0)
+    {
         return NGX_ERROR;
     }
 

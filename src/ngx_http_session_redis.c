@@ -2626,7 +2626,7 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             rc->prefix.data = value[i].data + 7;
             rc->prefix.len = value[i].len - 7;
 
-            if (rc->prefix.len == 0 || rc->prefix.len > 128) {
+            if (rc->prefix.len == 0 || rc->prefix.len > SS_PREFIX_MAX) {
                 goto invalid;
             }
 

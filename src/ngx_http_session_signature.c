@@ -36,7 +36,7 @@
 
 
 /* "<prefix>r:<scheme>:<sha-256 hex>"; the prefix is at most 128 bytes */
-#define NGX_HTTP_SESSION_SIG_KEY_MAX   (128 + 16 + SC_SIG_REPLAY_MAX)
+#define NGX_HTTP_SESSION_SIG_KEY_MAX   (SS_PREFIX_MAX + 16 + SC_SIG_REPLAY_MAX)
 #define NGX_HTTP_SESSION_SIG_TOKEN_MAX  64
 
 /* MAC work per slice of body hashing: about a millisecond */
@@ -508,7 +508,7 @@ ngx_http_session_sig_replay(ngx_http_request_t *r,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
     p = ngx_cpymem(ctx->key, smcf->redis->prefix.data,
-                   ngx_min(smcf->redis->prefix.len, 128));
+                   ngx_min(smcf->redis->prefix.len, SS_PREFIX_MAX));
     p = ngx_sprintf(p, "r:%s:", ngx_http_session_scheme_label[scf->scheme]);
     p = ngx_cpymem(p, ctx->req.replay_id, ctx->req.replay_id_len);
     ctx->key_len = p - ctx->key;

@@ -4,7 +4,8 @@
  *
  * The request's ctx (get_ctx/find_ctx), the session cookie with the
  * worker's memo of verified cookies, the session's hash and Redis key,
- * response headers (add_header, Retry-After) and reading a secret file at
+ * response headers (add_header, Retry-After, the session cookie with
+ * "Cache-Control: private, no-store") and reading a secret file at
  * configuration time.  This file calls only down: the core (src/session_*)
  * and nginx.
  */
@@ -14,6 +15,9 @@
 
 
 static void ngx_http_session_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
+static ngx_int_t ngx_http_session_no_store(ngx_http_request_t *r);
 
 
 /*
@@ -486,4 +490,177 @@ ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
     out->data[out->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/* Set-Cookie for a token, signed with the first key of the ring */
+
+ngx_int_t
+ngx_http_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *token)
+{
+    size_t                         vlen;
+    ngx_int_t                      rc;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         value[SC_COOKIE_MAX];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    vlen = sc_cookie_encode(smcf->keyring, token, (char *) value,
+                            sizeof(value));
+    if (vlen == 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_session_cookie_header(r, sscf, value, vlen);
+
+    ngx_explicit_memzero(value, sizeof(value));
+
+    return rc;
+}
+
+
+/* Set-Cookie that removes the cookie: same name, domain and path */
+
+ngx_int_t
+ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf)
+{
+    return ngx_http_session_cookie_header(r, sscf, NULL, 0);
+}
+
+
+/* "name=value" with the configured attributes; value NULL: remove it */
+
+static ngx_int_t
+ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t         v;
+
+    static ngx_str_t  key = ngx_string("Set-Cookie");
+    static ngx_str_t  samesite[] = {
+        ngx_string("; SameSite=Lax"),
+        ngx_string("; SameSite=Strict"),
+        ngx_string("; SameSite=None")
+    };
+    static ngx_str_t  gone =
+        ngx_string("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+
+    len = sscf->name.len + 1 + vlen
+          + sizeof("; Path=") - 1 + sscf->path.len
+          + sizeof("; Domain=") - 1 + sscf->domain.len
+          + gone.len + NGX_TIME_T_LEN
+          + sizeof("; Secure; HttpOnly") - 1
+          + samesite[sscf->samesite].len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.data = p;
+
+    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
+    *p++ = '=';
+
+    /* not memcpy(p, NULL, 0): the compiler may then drop the NULL test */
+
+    if (value) {
+        p = ngx_cpymem(p, value, vlen);
+    }
+
+    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
+    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
+
+    if (sscf->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
+    }
+
+    if (value == NULL) {
+        p = ngx_cpymem(p, gone.data, gone.len);
+
+    } else if (sscf->max_age != NGX_CONF_UNSET) {
+        p = ngx_sprintf(p, "; Max-Age=%T", sscf->max_age);
+    }
+
+    if (sscf->secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (sscf->httponly) {
+        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
+    }
+
+    p = ngx_cpymem(p, samesite[sscf->samesite].data,
+                   samesite[sscf->samesite].len);
+
+    v.len = p - v.data;
+
+    if (ngx_http_session_add_header(r, &key, &v) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_no_store(r);
+}
+
+
+/*
+ * A response that sets or removes the session cookie must not be stored
+ * by any cache: a shared cache in front of nginx would hand the token to
+ * the next client.  The upstream's own Cache-Control lines are hidden and
+ * "private, no-store" takes their place; it is kept out of
+ * headers_out.cache_control, so that a later "expires" adds its own line
+ * rather than rewriting this one (a cache obeys the strictest).
+ */
+
+static ngx_int_t
+ngx_http_session_no_store(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  key = ngx_string("Cache-Control");
+    static ngx_str_t  value = ngx_string("private, no-store");
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != key.len
+            || ngx_strncasecmp(h[i].key.data, key.data, key.len) != 0)
+        {
+            continue;
+        }
+
+        if (h[i].value.data == value.data) {
+            /* ours already: a second Set-Cookie of this response */
+            return NGX_OK;
+        }
+
+        h[i].hash = 0;
+    }
+
+#if (nginx_version >= 1023000)
+    r->headers_out.cache_control = NULL;
+#else
+    r->headers_out.cache_control.nelts = 0;
+#endif
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
 }

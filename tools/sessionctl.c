@@ -44,8 +44,8 @@
 #define SCTL_NOT_FOUND        3
 #define SCTL_HELP            -1     /* internal: help printed, exit 0 */
 
-#define SCTL_SUBJECT_MAX      256
-#define SCTL_PREFIX_MAX       128
+#define SCTL_SUBJECT_MAX      SS_SUBJECT_MAX
+#define SCTL_PREFIX_MAX       SS_PREFIX_MAX
 #define SCTL_KEY_MAX          (SCTL_PREFIX_MAX + 2 + SCTL_SUBJECT_MAX + 1)
 #define SCTL_FILE_MAX         65536
 #define SCTL_PASSWORD_MAX     1024
