@@ -227,6 +227,10 @@ struct ngx_http_session_op_s {
  * handler.  A request that dies while waiting leaves the state CANCELLED
  * and the handler uncalled; the late reply is dropped.  Fire-and-forget
  * writes use ngx_http_session_redis_command/script with a NULL handler.
+ * A caller whose state has a pool cleanup of its own may set
+ * call->cleanup before the first send and call ngx_http_session_call_cancel
+ * from that cleanup instead (the session lookup does: one allocation less
+ * per validated request).
  */
 
 #define NGX_HTTP_SESSION_CALL_IDLE      0

@@ -30,7 +30,6 @@
 #define NGX_HTTP_SESSION_F_FAILED     2
 
 
-
 typedef struct {
     ngx_http_request_t              *request;
     ngx_http_session_call_t          call;

@@ -85,6 +85,7 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->call.cleanup = 1;
 
     cln->handler = ngx_http_session_ctx_cleanup;
     cln->data = ctx;
@@ -386,7 +387,8 @@ ngx_http_session_ctx_cleanup(void *data)
 {
     ngx_http_session_ctx_t  *ctx = data;
 
-    /* the lookup's call has a cleanup of its own */
+    /* this is the lookup's call's cleanup too (call->cleanup is set) */
+    ngx_http_session_call_cancel(&ctx->call);
 
     ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
 }
