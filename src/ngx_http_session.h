@@ -355,7 +355,7 @@ ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    const char *directive, ngx_str_t *out);
+    const char *directive, const char *label, ngx_str_t *out);
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token);
 ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,

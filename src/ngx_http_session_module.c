@@ -651,13 +651,8 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_main_conf_t *smcf = conf;
 
-    u_char              *buf;
-    off_t                size;
-    ssize_t              n;
-    ngx_str_t           *value;
-    ngx_file_t           file;
+    ngx_str_t           *value, content;
     sc_error_t           err;
-    ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
     if (smcf->keyring) {
@@ -667,83 +662,20 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     smcf->keys_file = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &smcf->keys_file, 1) != NGX_OK) {
+    if (ngx_http_session_read_file(cf, &smcf->keys_file, "session_keys", "",
+                                   &content)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = smcf->keys_file;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot open \"%V\"", &file.name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot stat \"%V\"", &file.name);
-        goto failed;
-    }
-
-    if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" \"%V\" is not a file",
-                           &file.name);
-        goto failed;
-    }
-
-    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"session_keys\" file \"%V\" is accessible by "
-                           "group or others (mode 0%d%d%d), it should be 0600",
-                           &file.name, (int) ((fi.st_mode >> 6) & 7),
-                           (int) ((fi.st_mode >> 3) & 7),
-                           (int) (fi.st_mode & 7));
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" file \"%V\" is empty",
-                           &file.name);
-        goto failed;
-    }
-
-    if (size > 64 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" file \"%V\" is too large",
-                           &file.name);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->temp_pool, (size_t) size);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_file(&file, buf, (size_t) size, 0);
-
-    if (n != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot read \"%V\"", &file.name);
-        goto failed;
-    }
-
-    ngx_close_file(file.fd);
 
     smcf->keyring = ngx_pcalloc(cf->pool, sizeof(sc_keyring_t));
     if (smcf->keyring == NULL) {
-        ngx_explicit_memzero(buf, (size_t) size);
         return NGX_CONF_ERROR;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        ngx_explicit_memzero(buf, (size_t) size);
         return NGX_CONF_ERROR;
     }
 
@@ -752,28 +684,24 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(&err, sizeof(sc_error_t));
 
-    if (sc_keyring_parse(smcf->keyring, (char *) buf, (size_t) size, &err)
+    if (sc_keyring_parse(smcf->keyring, (char *) content.data, content.len,
+                         &err)
         != SC_OK)
     {
-        ngx_explicit_memzero(buf, (size_t) size);
+        ngx_explicit_memzero(content.data, content.len);
 
         /* err.msg starts with "line N: " when a line is at fault */
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_keys\" file \"%V\"%s%s",
-                           &file.name, err.line ? " " : ": ", err.msg);
+                           &smcf->keys_file, err.line ? " " : ": ", err.msg);
 
         return NGX_CONF_ERROR;
     }
 
-    ngx_explicit_memzero(buf, (size_t) size);
+    ngx_explicit_memzero(content.data, content.len);
 
     return NGX_CONF_OK;
-
-failed:
-
-    ngx_close_file(file.fd);
-    return NGX_CONF_ERROR;
 }
 
 

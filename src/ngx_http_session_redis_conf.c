@@ -229,14 +229,11 @@ char *
 ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
     ngx_str_t *value, ngx_uint_t n)
 {
-    u_char                   *p, *last;
-    ssize_t                   size;
+    u_char                   *p, *last, *buf;
     ngx_int_t                 db;
-    ngx_str_t                 s, file, a;
+    ngx_str_t                 s, file, a, content;
     ngx_uint_t                i;
-    ngx_file_t                f;
     ngx_http_session_addr_t  *sa;
-    u_char                    buf[4096];
 
     rc->conf_file.data = cf->conf_file->file.name.data;
     rc->conf_file.len = cf->conf_file->file.name.len;
@@ -417,40 +414,24 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
                 goto invalid;
             }
 
-            if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_memzero(&f, sizeof(ngx_file_t));
-            f.name = file;
-            f.log = cf->log;
-
-            f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-            if (f.fd == NGX_INVALID_FILE) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                                   "\"session_redis\" cannot open "
-                                   "password file \"%V\"", &file);
-                return NGX_CONF_ERROR;
-            }
-
-            size = ngx_read_file(&f, buf, sizeof(buf) - 1, 0);
-            ngx_close_file(f.fd);
-
-            if (size == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                                   "\"session_redis\" cannot read "
-                                   "password file \"%V\"", &file);
+            if (ngx_http_session_read_file(cf, &file, "session_redis",
+                                           "password ", &content)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
             /* the first line, without its line ending */
 
-            for (p = buf; p < buf + size && *p != CR && *p != LF; p++) {
+            buf = content.data;
+
+            for (p = buf; p < buf + content.len && *p != CR && *p != LF; p++)
+            {
                 /* void */
             }
 
             if (p == buf) {
-                ngx_explicit_memzero(buf, sizeof(buf));
+                ngx_explicit_memzero(buf, content.len);
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "\"session_redis\" password file \"%V\" "
                                    "is empty", &file);
@@ -464,7 +445,7 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             }
 
             ngx_cpystrn(rc->password.data, buf, rc->password.len + 1);
-            ngx_explicit_memzero(buf, sizeof(buf));
+            ngx_explicit_memzero(buf, content.len);
 
             continue;
         }

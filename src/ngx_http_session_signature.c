@@ -1092,7 +1092,8 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_session_read_file(cf, &file, "session_signature", &content)
+    if (ngx_http_session_read_file(cf, &file, "session_signature", "",
+                                   &content)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
