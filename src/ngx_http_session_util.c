@@ -388,7 +388,10 @@ ngx_http_session_ctx_cleanup(void *data)
     ngx_http_session_ctx_t  *ctx = data;
 
     /* this is the lookup's call's cleanup too (call->cleanup is set) */
-    ngx_http_session_call_cancel(&ctx->call);
+
+    if (ngx_http_session_call_waiting(&ctx->call)) {
+        ngx_http_session_call_cancel(&ctx->call);
+    }
 
     ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
 }
