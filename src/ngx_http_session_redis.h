@@ -2,7 +2,8 @@
 /*
  * ngx_http_session_module: the Redis layer's own declarations, shared by
  * its files and by no one else: ngx_http_session_redis.c (the links:
- * connection, Sentinel, resolver, hiredis on nginx's event loop),
+ * connection, Sentinel, resolver), ngx_http_session_redis_event.c
+ * (hiredis on nginx's event loop),
  * ngx_http_session_redis_op.c (commands and their replies),
  * ngx_http_session_redis_reply.c (the reply allocator) and
  * ngx_http_session_redis_conf.c (session_redis).
@@ -136,8 +137,13 @@ void ngx_http_session_link_restored(ngx_event_t *ev);
 void ngx_http_session_link_garbage(ngx_http_session_link_t *link,
     const char *why);
 void ngx_http_session_load_scripts(redisAsyncContext *ac);
+void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
 
 ngx_int_t ngx_http_session_is_literal(u_char *host, size_t len);
+
+/* ngx_http_session_redis_event.c */
+redisAsyncContext *ngx_http_session_attach(ngx_http_session_link_t *link,
+    redisAsyncContext *ac);
 
 
 #endif /* _NGX_HTTP_SESSION_REDIS_H_INCLUDED_ */
