@@ -356,6 +356,7 @@ ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
 ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
     const char *directive, const char *label, ngx_str_t *out);
+ngx_int_t ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag);
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token);
 ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
@@ -388,6 +389,8 @@ ngx_msec_t ngx_http_session_redis_timeout(void);
 void ngx_http_session_redis_desync(const char *why);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
+char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
 ngx_int_t ngx_http_session_redis_init_conf(ngx_conf_t *cf,
@@ -416,11 +419,17 @@ ngx_int_t ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf);
 ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
 
+/* ngx_http_session_login.c */
+char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_http_session_logout.c */
 ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
     ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
     ngx_http_session_call_t *call, void *data,
     ngx_http_session_call_pt handler);
+char *ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
 
 /* ngx_http_session_cache.c */

@@ -108,6 +108,59 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
+/* session_issue on | off [grace=TIME]; */
+
+char *
+ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value, s;
+
+    if (slcf->issue != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_session_parse_flag(&value[1], &slcf->issue) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"session_issue\", "
+                           "it must be \"on\" or \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* for the error of ngx_http_session_check_cache(), at merge time */
+    slcf->issue_file = cf->conf_file->file.name;
+    slcf->issue_line = cf->conf_file->line;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {
+            goto invalid;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        slcf->grace = ngx_parse_time(&s, 1);
+        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
+            || slcf->grace > 300)
+        {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_issue\" parameter \"%V\" "
+                       "(grace=TIME, 1s to 5m)", &value[2]);
+    return NGX_CONF_ERROR;
+}
+
+
 static ngx_int_t
 ngx_http_session_filter_init(ngx_conf_t *cf)
 {

@@ -94,6 +94,69 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
 }
 
 
+/* session_logout [all] [redirect=URL]; */
+
+char *
+ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->logout) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    slcf->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "all", 3) == 0) {
+            slcf->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redirect=", 9) == 0
+            && value[i].len > 9)
+        {
+            slcf->logout_redirect.data = value[i].data + 9;
+            slcf->logout_redirect.len = value[i].len - 9;
+
+            /* a local path or an absolute http(s) URL, nothing else */
+
+            if (slcf->logout_redirect.data[0] == '/'
+                && (slcf->logout_redirect.len == 1
+                    || (slcf->logout_redirect.data[1] != '/'
+                        && slcf->logout_redirect.data[1] != '\\')))
+            {
+                continue;
+            }
+
+            if (ngx_strncasecmp(slcf->logout_redirect.data,
+                                (u_char *) "http://", 7) == 0
+                || ngx_strncasecmp(slcf->logout_redirect.data,
+                                   (u_char *) "https://", 8) == 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"session_logout\" parameter \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_session_logout_handler;
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * session_logout [all] [redirect=URL]: a content handler.  Ends the
  * request's session (with "all", every session of its subject), removes

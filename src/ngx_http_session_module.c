@@ -29,13 +29,7 @@ static char *ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_require_claim(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -712,44 +706,6 @@ ngx_http_session_keyring_cleanup(void *data)
 }
 
 
-/* session_redis ADDRESS [db=N] ...; */
-
-static char *
-ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_main_conf_t *smcf = conf;
-
-    if (smcf->redis) {
-        return "is duplicate";
-    }
-
-    smcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_redis_conf_t));
-    if (smcf->redis == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_session_redis_parse(cf, smcf->redis, cf->args->elts,
-                                        cf->args->nelts);
-}
-
-
-static ngx_int_t
-ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
-{
-    if (s->len == 2 && ngx_strncmp(s->data, "on", 2) == 0) {
-        *flag = 1;
-        return NGX_OK;
-    }
-
-    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
-        *flag = 0;
-        return NGX_OK;
-    }
-
-    return NGX_ERROR;
-}
-
-
 static ngx_uint_t
 ngx_http_session_token_char(u_char ch)
 {
@@ -1043,122 +999,6 @@ invalid:
                        "invalid \"session_timeout\" parameter \"%V\"",
                        &value[i]);
     return NGX_CONF_ERROR;
-}
-
-
-/* session_issue on | off [grace=TIME]; */
-
-static char *
-ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_loc_conf_t *slcf = conf;
-
-    ngx_str_t  *value, s;
-
-    if (slcf->issue != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_session_parse_flag(&value[1], &slcf->issue) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"session_issue\", "
-                           "it must be \"on\" or \"off\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    /* for the error of ngx_http_session_check_cache(), at merge time */
-    slcf->issue_file = cf->conf_file->file.name;
-    slcf->issue_line = cf->conf_file->line;
-
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {
-            goto invalid;
-        }
-
-        s.data = value[2].data + 6;
-        s.len = value[2].len - 6;
-
-        slcf->grace = ngx_parse_time(&s, 1);
-        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
-            || slcf->grace > 300)
-        {
-            goto invalid;
-        }
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"session_issue\" parameter \"%V\" "
-                       "(grace=TIME, 1s to 5m)", &value[2]);
-    return NGX_CONF_ERROR;
-}
-
-
-/* session_logout [all] [redirect=URL]; */
-
-static char *
-ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_loc_conf_t *slcf = conf;
-
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (slcf->logout) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    slcf->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (value[i].len == 3 && ngx_strncmp(value[i].data, "all", 3) == 0) {
-            slcf->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "redirect=", 9) == 0
-            && value[i].len > 9)
-        {
-            slcf->logout_redirect.data = value[i].data + 9;
-            slcf->logout_redirect.len = value[i].len - 9;
-
-            /* a local path or an absolute http(s) URL, nothing else */
-
-            if (slcf->logout_redirect.data[0] == '/'
-                && (slcf->logout_redirect.len == 1
-                    || (slcf->logout_redirect.data[1] != '/'
-                        && slcf->logout_redirect.data[1] != '\\')))
-            {
-                continue;
-            }
-
-            if (ngx_strncasecmp(slcf->logout_redirect.data,
-                                (u_char *) "http://", 7) == 0
-                || ngx_strncasecmp(slcf->logout_redirect.data,
-                                   (u_char *) "https://", 8) == 0)
-            {
-                continue;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"session_logout\" parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_session_logout_handler;
-
-    return NGX_CONF_OK;
 }
 
 

@@ -11,6 +11,27 @@ static ngx_array_t *ngx_http_session_resolve_list(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_array_t *list);
 
 
+/* session_redis ADDRESS [db=N] ...; */
+
+char *
+ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    if (smcf->redis) {
+        return "is duplicate";
+    }
+
+    smcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_redis_conf_t));
+    if (smcf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_session_redis_parse(cf, smcf->redis, cf->args->elts,
+                                        cf->args->nelts);
+}
+
+
 /*
  * "host:port": a literal IPv4 address, "[IPv6]", "localhost" (127.0.0.1)
  * or a host name, which ngx_http_session_redis_init_conf() resolves at

@@ -432,6 +432,25 @@ ngx_http_session_retry_after(ngx_http_request_t *r)
 }
 
 
+/* "on" or "off" */
+
+ngx_int_t
+ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
+{
+    if (s->len == 2 && ngx_strncmp(s->data, "on", 2) == 0) {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
 /*
  * Reads a secret file at configuration time: the key ring, password_file=,
  * signature secrets, a bot token.  One set of checks and messages for all
