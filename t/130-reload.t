@@ -97,6 +97,14 @@ sub workers {
     chomp(my $master = <$fh> // '');
     close $fh;
     return [] unless $master;
+    # after USR2 the new master is a child of the old one
+    my %masters;
+    for my $f ("$nginx->{root}/logs/nginx.pid",
+               "$nginx->{root}/logs/nginx.pid.oldbin") {
+        open my $pf, '<', $f or next;
+        chomp(my $m = <$pf> // '');
+        $masters{$m} = 1 if $m;
+    }
     my @w;
     for my $d (glob '/proc/[0-9]*') {
         open my $st, '<', "$d/stat" or next;
@@ -104,7 +112,7 @@ sub workers {
         close $st;
         next unless $line;
         my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S (\d+)/;
-        next unless defined $ppid && $ppid == $master;
+        next unless defined $ppid && $ppid == $master && !$masters{$pid};
         # under valgrind the process titles are not visible: every child
         # of the master counts (the cache manager too, in TEST 6)
         if (SessionTest::valgrind()) {
