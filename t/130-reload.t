@@ -151,6 +151,15 @@ sub all_ok {
     return join(',', @st);
 }
 
+# new workers may still be connecting to Redis (503): wait for a 200
+sub warm {
+    my ($cookie) = @_;
+    for (1 .. 100 * $slow) {
+        return if get('/p', $cookie)->{status} == 200;
+        sleep 0.05;
+    }
+}
+
 sub scrape {
     my $r = http_request($port, 'GET /metrics');
     my %m;
@@ -332,6 +341,7 @@ for (1 .. 200 * $slow) {
 }
 is(scalar @{ workers("$pidfile.oldbin") }, 0,
    'WINCH: the old workers are gone');
+warm($c) for 1 .. 4;
 is(all_ok($c, 8), join(',', (200) x 8), 'upgraded: 200 from the new workers');
 
 # rollback: the old master starts workers again (without rereading its
@@ -355,6 +365,7 @@ for (1 .. 40 * $slow) {
     sleep 0.05;
 }
 is(SessionTest::nginx_pid($nginx), $old, 'rollback: old pid file back');
+warm($c) for 1 .. 4;
 @st = map { get('/p', $c)->{status} } 1 .. 12;
 push @st, get('/p')->{status};
 sleep 0.3;
