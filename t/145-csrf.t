@@ -28,12 +28,16 @@ my $n = nginx_start(http => <<"HTTP");
 
         location /p {
             session_required optional;
+            add_header X-User \$session_user;
             proxy_pass http://127.0.0.1:\$PORT/echo;
         }
         location /open {
             session_required optional;
             session_csrf off;
             proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
+        location = /logout {
+            session_logout;
         }
         location /nosession {
             proxy_pass http://127.0.0.1:\$PORT/echo;
@@ -111,6 +115,18 @@ is(req('POST', '/p', Cookie => "sid=$cookie",
    ->{status}, 403, 'a cross-origin POST with a valid session cookie: 403');
 is(req('POST', '/p', Cookie => "sid=$cookie", 'Sec-Fetch-Site' => 'same-origin')
    ->{status}, 200, '... the same POST from the same origin: 200');
+
+# a logout is a state change: a cross-origin one leaves the session alone
+is(req('POST', '/logout', Cookie => "sid=$cookie",
+       'Sec-Fetch-Site' => 'cross-site', Origin => 'https://evil.test')
+   ->{status}, 403, 'a cross-origin POST /logout: 403');
+is(req('POST', '/p', Cookie => "sid=$cookie", 'Sec-Fetch-Site' => 'same-origin')
+   ->{headers}{'x-user'}[0] // '', 'alice', '... and the session is still valid');
+isnt(req('POST', '/logout', Cookie => "sid=$cookie",
+         'Sec-Fetch-Site' => 'same-origin')->{status}, 403,
+     'a same-origin POST /logout passes');
+is(req('POST', '/p', Cookie => "sid=$cookie", 'Sec-Fetch-Site' => 'same-origin')
+   ->{headers}{'x-user'}[0] // '', '', '... and ends the session');
 
 is(req('POST', '/open', 'Sec-Fetch-Site' => 'cross-site')->{status}, 200,
    'session_csrf off in a nested location');
