@@ -307,4 +307,77 @@ ok(ref $ov || $ov =~ /Expired/,
    'a token signed with a1 before the rotation still verifies '
    . '(or has merely expired)') or diag $ov;
 
+# --- nginx -t: the key file and the directive's bounds
+my $tdir = tempdir(CLEANUP => 1);
+my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $modules = join '', map { "load_module $_;\n" }
+                       split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+sub nginx_t {
+    my ($http) = @_;
+    mkdir "$tdir/logs";
+    open my $fh, '>', "$tdir/nginx.conf" or die $!;
+    print $fh "${modules}error_log $tdir/logs/error.log;\n"
+            . "pid $tdir/logs/nginx.pid;\nevents {}\nhttp {\n$http\n}\n";
+    close $fh;
+    my $out = `$binary -t -p $tdir -c $tdir/nginx.conf 2>&1`;
+    return ($out, $? >> 8);
+}
+sub keyfile {
+    my ($name, $text, $mode) = @_;
+    open my $fh, '>', "$tdir/$name" or die $!;
+    print $fh $text;
+    close $fh;
+    chmod $mode // 0600, "$tdir/$name";
+    return "$tdir/$name";
+}
+my $seed = 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A';
+my $good = keyfile('good.keys', "a1 $seed\n");
+my @bad = (
+    [ "session_assertion_keys $tdir/none.keys;",
+      qr/"session_assertion_keys" cannot open ".*none\.keys"/, 'a missing file' ],
+    [ "session_assertion_keys " . keyfile('empty.keys', '') . ";",
+      qr/"session_assertion_keys" file ".*empty\.keys" is empty/, 'an empty file' ],
+    [ "session_assertion_keys " . keyfile('c.keys', "# none\n") . ";",
+      qr/"session_assertion_keys" file ".*c\.keys": no key found/, 'comments only' ],
+    [ "session_assertion_keys " . keyfile('m.keys', "a1\n") . ";",
+      qr/"session_assertion_keys" file ".*m\.keys" line 1: expected "<kid> <base64 seed>"/,
+      'a malformed line' ],
+    [ "session_assertion_keys " . keyfile('d.keys', "a1 $seed\n\na1 $seed\n") . ";",
+      qr/"session_assertion_keys" file ".*d\.keys" line 3: duplicate key id "a1"/,
+      'a duplicate key id' ],
+    [ "session_assertion_keys " . keyfile('s.keys', "a1 " . ('A' x 64) . "\n") . ";",
+      qr/line 1: seed is 48 bytes, an Ed25519 seed is 32/, 'a 48-byte secret' ],
+    [ "session_assertion_keys $good; session_assertion_keys $good;",
+      qr/"session_assertion_keys" directive is duplicate/, 'the directive twice' ],
+    [ "session_assertion; server { location / { } }",
+      qr/"session_assertion" needs "session_assertion_keys" in the http block/,
+      'session_assertion without keys' ],
+    [ "server { location /j { session_jwks; } }",
+      qr/"session_jwks" .*needs "session_assertion_keys"/, 'session_jwks without keys' ],
+    [ "session_assertion_keys $good; session_assertion ttl=6m;",
+      qr/invalid "session_assertion" parameter "ttl=6m" \(ttl=TIME, 1s to 5m\)/,
+      'ttl above 5 minutes' ],
+    [ "session_assertion_keys $good; session_assertion ttl=0s;",
+      qr/invalid "session_assertion" parameter "ttl=0s"/, 'ttl=0' ],
+    [ "session_assertion_keys $good; session_assertion header=X:Bad;",
+      qr/invalid "session_assertion" parameter "header=X:Bad"/, 'a bad header name' ],
+    [ "session_assertion_keys $good; session_assertion audience=;",
+      qr/invalid "session_assertion" parameter "audience="/, 'an empty audience' ],
+    [ "session_assertion_keys $good; session_assertion color=red;",
+      qr/invalid "session_assertion" parameter "color=red"/, 'an unknown parameter' ],
+);
+for my $b (@bad) {
+    my ($conf, $re, $name) = @$b;
+    my ($out, $rc) = nginx_t($conf);
+    isnt($rc, 0, "nginx -t: $name fails");
+    like($out, $re, '... with a clear message') or diag $out;
+}
+my $loose = keyfile('loose.keys', "a1 $seed\n", 0644);
+my ($tout, $trc) = nginx_t("session_assertion_keys $loose; "
+                           . "session_assertion ttl=5m; "
+                           . "server { location /j { session_jwks; } }");
+is($trc, 0, 'nginx -t: a key file readable by others passes');
+like($tout, qr/\[warn\].*"session_assertion_keys" file ".*loose\.keys" is accessible by group or others \(mode 0644\), it should be 0600/,
+     '... with the same warning as session_keys');
+
 done_testing();
