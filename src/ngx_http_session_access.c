@@ -596,9 +596,9 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
 
 /*
- * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt cre", is written in
- * Redis's protocol once, at configuration time; a request copies it and
- * writes its hash in (docs/benchmarks.md).
+ * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt cre", is
+ * written in Redis's protocol once, at configuration time; a request
+ * copies it and writes its hash in (docs/benchmarks.md).
  */
 
 ngx_int_t
