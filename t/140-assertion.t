@@ -98,6 +98,7 @@ sub edge {
     session_redis 127.0.0.1:$rport;
     session_cookie sid secure=off;
     session_assertion_keys $dir/assert.keys;
+    session_cache zone=sess:1m valid=30s;
 
     server {
         listen 127.0.0.1:\$PORT;
@@ -197,6 +198,20 @@ is($c->{role}, 'admin', '... the session claims');
 is($c->{team}, 'a"b', '... decoded and escaped');
 is($c->{exp} - $c->{iat}, 60, '... exp: iat + the default ttl of 60 s');
 ok(abs($c->{iat} - $t0) <= 3, '... iat: now');
+
+# the same session from session_cache (another location: signed anew)
+my @o = sent(get('/opt', $cookie)->{body}, 'X-Identity');
+my $vc = verify($o[0], 'backend');
+is(ref $vc && $vc->{claims}{auth_time}, $cre,
+   'from session_cache: auth_time too');
+is(ref $vc && $vc->{claims}{sub}, "al\"ice", '... and the subject');
+
+# a session made by a Telegram login ("tg:<id>"): amr telegram
+my $tg = ctl('create', 'tg:4242');
+my @t = sent(get('/p', $tg)->{body}, 'X-Session-Assertion');
+my $vt = verify($t[0], 'cabinet', 'edge');
+is_deeply(ref $vt && $vt->{claims}{amr}, ['telegram'],
+          'a tg:<id> session: amr ["telegram"]');
 
 my $v2 = verify($a[0], 'other');
 like($v2, qr/InvalidAudience/, 'another audience is refused by PyJWT');
