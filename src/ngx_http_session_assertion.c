@@ -58,9 +58,19 @@ static ngx_int_t ngx_http_session_jwks_handler(ngx_http_request_t *r);
 static void ngx_http_session_assertion_keys_cleanup(void *data);
 
 
-/* per worker; a configuration's keys have their own generation */
+/*
+ * Per worker, allocated on first use from the cycle's pool and forgotten
+ * with it; a configuration's keys have their own generation.
+ */
 static ngx_http_session_assert_slot_t  *ngx_http_session_assert_cache;
 static ngx_uint_t                        ngx_http_session_assert_generation;
+
+
+static void
+ngx_http_session_assert_cache_cleanup(void *data)
+{
+    ngx_http_session_assert_cache = NULL;
+}
 
 
 /* session_assertion_keys FILE; */
@@ -384,6 +394,7 @@ ngx_http_session_assertion_token(ngx_http_request_t *r,
     const sc_jws_key_t              *key;
     ngx_http_session_ctx_t          *ctx;
     ngx_http_session_main_conf_t    *smcf;
+    ngx_pool_cleanup_t              *cln;
     ngx_http_session_assert_slot_t  *slot;
 
     token->len = 0;
@@ -406,9 +417,14 @@ ngx_http_session_assertion_token(ngx_http_request_t *r,
     hash = ngx_http_session_ctx_hash(ctx);
 
     if (ngx_http_session_assert_cache == NULL) {
-        ngx_http_session_assert_cache = ngx_calloc(
-            NGX_HTTP_SESSION_ASSERT_SLOTS
-            * sizeof(ngx_http_session_assert_slot_t), r->connection->log);
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+
+        if (cln) {
+            ngx_http_session_assert_cache = ngx_pcalloc(ngx_cycle->pool,
+                       NGX_HTTP_SESSION_ASSERT_SLOTS
+                       * sizeof(ngx_http_session_assert_slot_t));
+            cln->handler = ngx_http_session_assert_cache_cleanup;
+        }
     }
 
     slot = NULL;

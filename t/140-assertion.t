@@ -93,7 +93,8 @@ my $hport = start_capture('http');
 my $fport = start_capture('fcgi');
 
 sub edge {
-    return nginx_start(workers => 2, http => <<"HTTP");
+    # one worker: the reuse of a signed token is per worker
+    return nginx_start(workers => 1, http => <<"HTTP");
     session_keys $keys/ring1.keys;
     session_redis 127.0.0.1:$rport;
     session_cookie sid secure=off;
