@@ -18,7 +18,8 @@
  *
  * Signing is kept off the hot path: a token is made once per cookie and
  * location configuration and reused, per worker, until half its lifetime
- * has passed, so that every token sent has at least ttl/2 to live.
+ * has passed, so that every token sent has at least ttl/2 to live.  The
+ * table is direct-mapped by the session hash and the configuration.
  */
 
 
@@ -430,7 +431,10 @@ ngx_http_session_assertion_token(ngx_http_request_t *r,
     slot = NULL;
 
     if (ngx_http_session_assert_cache) {
-        n = ngx_hextoi(hash, 4);
+        /* the session and the configuration: a page and an API of two
+           audiences do not evict each other */
+
+        n = (ngx_uint_t) ngx_hextoi(hash, 4) ^ ((uintptr_t) acf >> 4);
         slot = &ngx_http_session_assert_cache[n
                                    & (NGX_HTTP_SESSION_ASSERT_SLOTS - 1)];
 

@@ -92,6 +92,21 @@ END { local $?; kill 'TERM', @kids if @kids; waitpid($_, 0) for @kids; }
 my $hport = start_capture('http');
 my $fport = start_capture('fcgi');
 
+# an HTTP/2 upstream for grpc_pass that answers with the decoded request
+# headers (t/lib/grpc_capture.py, Debian's python3-hpack)
+# a package variable: a lexical pipe would be closed (waiting for the
+# server to exit) before the END block that stops it
+our $gfh;
+my $gport = 0;
+my $has_hpack = system("$python -c 'import hpack' 2>/dev/null") == 0;
+if ($has_hpack) {
+    my $gpid = open($gfh, '-|', $python, "$FindBin::Bin/lib/grpc_capture.py")
+        or die "grpc_capture: $!";
+    push @kids, $gpid;
+    $gport = <$gfh> // 0;
+    chomp $gport;
+}
+
 sub edge {
     # one worker: the reuse of a signed token is per worker
     return nginx_start(workers => 1, http => <<"HTTP");
@@ -129,6 +144,11 @@ sub edge {
             session_assertion audience=php;
             include /etc/nginx/fastcgi_params;
             fastcgi_pass 127.0.0.1:$fport;
+        }
+        location /grpc {
+            session_required optional;
+            session_assertion audience=grpc;
+            grpc_pass grpc://127.0.0.1:$gport;
         }
         location /var {
             session_required on;
@@ -275,6 +295,21 @@ $r = get('/fcgi', undef, 'X-Session-Assertion' => $forged);
 unlike($r->{body}, qr/\Q$forged\E|HTTP_X_SESSION_ASSERTION/,
        'FastCGI without a session: no such param at all');
 
+SKIP: {
+    skip 'grpc: needs python3-hpack', 5 unless $has_hpack;
+    $r = get('/grpc', $cookie, 'X-Session-Assertion' => [$forged, $forged]);
+    is($r->{status}, 200, 'grpc_pass');
+    my $hs = eval { decode_json($r->{body}) } // [];
+    my @g = map { $_->[1] } grep { $_->[0] eq 'x-session-assertion' } @$hs;
+    is(scalar @g, 1, '... one x-session-assertion reaches the gRPC upstream');
+    isnt($g[0] // $forged, $forged, '... not the forged one');
+    ok(ref verify($g[0], 'grpc'), '... nginx\'s token, verified');
+    $r = get('/grpc', undef, 'X-Session-Assertion' => $forged);
+    $hs = eval { decode_json($r->{body}) } // [];
+    is(scalar(grep { $_->[0] eq 'x-session-assertion' } @$hs), 0,
+       'grpc_pass without a session: the forged header is dropped');
+}
+
 $r = get('/var', $cookie);
 my @cp = sent($r->{body}, 'X-Copy');
 ok(@cp && ref verify($cp[0], 'var'), '$session_assertion holds the token');
@@ -315,8 +350,13 @@ for (1 .. 50) {
 is(join(',', map { $_->{kid} } @{ $jwks->{keys} // [] }), 'a2,a1',
    'after the reload the JWKS lists the new key, then the old one')
     or diag SessionTest::error_log($n);
-@a = sent(get('/opt', $cookie)->{body}, 'X-Identity');
-$v = verify($a[0], 'backend');
+# (a request may still reach the old worker for a moment)
+for (1 .. 50) {
+    @a = sent(get('/opt', $cookie)->{body}, 'X-Identity');
+    $v = verify($a[0], 'backend');
+    last if ref $v && $v->{header}{kid} eq 'a2';
+    sleep 0.1;
+}
 is(ref $v && $v->{header}{kid}, 'a2', 'new tokens are signed with a2');
 my $ov = verify($first, 'cabinet', 'edge');
 ok(ref $ov || $ov =~ /Expired/,
