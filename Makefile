@@ -2,6 +2,9 @@
 #
 #   make                 module + sessionctl + unit tests (build/)
 #   make module          build/ngx_http_session_module.so against NGINX_SRC
+#                        (NGX_DEBUG=0|1: without/with --with-debug; default
+#                        as the tree's flags, Debian's have --with-debug;
+#                        CC=clang for clang)
 #   make test            everything in scripts/test (unit, prove t/)
 #   make unit            C unit tests of the core
 #   make unit-asan       the same under AddressSanitizer + UBSan
@@ -41,7 +44,8 @@ DEB_VERSION  := $(shell sed -n '1s/.*(\(.*\)-[^-]*).*/\1/p' debian/changelog)
 all: module sessionctl $(BUILD)/test_core $(BUILD)/test_sig $(BUILD)/test_jws
 
 module:
-	NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD) scripts/build-module
+	NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD) NGX_DEBUG=$(NGX_DEBUG) CC=$(CC) \
+	    scripts/build-module
 
 sessionctl: $(BUILD)/sessionctl
 

@@ -65,7 +65,6 @@ static void ngx_http_session_memo_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_session_location = ngx_string("Location");
-static time_t     bad_reply_logged;
 
 
 ngx_int_t
@@ -125,6 +124,9 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         }
 
         ngx_http_session_count(cache_misses);
+
+        /* before the lookup is sent: see ngx_http_session_cache_put() */
+        ctx->cache_generation = ngx_http_session_cache_generation(smcf);
     }
 
     if (ngx_http_session_lookup(r, ctx, smcf, sscf) != NGX_OK) {
@@ -728,7 +730,7 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
     time_t                         now, last;
     ngx_str_t                     *s;
-    ngx_uint_t                     i, level;
+    ngx_uint_t                     i;
     redisReply                   **e;
     ngx_http_request_t            *r;
     ngx_http_session_srv_conf_t   *sscf;
@@ -943,18 +945,19 @@ malformed:
 
 bad_reply:
 
-    /* a misbehaving server: said at "error" once a minute, not per request */
+    /*
+     * Not the shape of an HMGET reply: a misbehaving server, or a link
+     * out of step with its commands, which would hand the next request
+     * the reply meant for another.  The link is dropped (one line at
+     * "error" per outage) and reconnects; this request answers 503.
+     */
 
-    level = NGX_LOG_INFO;
-
-    if (ngx_time() - bad_reply_logged >= 60) {
-        bad_reply_logged = ngx_time();
-        level = NGX_LOG_ERR;
-    }
-
-    ngx_log_error(level, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "session: unexpected reply from redis (type %d)",
                   reply->type);
+
+    ngx_http_session_redis_desync("redis answered the session lookup with "
+                                  "a reply of the wrong type");
 
     ctx->status = NGX_HTTP_SESSION_ST_ERROR;
     goto done;

@@ -46,6 +46,7 @@ typedef struct {
     ngx_rbtree_t                    hashes;     /* by session hash */
     ngx_rbtree_node_t               hash_sentinel;
     ngx_queue_t                     queue;
+    ngx_atomic_t                    generation;  /* see cache_put() */
     u_char                          key[crypto_shorthash_KEYBYTES];
     ngx_uint_t                      full_logged;  /* said once, at warn */
 } ngx_http_session_cache_sh_t;
@@ -260,6 +261,7 @@ ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&cache->sh->hashes, &cache->sh->hash_sentinel,
                     ngx_http_session_cache_insert_hash);
     ngx_queue_init(&cache->sh->queue);
+    cache->sh->generation = 0;
     crypto_shorthash_keygen(cache->sh->key);
 
     len = sizeof(" in session cache zone \"\"") + shm_zone->shm.name.len;
@@ -517,6 +519,33 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 }
 
 
+/*
+ * The revocation generation of the zone: every eviction and every flush
+ * moves it on, in whichever worker.  A lookup notes it before its command
+ * is sent; its reply is cached only if it has not moved since.  The
+ * reply and the revocation come on different connections (the command
+ * link, the subscriber), so a lookup that Redis answered just before the
+ * revocation can be read after the eviction it should have undergone:
+ * without the check it would be cached again and served for up to
+ * "valid" seconds after the revocation.  A revocation anywhere costs the
+ * lookups in flight at that moment their caching, nothing more.
+ */
+
+ngx_atomic_uint_t
+ngx_http_session_cache_generation(ngx_http_session_main_conf_t *smcf)
+{
+    ngx_http_session_cache_t  *cache;
+
+    if (smcf->cache_zone == NULL) {
+        return 0;
+    }
+
+    cache = smcf->cache_zone->data;
+
+    return cache->sh->generation;
+}
+
+
 void
 ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 {
@@ -541,6 +570,12 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
            + ctx->user.len + ctx->claims.len;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (cache->sh->generation != ctx->cache_generation) {
+        /* a revocation came while the lookup was in flight */
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
 
     old = ngx_http_session_cache_find(cache, ctx->mac);
     if (old) {
@@ -637,6 +672,8 @@ ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf, u_char *hash)
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
+    cache->sh->generation++;
+
     /* one entry per cookie of the session that was seen */
 
     while ((cn = ngx_http_session_cache_find_hash(cache, hash)) != NULL) {
@@ -660,6 +697,8 @@ ngx_http_session_cache_flush(ngx_http_session_main_conf_t *smcf)
     cache = smcf->cache_zone->data;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cache->sh->generation++;
 
     while (!ngx_queue_empty(&cache->sh->queue)) {
         q = ngx_queue_head(&cache->sh->queue);

@@ -82,6 +82,7 @@ static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
+static ngx_int_t ngx_http_session_no_store(ngx_http_request_t *r);
 static void ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
 static void ngx_http_session_logout_reply(void *data, redisReply *reply);
@@ -1079,7 +1080,69 @@ ngx_http_session_cookie_header(ngx_http_request_t *r,
 
     v.len = p - v.data;
 
-    return ngx_http_session_add_header(r, &key, &v) ? NGX_OK : NGX_ERROR;
+    if (ngx_http_session_add_header(r, &key, &v) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_no_store(r);
+}
+
+
+/*
+ * A response that sets or removes the session cookie must not be stored
+ * by any cache: a shared cache in front of nginx would hand the token to
+ * the next client.  The upstream's own Cache-Control lines are hidden and
+ * "private, no-store" takes their place; it is kept out of
+ * headers_out.cache_control, so that a later "expires" adds its own line
+ * rather than rewriting this one (a cache obeys the strictest).
+ */
+
+static ngx_int_t
+ngx_http_session_no_store(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  key = ngx_string("Cache-Control");
+    static ngx_str_t  value = ngx_string("private, no-store");
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != key.len
+            || ngx_strncasecmp(h[i].key.data, key.data, key.len) != 0)
+        {
+            continue;
+        }
+
+        if (h[i].value.data == value.data) {
+            /* ours already: a second Set-Cookie of this response */
+            return NGX_OK;
+        }
+
+        h[i].hash = 0;
+    }
+
+#if (nginx_version >= 1023000)
+    r->headers_out.cache_control = NULL;
+#else
+    r->headers_out.cache_control.nelts = 0;
+#endif
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -1267,18 +1330,14 @@ ngx_http_session_logout_respond(ngx_http_request_t *r)
     ngx_http_session_loc_conf_t  *slcf;
     ngx_http_session_srv_conf_t  *sscf;
 
-    static ngx_str_t  cache_control = ngx_string("Cache-Control");
-    static ngx_str_t  no_store = ngx_string("no-store");
     static ngx_str_t  location = ngx_string("Location");
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
 
-    if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* with "Cache-Control: private, no-store" */
 
-    if (ngx_http_session_add_header(r, &cache_control, &no_store) == NULL) {
+    if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

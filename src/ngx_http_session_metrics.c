@@ -80,21 +80,56 @@ ngx_http_session_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
+    /*
+     * The global ngx_http_session_metrics is not set here: this runs
+     * before the new configuration is committed, and a reload that fails
+     * after it frees the zone again.  ngx_http_session_metrics_attach()
+     * sets it once the cycle is committed.
+     */
+
     if (data || shm_zone->shm.exists) {
         /* a reload (or Windows): the counters go on */
-        ngx_http_session_metrics = shpool->data;
-        return NGX_OK;
+        return shpool->data ? NGX_OK : NGX_ERROR;
     }
 
-    ngx_http_session_metrics = ngx_slab_calloc(shpool,
-                                         sizeof(ngx_http_session_metrics_t));
-    if (ngx_http_session_metrics == NULL) {
+    shpool->data = ngx_slab_calloc(shpool,
+                                   sizeof(ngx_http_session_metrics_t));
+    if (shpool->data == NULL) {
         return NGX_ERROR;
     }
 
-    shpool->data = ngx_http_session_metrics;
-
     return NGX_OK;
+}
+
+
+/*
+ * Points ngx_http_session_metrics at the counters of the cycle's zone, or
+ * NULL when the cycle has no session_metrics.  Called from init_module,
+ * once a (re)loaded configuration is committed, in the master (and in a
+ * single process), so that every worker forked afterwards inherits a
+ * pointer into a zone that is mapped, and again from init_process.  A
+ * reload that drops the directive therefore leaves NULL behind, never the
+ * address of the unmapped zone (issue 11 item 1).
+ */
+
+void
+ngx_http_session_metrics_attach(ngx_cycle_t *cycle)
+{
+    ngx_slab_pool_t               *shpool;
+    ngx_http_session_main_conf_t  *smcf;
+
+    ngx_http_session_metrics = NULL;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf == NULL || smcf->metrics_zone == NULL
+        || smcf->metrics_zone->shm.addr == NULL)
+    {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) smcf->metrics_zone->shm.addr;
+    ngx_http_session_metrics = shpool->data;
 }
 
 

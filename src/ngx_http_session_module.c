@@ -19,6 +19,9 @@ static char *ngx_http_session_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_session_check_cache(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *slcf);
+static ngx_int_t ngx_http_session_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_session_init_process(ngx_cycle_t *cycle);
 static void ngx_http_session_exit_process(ngx_cycle_t *cycle);
 
@@ -193,7 +196,7 @@ ngx_module_t  ngx_http_session_module = {
     ngx_http_session_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_session_init_module,          /* init module */
     ngx_http_session_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -490,7 +493,16 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->login_url, prev->login_url, NULL);
     ngx_conf_merge_ptr_value(conf->require_claims, prev->require_claims,
                              NULL);
+    if (conf->issue == NGX_CONF_UNSET) {
+        conf->issue_file = prev->issue_file;
+        conf->issue_line = prev->issue_line;
+    }
+
     ngx_conf_merge_value(conf->issue, prev->issue, 0);
+
+    if (conf->issue && ngx_http_session_check_cache(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->sig == NULL) {
         conf->sig = prev->sig;
@@ -552,14 +564,103 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * session_issue and a response cache (proxy_cache, fastcgi_cache,
+ * uwsgi_cache, scgi_cache) in the same location: a cached login response
+ * keeps its X-Session-Subject, and every later hit would mint a session
+ * of that subject for whoever asks.  Refused at configuration time.
+ * These four modules keep their ngx_http_upstream_conf_t first in their
+ * location configuration, and they are merged before this module (they
+ * come first in the module order, a dynamic module last), so "cache" is
+ * final here.  The modules are looked up by name: any of them may be
+ * left out of the nginx build.
+ */
+
+static ngx_int_t
+ngx_http_session_check_cache(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *slcf)
+{
+#if (NGX_HTTP_CACHE)
+    ngx_uint_t                 i, j;
+    ngx_module_t              *m;
+    ngx_http_upstream_conf_t  *ucf;
+
+    static const char  *caches[][2] = {
+        { "ngx_http_proxy_module", "proxy_cache" },
+        { "ngx_http_fastcgi_module", "fastcgi_cache" },
+        { "ngx_http_uwsgi_module", "uwsgi_cache" },
+        { "ngx_http_scgi_module", "scgi_cache" }
+    };
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        if (m->type != NGX_HTTP_MODULE) {
+            continue;
+        }
+
+        for (j = 0; j < sizeof(caches) / sizeof(caches[0]); j++) {
+            if (ngx_strcmp(m->name, caches[j][0]) != 0) {
+                continue;
+            }
+
+            ucf = ngx_http_conf_get_module_loc_conf(cf, (*m));
+
+            if (ucf == NULL || ucf->cache <= 0) {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"session_issue\" cannot be used together with "
+                          "\"%s\": a cached login response would mint a "
+                          "session of its subject for everyone (set "
+                          "\"session_issue off\" or \"%s off\" in that "
+                          "location) in %V:%ui",
+                          caches[j][1], caches[j][1], &slcf->issue_file,
+                          slcf->issue_line);
+
+            return NGX_ERROR;
+        }
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * Runs once a configuration is committed (nginx start, each reload that
+ * succeeds), in the master or the single process: the process-wide
+ * pointers into shared zones are (re)derived from the new cycle here, so
+ * that workers forked afterwards never inherit a pointer into a zone
+ * that the reload unmapped (docs/security.md, "Global pointers").
+ */
+
+static ngx_int_t
+ngx_http_session_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_session_metrics_attach(cycle);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_session_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_session_main_conf_t  *smcf;
 
+    /* the same cycle as init_module's; said again for the worker */
+    ngx_http_session_metrics_attach(cycle);
+
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
     if (smcf == NULL || smcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_process == NGX_PROCESS_HELPER) {
+        /* the cache manager and loader serve no request: no Redis links */
         return NGX_OK;
     }
 
@@ -574,7 +675,9 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
-    if (smcf == NULL || smcf->redis == NULL) {
+    if (smcf == NULL || smcf->redis == NULL
+        || ngx_process == NGX_PROCESS_HELPER)
+    {
         return;
     }
 
@@ -1112,6 +1215,10 @@ ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "it must be \"on\" or \"off\"", &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    /* for the error of ngx_http_session_check_cache(), at merge time */
+    slcf->issue_file = cf->conf_file->file.name;
+    slcf->issue_line = cf->conf_file->line;
 
     if (cf->args->nelts == 3) {
         if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {

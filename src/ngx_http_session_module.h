@@ -187,6 +187,8 @@ typedef struct {
     ngx_http_complex_value_t       *login_url;
     ngx_array_t                    *require_claims;
     ngx_flag_t                      issue;
+    ngx_str_t                       issue_file;  /* where it was set */
+    ngx_uint_t                      issue_line;
     time_t                          grace;
     ngx_uint_t                      logout;      /* NGX_HTTP_SESSION_LOGOUT_* */
     ngx_str_t                       logout_redirect;
@@ -270,6 +272,8 @@ typedef struct {
     u_char                          hash[SC_HASH_HEX_LEN];
     u_char                          mac[SC_B64_32_LEN];  /* as sent */
 
+    ngx_atomic_uint_t               cache_generation;  /* at lookup */
+
     void                           *sig;         /* signed request state */
     void                           *tg;          /* Telegram initData */
 
@@ -315,6 +319,7 @@ ngx_http_session_op_t *ngx_http_session_redis_send(
 u_char *ngx_http_session_redis_format(u_char *p, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
+void ngx_http_session_redis_desync(const char *why);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
 ngx_int_t ngx_http_session_redis_subscribed(void);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
@@ -349,6 +354,8 @@ ngx_int_t ngx_http_session_logout_handler(ngx_http_request_t *r);
 char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, time_t touch);
+ngx_atomic_uint_t ngx_http_session_cache_generation(
+    ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_cache_put(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 void ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf,
@@ -377,6 +384,7 @@ ngx_int_t ngx_http_session_telegram_subject(ngx_http_request_t *r,
 /* ngx_http_session_metrics.c */
 char *ngx_http_session_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_session_metrics_attach(ngx_cycle_t *cycle);
 uint64_t ngx_http_session_now_us(void);
 void ngx_http_session_metrics_latency(uint64_t start_us);
 

@@ -57,6 +57,7 @@ typedef struct {
 
     ngx_event_t                        reconnect;
     ngx_event_t                        connect_timer;
+    ngx_event_t                        restored;
     ngx_msec_t                         backoff;
 
     ngx_uint_t                         inflight;
@@ -101,6 +102,9 @@ typedef struct {
 
 #define NGX_HTTP_SESSION_REPLY_INLINE     16
 #define NGX_HTTP_SESSION_REPLY_KEEP       1024
+
+/* no reply of ours has more elements: a larger one is garbage */
+#define NGX_HTTP_SESSION_REPLY_ELEMENTS   1024
 
 typedef struct ngx_http_session_reply_s  ngx_http_session_reply_t;
 
@@ -153,6 +157,9 @@ static void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
 static void ngx_http_session_link_outage(ngx_http_session_link_t *link,
     const char *why);
 static void ngx_http_session_link_drop(ngx_http_session_link_t *link);
+static void ngx_http_session_link_garbage(ngx_http_session_link_t *link,
+    const char *why);
+static void ngx_http_session_link_restored(ngx_event_t *ev);
 static void ngx_http_session_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_session_connect_timeout(ngx_event_t *ev);
 static void ngx_http_session_connected(const redisAsyncContext *ac,
@@ -176,6 +183,8 @@ static void ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
 
 static u_char *ngx_http_session_redis_header(u_char *p, u_char type,
     size_t n);
+static ngx_int_t ngx_http_session_reply_refused(const redisReadTask *task,
+    const char *str, size_t len, long long elements);
 static void *ngx_http_session_reply_string(const redisReadTask *task,
     char *str, size_t len);
 #if (HIREDIS_MAJOR >= 1)
@@ -299,6 +308,9 @@ ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
     link->recheck.log = cycle->log;
     link->recheck.data = link;
     link->recheck.cancelable = 1;
+    link->restored.handler = ngx_http_session_link_restored;
+    link->restored.log = cycle->log;
+    link->restored.data = link;
 }
 
 
@@ -324,6 +336,10 @@ ngx_http_session_link_drop(ngx_http_session_link_t *link)
     if (link->resolving) {
         ngx_resolve_name_done(link->resolving);
         link->resolving = NULL;
+    }
+
+    if (link->restored.posted) {
+        ngx_delete_posted_event(&link->restored);
     }
 
     if (link->sentinel) {
@@ -437,6 +453,126 @@ ngx_http_session_reply_put(ngx_http_session_reply_t *rp)
 }
 
 
+/*
+ * Garbage from Redis must never kill the worker, but hiredis aborts the
+ * process (assert) on some of it: a reply that no command is waiting for
+ * on a link that is not subscribed (a server or a path in between that
+ * answers twice, or answers what was not asked), and a pub/sub message
+ * that is not an array whose first two elements are strings.  The reader
+ * calls the functions below for each part of a reply before hiredis looks
+ * at it, and refusing the part here (NULL) makes it a read error: hiredis
+ * then drops the link as it does for a protocol error, every command in
+ * flight gets a NULL reply (503), and the link reconnects after the
+ * backoff.  One line is logged per outage.  A reply whose shape is right
+ * cannot be told from another one, RESP having no request ids: a wrong
+ * type where the lookup expects its array drops the link too
+ * (ngx_http_session_redis_desync()).
+ */
+
+static ngx_int_t
+ngx_http_session_reply_refused(const redisReadTask *task, const char *str,
+    size_t len, long long elements)
+{
+    const char               *why;
+    redisAsyncContext        *ac;
+    ngx_http_session_link_t  *link;
+
+    ac = task->privdata;
+
+    if (ac == NULL) {
+        return 0;
+    }
+
+    if (elements > NGX_HTTP_SESSION_REPLY_ELEMENTS) {
+        why = "redis sent an array too large for any command of ours";
+        goto refused;
+    }
+
+    if (ac->replies.head != NULL) {
+        /* a command waits for it (before any pub/sub message) */
+        return 0;
+    }
+
+    if (!(ac->c.flags & REDIS_SUBSCRIBED)) {
+        why = "redis sent a reply that no command was waiting for "
+              "(more replies than commands)";
+        goto refused;
+    }
+
+    /* the subscriber: "subscribe" or "message", channel, then one more */
+
+    if (task->parent == NULL) {
+        if (task->type == REDIS_REPLY_ARRAY && elements == 3) {
+            return 0;
+        }
+
+    } else if (task->parent->parent != NULL || task->idx >= 2) {
+        return 0;
+
+    } else if (task->type == REDIS_REPLY_STRING) {
+        if (task->idx == 1
+            || (len == 7 && ngx_strncasecmp((u_char *) str,
+                                            (u_char *) "message", 7) == 0)
+            || (len == 9 && ngx_strncasecmp((u_char *) str,
+                                            (u_char *) "subscribe", 9) == 0))
+        {
+            return 0;
+        }
+    }
+
+    why = "redis sent a malformed pub/sub message";
+
+refused:
+
+    link = ac->data;
+
+    if (link) {
+        ngx_http_session_link_garbage(link, why);
+    }
+
+    return 1;
+}
+
+
+/*
+ * A reply of the wrong type for the command it answers: the link is out
+ * of step with the commands sent (or the server misbehaves), so every
+ * reply after it would be wrong too.  The command link is dropped; the
+ * caller is inside a reply callback, where hiredis defers the free.
+ */
+
+void
+ngx_http_session_redis_desync(const char *why)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->cmd.ac == NULL
+        || (w->cmd.ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
+    {
+        return;
+    }
+
+    ngx_http_session_link_garbage(&w->cmd, why);
+
+    redisAsyncFree(w->cmd.ac);
+}
+
+
+/*
+ * A link dropped for garbage: logged as an outage, and reconnected after
+ * the longest backoff, so that a server that keeps misbehaving costs one
+ * connection a second and no log line until it behaves again.
+ */
+
+static void
+ngx_http_session_link_garbage(ngx_http_session_link_t *link, const char *why)
+{
+    ngx_http_session_link_outage(link, why);
+
+    link->backoff = NGX_HTTP_SESSION_BACKOFF_MAX;
+}
+
+
 /* linked into the parent only once complete, as hiredis's own do */
 
 static void *
@@ -460,6 +596,10 @@ ngx_http_session_reply_string(const redisReadTask *task, char *str,
 {
     char                      *buf;
     ngx_http_session_reply_t  *rp;
+
+    if (ngx_http_session_reply_refused(task, str, len, -1)) {
+        return NULL;
+    }
 
     rp = ngx_http_session_reply_get(task->type);
     if (rp == NULL) {
@@ -501,6 +641,10 @@ ngx_http_session_reply_array(const redisReadTask *task, int elements)
 {
     ngx_http_session_reply_t  *rp;
 
+    if (ngx_http_session_reply_refused(task, NULL, 0, elements)) {
+        return NULL;
+    }
+
     rp = ngx_http_session_reply_get(task->type);
     if (rp == NULL) {
         return NULL;
@@ -530,6 +674,10 @@ static void *
 ngx_http_session_reply_integer(const redisReadTask *task, long long value)
 {
     ngx_http_session_reply_t  *rp;
+
+    if (ngx_http_session_reply_refused(task, NULL, 0, -1)) {
+        return NULL;
+    }
 
     rp = ngx_http_session_reply_get(REDIS_REPLY_INTEGER);
     if (rp == NULL) {
@@ -565,6 +713,10 @@ ngx_http_session_reply_bool(const redisReadTask *task, int value)
 {
     ngx_http_session_reply_t  *rp;
 
+    if (ngx_http_session_reply_refused(task, NULL, 0, -1)) {
+        return NULL;
+    }
+
     rp = ngx_http_session_reply_get(REDIS_REPLY_BOOL);
     if (rp == NULL) {
         return NULL;
@@ -582,6 +734,10 @@ static void *
 ngx_http_session_reply_nil(const redisReadTask *task)
 {
     ngx_http_session_reply_t  *rp;
+
+    if (ngx_http_session_reply_refused(task, NULL, 0, -1)) {
+        return NULL;
+    }
 
     rp = ngx_http_session_reply_get(REDIS_REPLY_NIL);
     if (rp == NULL) {
@@ -893,6 +1049,16 @@ ngx_http_session_redis_reply(redisAsyncContext *ac, void *reply,
 
     if (data && handler) {
         handler(data, reply);
+    }
+
+    /* a proper reply after an outage: the link is back (see link_ready) */
+
+    if (w->cmd.outage && w->cmd.ac == ac
+        && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
+        && rr && rr->type != REDIS_REPLY_ERROR
+        && !(ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
+    {
+        ngx_http_session_link_restored(&w->cmd.restored);
     }
 }
 
@@ -1267,6 +1433,7 @@ ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
     /* before the first byte is read: every reply comes from the list */
 
     ac->c.reader->fn = &ngx_http_session_reply_functions;
+    ac->c.reader->privdata = ac;
 
     c->data = ac;
     c->read->handler = ngx_http_session_read_handler;
@@ -1418,7 +1585,6 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
     }
 
     link->state = NGX_HTTP_SESSION_LINK_READY;
-    link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
     link->name_refused = 0;
 
     if (link->peer_name.len && !link->recheck.timer_set) {
@@ -1431,18 +1597,6 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     ngx_http_session_count(redis_connections);
     link->counted = 1;
-
-    if (link->outage) {
-        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                      "session %s %V: connection restored after %T s",
-                      link->name, &w->smcf->redis->addr_text,
-                      ngx_time() - link->down_since);
-        link->outage = 0;
-
-    } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session %s: ready", link->name);
-    }
 
     /*
      * Once per worker, when all of its links are first ready: the test
@@ -1457,6 +1611,49 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
                       "session: redis link up (worker pid %P)", ngx_pid);
     }
+
+    if (!link->outage) {
+        link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "session %s: ready", link->name);
+        return;
+    }
+
+    /*
+     * After an outage the link serves at once, but is said to be restored
+     * (and the backoff starts over) only once it has proved itself: the
+     * command link at its first command that gets a proper reply
+     * (ngx_http_session_redis_reply()), the subscriber once the read that
+     * confirmed the subscription is over.  A server that answers the
+     * setup but sends garbage afterwards, or answers twice, has the link
+     * dropped before that: the outage goes on, logged once, and the
+     * reconnections slow down to one a second.
+     */
+
+    if (link->subscriber && !link->restored.posted) {
+        ngx_post_event(&link->restored, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_session_link_restored(ngx_event_t *ev)
+{
+    ngx_http_session_link_t          *link = ev->data;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (link->state != NGX_HTTP_SESSION_LINK_READY || !link->outage) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                  "session %s %V: connection restored after %T s",
+                  link->name, &w->smcf->redis->addr_text,
+                  ngx_time() - link->down_since);
+
+    link->outage = 0;
+    link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
 }
 
 
@@ -1536,7 +1733,17 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
 
-    if (ngx_strncmp(rr->element[0]->str, "subscribe", 9) == 0) {
+    if (ngx_strncasecmp((u_char *) rr->element[0]->str,
+                        (u_char *) "subscribe", 9) == 0)
+    {
+        if (link->subscribed) {
+            /* one SUBSCRIBE, one confirmation: the link is out of step */
+            ngx_http_session_link_garbage(link, "redis confirmed the "
+                                                "subscription twice");
+            redisAsyncFree(ac);
+            return;
+        }
+
         ngx_http_session_cache_flush(w->smcf);
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
@@ -1627,10 +1834,9 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
 {
     redisReply                       *rr = reply;
     ngx_http_session_link_t          *link = privdata;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
-
     ngx_int_t                         port;
     ngx_http_session_addr_t           sa;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
     u_char                            why[NGX_HTTP_SESSION_HOST_LEN + 128];
 
     if (rr == NULL) {
@@ -1663,7 +1869,7 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     link->master_host[rr->element[0]->len] = '\0';
     link->master_port = (in_port_t) port;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_session_redis_worker.log, 0,
                    "session %s: sentinel says master is %s:%d", link->name,
                    link->master_host, (int) port);
 

@@ -15,6 +15,9 @@ my $dir = tempdir(CLEANUP => 1);
 my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $modules = join '', map { "load_module $_;\n" }
                        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+# the lines before http{}'s text: the load_module lines (none for an nginx
+# with the module linked in), error_log, pid, events, http
+my $head = 4 + (() = $modules =~ /\n/g);
 
 sub nginx_t {
     my ($http) = @_;
@@ -41,7 +44,7 @@ unlike($out, qr/\[warn\]/, '... without a warning');
 
 ($out, $rc) = nginx_t("\n\n    session_keys $keys/bad-dupkid.keys;");
 isnt($rc, 0, 'a bad key file: nginx -t fails');
-like($out, qr{\[emerg\] .*"session_keys" file ".*/bad-dupkid\.keys" line 2: duplicate key id "k1" in \Q$dir\E/nginx\.conf:8},
+like($out, qr{\[emerg\] .*"session_keys" file ".*/bad-dupkid\.keys" line 2: duplicate key id "k1" in \Q$dir\E/nginx\.conf:@{[ $head + 3 ]}\b},
      '... naming the key file, its line, and nginx.conf with its line');
 like($out, qr/test failed/, '... and says the test failed');
 

@@ -162,7 +162,7 @@ POST /logout
 --- error_code: 204
 --- response_headers_like
 Set-Cookie: sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax
-Cache-Control: no-store
+Cache-Control: private, no-store
 
 
 
