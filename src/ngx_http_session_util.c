@@ -98,6 +98,7 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
             ctx->user = mctx->user;
             ctx->claims = mctx->claims;
             ctx->expires = mctx->expires;
+            ctx->created = mctx->created;
             ctx->key_index = mctx->key_index;
             ngx_memcpy(ctx->hash, mctx->hash, SC_HASH_HEX_LEN);
             ngx_memcpy(ctx->current_hash, mctx->current_hash,

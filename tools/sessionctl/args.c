@@ -58,6 +58,23 @@ static const sctl_command_t  sctl_commands[] = {
       "and prints its key id.  FILE is replaced atomically, mode 0600.\n"
       "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
 
+    { "assertion-keygen", sctl_cmd_assertion_keygen, 1, 1,
+      SCTL_OPT_KID | SCTL_OPT_FORCE,
+      "assertion-keygen FILE [--kid KID] [--force]",
+      "Writes a new session_assertion_keys file with one random Ed25519\n"
+      "seed (32 bytes), mode 0600, and prints its key id.  Refuses to\n"
+      "overwrite FILE unless --force.\n"
+      "  --kid KID          key id, 1..32 of [A-Za-z0-9_-]\n"
+      "                     (default k<YYYYMMDDhhmmss>, UTC)\n"
+      "  --force            replace an existing FILE\n" },
+
+    { "assertion-rotate", sctl_cmd_assertion_rotate, 1, 1, SCTL_OPT_KID,
+      "assertion-rotate FILE [--kid KID]",
+      "Prepends a new Ed25519 seed to the session_assertion_keys file\n"
+      "FILE, keeping the others (still published in the JWKS), and prints\n"
+      "its key id.  FILE is replaced atomically, mode 0600.\n"
+      "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
+
     { "inspect", sctl_cmd_inspect, 1, 1, 0,
       "inspect COOKIE",
       "Decodes COOKIE offline, without Redis: key id, public id, record\n"
@@ -99,6 +116,8 @@ static const char  sctl_usage[] =
     "  revoke-all SUBJECT\n"
     "  keygen FILE [--kid KID] [--force]\n"
     "  rotate FILE [--kid KID]\n"
+    "  assertion-keygen FILE [--kid KID] [--force]\n"
+    "  assertion-rotate FILE [--kid KID]\n"
     "  inspect COOKIE\n"
     "\n"
     "Global options:\n"

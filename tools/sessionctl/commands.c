@@ -851,6 +851,22 @@ done:
 
 
 int
+sctl_cmd_assertion_keygen(sctl_ctx_t *ctx)
+{
+    sctl_assertion_keys = 1;
+    return sctl_cmd_keygen(ctx);
+}
+
+
+int
+sctl_cmd_assertion_rotate(sctl_ctx_t *ctx)
+{
+    sctl_assertion_keys = 1;
+    return sctl_cmd_rotate(ctx);
+}
+
+
+int
 sctl_cmd_inspect(sctl_ctx_t *ctx)
 {
     int             rc;

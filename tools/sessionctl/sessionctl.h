@@ -35,6 +35,7 @@
 
 #include "session_core.h"
 #include "session_store.h"
+#include "session_jws.h"
 
 
 #define SCTL_OK               0
@@ -184,6 +185,7 @@ typedef struct {
 
 
 extern int  sctl_json_output;
+extern int  sctl_assertion_keys;     /* keys.c */
 
 
 /* output.c */
@@ -242,14 +244,6 @@ int sctl_reply_number(redisReply *r, long long *out);
 int sctl_revoke_hash(sctl_ctx_t *ctx, const char *hash);
 
 /* commands.c */
-int sctl_cmd_create(sctl_ctx_t *ctx);
-int sctl_cmd_show(sctl_ctx_t *ctx);
-int sctl_cmd_revoke(sctl_ctx_t *ctx);
-int sctl_cmd_list(sctl_ctx_t *ctx);
-int sctl_cmd_revoke_all(sctl_ctx_t *ctx);
-int sctl_cmd_keygen(sctl_ctx_t *ctx);
-int sctl_cmd_rotate(sctl_ctx_t *ctx);
-int sctl_cmd_inspect(sctl_ctx_t *ctx);
 int sctl_build_claims(sctl_ctx_t *ctx, char *out, size_t size, size_t *len);
 void sctl_print_claims_json(sctl_json_t *j, const char *cl, size_t len);
 int sctl_cmd_create(sctl_ctx_t *ctx);
@@ -261,6 +255,8 @@ int sctl_cmd_revoke_all(sctl_ctx_t *ctx);
 int sctl_print_kid(const char *kid, const char *file, long long nkeys);
 int sctl_cmd_keygen(sctl_ctx_t *ctx);
 int sctl_cmd_rotate(sctl_ctx_t *ctx);
+int sctl_cmd_assertion_keygen(sctl_ctx_t *ctx);
+int sctl_cmd_assertion_rotate(sctl_ctx_t *ctx);
 int sctl_cmd_inspect(sctl_ctx_t *ctx);
 
 
