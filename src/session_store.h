@@ -27,8 +27,10 @@
  *
  *   <prefix>revoked    pub/sub channel; the <hash> of each revoked session
  *
- *   <prefix>r:<scheme>:<id>  STRING  a signed request already seen; TTL =
- *                            the scheme's tolerance
+ *   <prefix>r:<scheme>:<id>  STRING  a signed request: its token while
+ *                            in flight ("inflight" TTL), then "1" for the
+ *                            acceptance window (2 x tolerance + 2 s;
+ *                            tolerance for github); SS_SCRIPT_REPLAY
  */
 
 #ifndef _SESSION_STORE_H_INCLUDED_
