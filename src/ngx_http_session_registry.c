@@ -1094,9 +1094,10 @@ ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
 
 /*
  * JSON strings from bytes that came from a client (User-Agent, an address
- * header) or Redis: valid UTF-8 is kept, '"', '\' and control characters
- * are escaped, any byte that is not part of a valid sequence becomes
- * U+FFFD.  At most 6 output bytes per input byte, plus the quotes.
+ * header) or Redis: valid UTF-8 is kept, '"', '\', control characters
+ * (C0, DEL, C1) and the characters that reorder or break lines (bidi
+ * controls, U+2028, U+2029) are escaped as sessionctl escapes them, any
+ * byte that is not part of a valid sequence becomes U+FFFD.  At most 6 output bytes per input byte, plus the quotes.
  */
 
 static size_t
@@ -1177,6 +1178,17 @@ ngx_http_session_json_str(u_char *p, u_char *s, size_t len)
             || (cp >= 0xd800 && cp <= 0xdfff))
         {
             goto invalid;
+        }
+
+        if ((cp >= 0x80 && cp <= 0x9f)
+            || cp == 0x200e || cp == 0x200f
+            || (cp >= 0x2028 && cp <= 0x202e)
+            || (cp >= 0x2066 && cp <= 0x2069))
+        {
+            /* C1 controls, bidi controls, line breaks: as sessionctl */
+            p = ngx_sprintf(p, "\\u%04xD", cp);
+            s += n;
+            continue;
         }
 
         p = ngx_cpymem(p, s, n);

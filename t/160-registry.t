@@ -196,6 +196,12 @@ my ($a1, $b1);
     unlike(redis_cli($redis, 'KEYS', "*$s1->{id}*"), qr/\S/,
            'the public id is no part of any key');
 
+    # C1 and bidi controls escaped as sessionctl escapes them
+    my $ce = login('eve', ua => "x\xc2\x9by\xe2\x80\xaez");
+    my (undef, $er) = list($ce);
+    like($er->{body}, qr/"user_agent":"x\\u009by\\u202ez"/,
+         'list: C1 and bidi controls as \\u escapes');
+
     my ($j2) = list($b1);
     ok($j2->{sessions}[0]{current} && !$j2->{sessions}[1]{current},
        'list from the other browser: its own is current');
