@@ -1317,8 +1317,21 @@ ngx_http_session_registry_revoked(u_char *hash, size_t len)
 
         ngx_http_session_count(live_closed);
 
-        c->error = 1;
+        /*
+         * nginx's own way to close a request from outside (a graceful
+         * shutdown's c->close in ngx_http_request_handler()): with a
+         * reference of our own, ngx_http_terminate_request() runs the
+         * request's cleanups (the upstream's, which closes the backend
+         * connection and finalizes with NGX_DONE: without the extra
+         * reference that would free the request, or keep the client
+         * connection alive, under terminate's feet), then posts the
+         * terminal handler, which closes the client connection
+         */
+
+        r->main->count++;
+        r->keepalive = 0;
         ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_run_posted_requests(c);
 
         /* a terminated request may have ended others: start over */
         q = ngx_queue_head(&ngx_http_session_live);
