@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# config's library checks: with the headers of one -dev package hidden,
+# ./configure stops with one message naming that package (not a compiler
+# error later in make).  The headers are hidden by an empty directory
+# bind-mounted over them in a private mount namespace (root and unshare(1)
+# needed; skipped otherwise), so nothing on the machine changes.
+#
+#   test/build/test_config.sh [NGINX_SRC]     default /usr/share/nginx/src
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+src=${1:-${NGINX_SRC:-/usr/share/nginx/src}}
+
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null \
+   || ! unshare -m --propagation private true 2>/dev/null; then
+    echo "ok - SKIP config checks: needs root and unshare -m"
+    exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/nginx"
+cp -a "$src/." "$tmp/nginx/"
+mkdir "$tmp/empty"
+configure=./configure
+[ -f "$tmp/nginx/configure" ] || configure=./auto/configure
+
+fail=0
+n=0
+check() {   # hidden-dir package
+    local dir=$1 pkg=$2 log rc=0
+    log="$tmp/configure-$(basename "$1").log"
+    n=$((n + 1))
+    (cd "$tmp/nginx" && unshare -m --propagation private sh -c \
+        "mount --bind '$tmp/empty' '$dir' \
+         && $configure --with-compat --add-dynamic-module='$root'") \
+        >"$log" 2>&1 || rc=$?
+    if [ $rc -ne 0 ] && grep -q "error: ngx_http_session_module requires" "$log" \
+       && grep -q "Install $pkg " "$log"; then
+        echo "ok $n - without $dir: configure stops naming $pkg"
+    else
+        echo "not ok $n - without $dir: configure rc=$rc, no message naming $pkg"
+        tail -n 8 "$log" | sed 's/^/#   /'
+        fail=1
+    fi
+}
+
+check /usr/include/hiredis libhiredis-dev
+check /usr/include/sodium libsodium-dev
+check /usr/include/openssl libssl-dev
+
+# and with everything present it configures
+n=$((n + 1))
+if (cd "$tmp/nginx" && $configure --with-compat --add-dynamic-module="$root") \
+       >"$tmp/configure-all.log" 2>&1; then
+    echo "ok $n - with every library: configure passes"
+else
+    echo "not ok $n - with every library: configure fails"
+    tail -n 8 "$tmp/configure-all.log" | sed 's/^/#   /'
+    fail=1
+fi
+exit $fail
