@@ -20,6 +20,7 @@ use JSON::PP;
 use Time::HiRes qw(sleep);
 
 my $keys = test_keys_dir();
+my $secrets = "$FindBin::Bin/secrets";
 my $redis = redis_start();
 my $rport = $redis->{port};
 my $xport = free_port();
@@ -65,6 +66,11 @@ my $nginx = nginx_start(workers => 2, http => <<"HTTP");
         location /app/ {
             session_required on;
             proxy_set_header X-Id \$session_id;
+            proxy_pass http://127.0.0.1:\$PORT/echo/;
+        }
+        location = /tg {
+            session_telegram bot_token_file=$secrets/bot.token max_age=30y login=on;
+            session_issue on;
             proxy_pass http://127.0.0.1:\$PORT/echo/;
         }
         location = /sessions { session_list; }
@@ -238,6 +244,19 @@ my ($a1, $b1);
     is(redis_cli($redis, 'HMGET', "session:s:$h", 'ip', 'via', 'pid'),
        "203.0.113.9\nlogin\n" . $j->{sessions}[0]{id},
        'the metadata in the record');
+}
+
+# --- a Telegram login says so
+{
+    my $init = 'user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827';
+    my $r = req($port, 'GET /tg', undef, undef,
+                Authorization => "tma $init", 'User-Agent' => 'TelegramBot');
+    my $c = set_cookie($r, 'sid');
+    ok($c, 'telegram: a session');
+    my ($j) = list($c);
+    is($j->{subject}, 'tg:279058397', 'telegram: the subject');
+    is($j->{sessions}[0]{via}, 'telegram', 'telegram: via telegram');
+    is($j->{sessions}[0]{user_agent}, 'TelegramBot', 'telegram: user agent');
 }
 
 # --- a renewal chain is listed once, as the live session
