@@ -98,8 +98,31 @@ my $server = <<"HTTP";
     }
 HTTP
 
+# an HTTP/2 (h2c) listener on edge 1, when nginx and curl have HTTP/2
+my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $nginx_v = `$binary -V 2>&1`;
+my $h2 = $nginx_v =~ /--with-http_v2_module/
+         && `curl -V 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
+my $h2port = free_port();
+my ($maj, $min, $pat) = $nginx_v =~ m{nginx/(\d+)\.(\d+)\.(\d+)};
+my $h2listen = sprintf('%d%03d%03d', $maj, $min, $pat) >= 1025001
+    ? "listen 127.0.0.1:$h2port;\n        http2 on;"
+    : "listen 127.0.0.1:$h2port http2;";
+my $h2server = !$h2 ? '' : <<"HTTP";
+    server {
+        $h2listen
+        location /events {
+            session_required on;
+            session_live_close on;
+            proxy_pass http://127.0.0.1:$sseport;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }
+    }
+HTTP
+
 my $e1 = nginx_start(workers => 2, http => $common
-    . "    session_cache zone=sc:1m valid=30s;\n" . $server);
+    . "    session_cache zone=sc:1m valid=30s;\n" . $server . $h2server);
 my $e2 = nginx_start(workers => 2, http => $common . $server);
 
 sub login {
@@ -269,6 +292,48 @@ sub open_all {
                                  "127.0.0.1:$rport", 'revoke', $a);
     is($rc, 0, 'sessionctl revoke');
     within2('sessionctl revoke', $t0, grep { $_ } @s);
+}
+
+# --- an event stream over HTTP/2: the stream is reset, the rest goes on
+SKIP: {
+    skip 'no HTTP/2 in nginx or curl', 3 unless $h2;
+    my $a = login($e1, 'h2u');
+    my $b = login($e1, 'h2v');
+    my $dir = $e1->{root};
+    my @pids;
+    for my $c ($a, $b) {
+        my $pid = fork // die;
+        if ($pid == 0) {
+            open STDOUT, '>', "$dir/h2-$c.out";
+            open STDERR, '>', '/dev/null';
+            { exec 'curl', '-s', '-N', '--http2-prior-knowledge',
+                   '--max-time', '10', '-b', "sid=$c",
+                   "http://127.0.0.1:$h2port/events" };
+            POSIX::_exit(127);
+        }
+        push @pids, $pid;
+    }
+    for (1 .. 100) {
+        last unless grep { !-s "$dir/h2-$_.out" } $a, $b;
+        sleep 0.05;
+    }
+    my $t0 = time;
+    http_request($e1->{port}, 'GET /logout', { Cookie => "sid=$a" });
+    my $done;
+    while (time - $t0 < 2) {
+        $done = waitpid($pids[0], POSIX::WNOHANG());
+        last if $done > 0;
+        sleep 0.02;
+    }
+    ok($done && $done > 0, 'HTTP/2: the stream of the ended session closed '
+       . 'within 2 s') and note sprintf '%.3f s', time - $t0;
+    is(waitpid($pids[1], POSIX::WNOHANG()), 0,
+       "HTTP/2: another session's stream goes on");
+    my $size = -s "$dir/h2-$b.out";
+    sleep 0.5;
+    ok(-s "$dir/h2-$b.out" > $size, '... and still receives events');
+    kill 'KILL', @pids;
+    waitpid($_, 0) for @pids;
 }
 
 # --- what a closed connection looks like, and the metrics
