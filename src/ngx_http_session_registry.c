@@ -479,8 +479,6 @@ ngx_http_session_registry_create_args(ngx_http_request_t *r, u_char *token,
 void
 ngx_http_session_registry_created(ngx_http_request_t *r, ngx_int_t reply)
 {
-    ngx_int_t  i;
-
     if (reply == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session: login refused by session_limit");
@@ -493,8 +491,10 @@ ngx_http_session_registry_created(ngx_http_request_t *r, ngx_int_t reply)
                       "session: session_limit ended %i older session(s)",
                       reply - 1);
 
-        for (i = 1; i < reply && i < 1000; i++) {
-            ngx_http_session_count(limit_evicted);
+        if (ngx_http_session_metrics) {
+            (void) ngx_atomic_fetch_add(
+                               &ngx_http_session_metrics->limit_evicted,
+                               (ngx_atomic_int_t) (reply - 1));
         }
     }
 }
@@ -1097,7 +1097,8 @@ ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
  * header) or Redis: valid UTF-8 is kept, '"', '\', control characters
  * (C0, DEL, C1) and the characters that reorder or break lines (bidi
  * controls, U+2028, U+2029) are escaped as sessionctl escapes them, any
- * byte that is not part of a valid sequence becomes U+FFFD.  At most 6 output bytes per input byte, plus the quotes.
+ * byte that is not part of a valid sequence becomes U+FFFD.  At most 6
+ * output bytes per input byte, plus the quotes.
  */
 
 static size_t

@@ -128,12 +128,16 @@
     "    end\n"                                                               \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'cre', now, 'abs', abs,\n"  \
-    "           'last', now, 'cl', ARGV[5])\n"                                \
+    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
+    "           'cl', ARGV[5]}\n"                                             \
     "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
-    "  redis.call('HSET', KEYS[1], 'pid', ARGV[11], 'ip', ARGV[12] or '',\n"  \
-    "             'ua', ARGV[13] or '', 'via', ARGV[14] or '')\n"             \
+    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
+    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
+    "  do\n"                                                                  \
+    "    f[#f + 1] = v\n"                                                     \
+    "  end\n"                                                                 \
     "end\n"                                                                   \
+    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
     "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
     "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
     "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \

@@ -363,4 +363,49 @@ my ($a1, $b1);
        'parallel refuse: exactly 3 sessions');
 }
 
+# --- nginx -t: clear errors naming the file and line
+{
+    use File::Temp qw(tempdir);
+    my $dir = tempdir(CLEANUP => 1);
+    my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $modules = join '', map { "load_module $_;\n" }
+                           split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+    my $nginx_t = sub {
+        my ($http) = @_;
+        mkdir "$dir/logs";
+        open my $fh, '>', "$dir/nginx.conf" or die $!;
+        print $fh "${modules}error_log $dir/logs/error.log;\n"
+                . "pid $dir/logs/nginx.pid;\nevents {}\nhttp {\n$http\n}\n";
+        close $fh;
+        my $out = `$binary -t -p $dir -c $dir/nginx.conf 2>&1`;
+        return ($out, $? >> 8);
+    };
+    my $base = "session_keys $keys/ring1.keys;\n"
+             . "session_redis 127.0.0.1:6379;\n";
+    for my $t (
+        [ "${base}session_limit max=0;",
+          qr/invalid "session_limit" value "max=0" \(max=1 to max=1000\) in \S+nginx\.conf:\d+/ ],
+        [ "${base}session_limit max=3 over=drop;",
+          qr/invalid "session_limit" parameter "over=drop"/ ],
+        [ "${base}session_limit over=refuse;",
+          qr/"session_limit" needs "max=N"/ ],
+        [ "${base}session_live_close maybe;",
+          qr/invalid value "maybe" in "session_live_close" \(on or off\)/ ],
+        [ "server { location /s { session_list; } }",
+          qr/"session_list", "session_revoke" and "session_live_close" need "session_keys" and "session_redis"/ ],
+        [ "${base}server { location /s { session_list; session_revoke; } }",
+          qr/"session_revoke" directive is duplicate/ ],
+    ) {
+        my ($out, $rc) = $nginx_t->($t->[0]);
+        isnt($rc, 0, "nginx -t fails: $t->[0]");
+        like($out, $t->[1], '... saying why');
+    }
+    my ($out, $rc) = $nginx_t->("${base}session_limit max=5 over=refuse;\n"
+        . "server { location /s { session_list; } "
+        . "location /r { session_revoke; } "
+        . "location /w { session_required on; session_live_close on; "
+        . "session_client_address \$http_x_real_ip; } }");
+    is($rc, 0, 'nginx -t passes a full configuration') or diag $out;
+}
+
 done_testing();
