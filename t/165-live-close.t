@@ -164,6 +164,23 @@ sub ws_open {
     return $s;
 }
 
+# one more echoed message on an open WebSocket
+sub ws_echo {
+    my ($s) = @_;
+    my $msg = 'again';
+    my $mask = 'wxyz';
+    syswrite $s, chr(0x81) . chr(0x80 | length $msg) . $mask
+                 . ($msg ^ substr($mask x 2, 0, length $msg));
+    my $frame = '';
+    my $sel = IO::Select->new($s);
+    while (length $frame < 2 + length $msg) {
+        return 0 unless $sel->can_read(5);
+        sysread($s, my $b, 64) or return 0;
+        $frame .= $b;
+    }
+    return substr($frame, 2) eq $msg;
+}
+
 sub sse_open {
     my ($n, $cookie) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -334,6 +351,20 @@ SKIP: {
     ok(-s "$dir/h2-$b.out" > $size, '... and still receives events');
     kill 'KILL', @pids;
     waitpid($_, 0) for @pids;
+}
+
+# --- a reload: the old workers keep their WebSockets, and still close them
+{
+    my $a = login($e1, 'rel');
+    my @s = map { ws_open($e1, $a) } 1 .. 4;
+    is(scalar(grep { $_ } @s), 4, 'reload: 4 WebSockets open');
+    nginx_reload($e1);
+    ok(ws_open($e1, $a), 'reload: the new workers accept the session');
+    is(scalar(grep { $_ && ws_echo($_) } @s), 4,
+       'reload: the 4 WebSockets of the old workers still work');
+    my $t0 = time;
+    http_request($e1->{port}, 'GET /logout', { Cookie => "sid=$a" });
+    within2('after a reload, in the old workers', $t0, grep { $_ } @s);
 }
 
 # --- what a closed connection looks like, and the metrics
