@@ -406,6 +406,7 @@ ngx_int_t ngx_http_session_registry_create_args(ngx_http_request_t *r,
 void ngx_http_session_registry_created(ngx_http_request_t *r,
     ngx_int_t reply);
 void ngx_http_session_registry_revoked(u_char *hash, size_t len);
+void ngx_http_session_registry_resync(ngx_http_session_main_conf_t *smcf);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

@@ -1748,6 +1748,9 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_http_session_cache_flush(w->smcf);
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
+
+        /* live connections whose revocation may have been missed */
+        ngx_http_session_registry_resync(w->smcf);
         return;
     }
 

@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
     ngx_queue_t                     queue;
     ngx_http_request_t             *request;
+    ngx_http_session_op_t          *op;          /* a resync's EXISTS */
     u_char                          hash[SC_HASH_HEX_LEN];
 } ngx_http_session_live_t;
 
@@ -90,6 +91,9 @@ static u_char *ngx_http_session_subject_key(u_char *p,
     ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
 static ngx_int_t ngx_http_session_live_handler(ngx_http_request_t *r);
 static void ngx_http_session_live_cleanup(void *data);
+static void ngx_http_session_live_end(ngx_http_session_live_t *live);
+static void ngx_http_session_live_resync_reply(void *data,
+    redisReply *reply);
 
 
 static ngx_command_t  ngx_http_session_registry_commands[] = {
@@ -1276,6 +1280,8 @@ ngx_http_session_live_cleanup(void *data)
 {
     ngx_http_session_live_t *live = data;
 
+    ngx_http_session_redis_cancel(&live->op);
+
     if (live->request) {
         ngx_queue_remove(&live->queue);
         live->request = NULL;
@@ -1287,8 +1293,6 @@ void
 ngx_http_session_registry_revoked(u_char *hash, size_t len)
 {
     ngx_queue_t              *q, *next;
-    ngx_connection_t         *c;
-    ngx_http_request_t       *r;
     ngx_http_session_live_t  *live;
 
     if (!ngx_http_session_live_used || len != SC_HASH_HEX_LEN) {
@@ -1306,35 +1310,114 @@ ngx_http_session_registry_revoked(u_char *hash, size_t len)
             continue;
         }
 
-        /* listed once: the request's cleanup has nothing more to do */
-
-        ngx_queue_remove(q);
-        r = live->request;
-        live->request = NULL;
-        c = r->connection;
-
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "session: closing a connection of an ended session");
-
-        ngx_http_session_count(live_closed);
-
-        /*
-         * nginx's own way to close a request from outside (a graceful
-         * shutdown's c->close in ngx_http_request_handler()): with a
-         * reference of our own, ngx_http_terminate_request() runs the
-         * request's cleanups (the upstream's, which closes the backend
-         * connection and finalizes with NGX_DONE: without the extra
-         * reference that would free the request, or keep the client
-         * connection alive, under terminate's feet), then posts the
-         * terminal handler, which closes the client connection
-         */
-
-        r->main->count++;
-        r->keepalive = 0;
-        ngx_http_finalize_request(r, NGX_ERROR);
-        ngx_http_run_posted_requests(c);
+        ngx_http_session_live_end(live);
 
         /* a terminated request may have ended others: start over */
         q = ngx_queue_head(&ngx_http_session_live);
     }
+}
+
+
+static void
+ngx_http_session_live_end(ngx_http_session_live_t *live)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    ngx_http_session_redis_cancel(&live->op);
+
+    /* listed once: the request's cleanup has nothing more to do */
+
+    ngx_queue_remove(&live->queue);
+    r = live->request;
+    live->request = NULL;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "session: closing a connection of an ended session");
+
+    ngx_http_session_count(live_closed);
+
+    /*
+     * nginx's own way to close a request from outside (a graceful
+     * shutdown's c->close in ngx_http_request_handler()): with a
+     * reference of our own, ngx_http_terminate_request() runs the
+     * request's cleanups (the upstream's, which closes the backend
+     * connection and finalizes with NGX_DONE: without the extra
+     * reference that would free the request, or keep the client
+     * connection alive, under terminate's feet), then posts the
+     * terminal handler, which closes the client connection
+     */
+
+    r->main->count++;
+    r->keepalive = 0;
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The subscription is (re)confirmed: revocations published while it was
+ * down were missed, so every listed request's session is checked again
+ * (one EXISTS each, on the command link), and those whose record is gone
+ * are closed.  Best effort: with the command link down too, nothing is
+ * checked until the next resubscription.
+ */
+
+void
+ngx_http_session_registry_resync(ngx_http_session_main_conf_t *smcf)
+{
+    u_char                   *p;
+    size_t                    argvlen[2];
+    ngx_queue_t              *q;
+    const char               *argv[2];
+    ngx_http_session_live_t  *live;
+    u_char                    key[128 + 2 + SC_HASH_HEX_LEN];
+
+    if (!ngx_http_session_live_used) {
+        return;
+    }
+
+    argv[0] = "EXISTS";
+    argvlen[0] = 6;
+
+    for (q = ngx_queue_head(&ngx_http_session_live);
+         q != ngx_queue_sentinel(&ngx_http_session_live);
+         q = ngx_queue_next(q))
+    {
+        live = ngx_queue_data(q, ngx_http_session_live_t, queue);
+
+        if (live->op) {
+            continue;
+        }
+
+        p = ngx_http_session_key(key, smcf, live->hash);
+
+        argv[1] = (const char *) key;
+        argvlen[1] = p - key;
+
+        live->op = ngx_http_session_redis_command(
+                                        ngx_http_session_live_resync_reply,
+                                        live, 2, argv, argvlen);
+        if (live->op == NULL) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_session_live_resync_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_live_t *live = data;
+
+    live->op = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer != 0 || live->request == NULL)
+    {
+        return;
+    }
+
+    ngx_http_session_live_end(live);
 }

@@ -353,6 +353,30 @@ SKIP: {
     waitpid($_, 0) for @pids;
 }
 
+# --- a revocation missed while the subscription was down: checked again
+# when the workers subscribe again.  One pipeline: every subscriber is
+# disconnected, then the record is deleted (nothing is published to
+# anyone); the workers reconnect after their backoff (at least 100 ms).
+{
+    my $a = login($e2, 'gus');
+    my @s = map { ws_open($_, $a) } $e1, $e1, $e2, $e2;
+    is(scalar(grep { $_ } @s), 4, 'missed: 4 WebSockets open');
+    my $h = redis_cli($redis, 'SMEMBERS', 'session:u:gus');
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $rport) or die $!;
+    my $resp = sub { my @a = @_;
+                     join '', "*" . @a . "\r\n",
+                              map { '$' . length($_) . "\r\n$_\r\n" } @a };
+    my $t0 = time;
+    print $sock $resp->('CLIENT', 'KILL', 'TYPE', 'pubsub'),
+                $resp->('DEL', "session:s:$h");
+    my $r1 = <$sock>;
+    my $r2 = <$sock>;
+    close $sock;
+    like("$r1$r2", qr/^:\d+\r\n:1\r\n$/, 'missed: subscribers cut, record gone');
+    within2('missed revocation, after resubscribing', $t0, grep { $_ } @s);
+}
+
 # --- a reload: the old workers keep their WebSockets, and still close them
 {
     my $a = login($e1, 'rel');
