@@ -75,6 +75,7 @@ my $nginx = nginx_start(workers => 2, http => <<"HTTP");
         }
         location = /sessions { session_list; }
         location = /sessions/revoke { session_revoke; }
+        location = /csrf/revoke { session_csrf on; session_revoke; }
         location = /metrics { session_metrics; }
         location /echo/ { return 200 "id=[\$http_x_id]\\n"; }
     }
@@ -309,6 +310,23 @@ my ($a1, $b1);
     is(statuses($c), '401', '... that session refused');
     is(metric('nginx_session_revoked_total'), $before + 2,
        'metrics: revoked by users');
+}
+
+# --- session_revoke behind session_csrf (issue 14): a cross-site POST is
+# refused before anything is ended
+{
+    my $x = login('csrf');
+    my $y = login('csrf');
+    my $yid = sid_of($y);
+    my $form = 'application/x-www-form-urlencoded';
+    is(req($port, 'POST /csrf/revoke', $x, "id=$yid", 'Content-Type' => $form,
+           'Sec-Fetch-Site' => 'cross-site')->{status}, 403,
+       'csrf: a cross-site revoke is 403');
+    is(statuses($y), '200', '... and ended nothing');
+    is(req($port, 'POST /csrf/revoke', $x, "id=$yid", 'Content-Type' => $form,
+           'Sec-Fetch-Site' => 'same-origin')->{status}, 204,
+       'csrf: a same-origin revoke is 204');
+    is(statuses($y), '401', '... and ended the session');
 }
 
 # --- session_limit over=evict_oldest
