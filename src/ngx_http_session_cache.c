@@ -702,9 +702,9 @@ ngx_http_session_cache_revoked(ngx_http_session_main_conf_t *smcf,
 void
 ngx_http_session_cache_init_process(ngx_http_session_main_conf_t *smcf)
 {
-    ngx_http_session_redis_on_revoked(smcf->cache_zone
-                                      ? ngx_http_session_cache_revoked
-                                      : NULL);
+    if (smcf->cache_zone) {
+        ngx_http_session_redis_on_revoked(ngx_http_session_cache_revoked);
+    }
 }
 
 

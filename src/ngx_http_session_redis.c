@@ -56,7 +56,11 @@ static void ngx_http_session_sentinel_reply(redisAsyncContext *ac,
 ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
 
 
-static ngx_http_session_revoked_pt  ngx_http_session_redis_revoked;
+/* session_cache and the live connections of ngx_http_session_registry.c */
+#define NGX_HTTP_SESSION_REVOKED_MAX  4
+
+static ngx_http_session_revoked_pt
+    ngx_http_session_redis_revoked[NGX_HTTP_SESSION_REVOKED_MAX];
 
 
 ngx_int_t
@@ -73,7 +77,7 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
     ngx_http_session_link_connect(&w->cmd);
 
-    if (smcf->cache_zone) {
+    if (smcf->cache_zone || smcf->live_close) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
         ngx_http_session_link_connect(&w->sub);
     }
@@ -250,7 +254,30 @@ ngx_http_session_link_garbage(ngx_http_session_link_t *link, const char *why)
 void
 ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler)
 {
-    ngx_http_session_redis_revoked = handler;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
+        if (ngx_http_session_redis_revoked[i] == NULL
+            || ngx_http_session_redis_revoked[i] == handler)
+        {
+            ngx_http_session_redis_revoked[i] = handler;
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_session_redis_revoke(ngx_http_session_main_conf_t *smcf,
+    u_char *hash)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
+        if (ngx_http_session_redis_revoked[i]) {
+            ngx_http_session_redis_revoked[i](smcf, hash);
+        }
+    }
 }
 
 
@@ -741,7 +768,8 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     if (!w->announced
         && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
-        && (w->smcf->cache_zone == NULL || w->sub.subscribed))
+        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
+            || w->sub.subscribed))
     {
         w->announced = 1;
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
@@ -880,10 +908,8 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
             return;
         }
 
-        if (ngx_http_session_redis_revoked) {
-            /* messages may have been missed while unsubscribed */
-            ngx_http_session_redis_revoked(w->smcf, NULL);
-        }
+        /* messages may have been missed while unsubscribed */
+        ngx_http_session_redis_revoke(w->smcf, NULL);
 
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
@@ -894,10 +920,8 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         && rr->element[2]->type == REDIS_REPLY_STRING
         && rr->element[2]->len == SC_HASH_HEX_LEN)
     {
-        if (ngx_http_session_redis_revoked) {
-            ngx_http_session_redis_revoked(w->smcf,
-                                           (u_char *) rr->element[2]->str);
-        }
+        ngx_http_session_redis_revoke(w->smcf,
+                                      (u_char *) rr->element[2]->str);
     }
 }
 

@@ -209,10 +209,10 @@ ngx_http_session_redis_script(ngx_uint_t script,
 {
     int          i;
     u_char       nk[NGX_INT_T_LEN];
-    size_t       argvlen[16];
-    const char  *argv[16];
+    size_t       argvlen[24];
+    const char  *argv[24];
 
-    if (nargs > 13) {
+    if (nargs > 21) {
         return NULL;
     }
 

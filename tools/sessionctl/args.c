@@ -27,17 +27,20 @@ static const sctl_command_t  sctl_commands[] = {
       "ttl, claims).  Needs --keys.  COOKIE \"-\" is read from stdin.\n"
       "Exit status 3 if the cookie is invalid or the session not found.\n" },
 
-    { "revoke", sctl_cmd_revoke, 1, 1, 0,
-      "revoke COOKIE",
+    { "revoke", sctl_cmd_revoke, 1, 1, SCTL_OPT_ID,
+      "revoke COOKIE | revoke SUBJECT --id ID",
       "Deletes the session of COOKIE and publishes its revocation.  Needs\n"
       "--keys.  COOKIE \"-\" is read from stdin.  Prints nothing; exit\n"
-      "status 0 if the session existed, 3 if not found or invalid.\n" },
+      "status 0 if the session existed, 3 if not found or invalid.\n"
+      "  --id ID            the session of SUBJECT with this public id\n"
+      "                     (\"list\" shows it); no --keys needed\n" },
 
     { "list", sctl_cmd_list, 1, 1, 0,
       "list SUBJECT",
       "Lists the sessions of SUBJECT, oldest first: reference, created,\n"
-      "last seen, absolute expiry and ttl.  Index entries whose record is\n"
-      "gone are pruned.\n" },
+      "last seen, absolute expiry, ttl, public id, how it was\n"
+      "authenticated, client address and User-Agent at login.  Index\n"
+      "entries whose record is gone are pruned.\n" },
 
     { "revoke-all", sctl_cmd_revoke_all, 1, 1, 0,
       "revoke-all SUBJECT",
@@ -99,6 +102,7 @@ static const sctl_option_t  sctl_options[] = {
     { "--absolute",      SCTL_OPT_ABSOLUTE, 1 },
     { "--kid",           SCTL_OPT_KID,      1 },
     { "--force",         SCTL_OPT_FORCE,    0 },
+    { "--id",            SCTL_OPT_ID,       1 },
     { NULL, 0, 0 }
 };
 
@@ -111,7 +115,7 @@ static const char  sctl_usage[] =
     "Commands:\n"
     "  create SUBJECT [NAME=VALUE ...] [--idle TIME] [--absolute TIME]\n"
     "  show COOKIE\n"
-    "  revoke COOKIE\n"
+    "  revoke COOKIE | revoke SUBJECT --id ID\n"
     "  list SUBJECT\n"
     "  revoke-all SUBJECT\n"
     "  keygen FILE [--kid KID] [--force]\n"
@@ -500,6 +504,10 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
 
     case SCTL_OPT_KID:
         ctx->kid = val;
+        break;
+
+    case SCTL_OPT_ID:
+        ctx->id = val;
         break;
 
     default:

@@ -156,9 +156,9 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     char           cookie[SC_COOKIE_MAX + 1];
     char           hash[SC_HASH_HEX_LEN], pid[SC_PUBLIC_ID_LEN];
     long           idle, absolute;
-    size_t         clen, cookie_len, argvlen[11];
+    size_t         clen, cookie_len, argvlen[19];
     time_t         now;
-    const char    *argv[11];
+    const char    *argv[19];
     redisReply    *r;
     sctl_json_t    j;
     unsigned char  token[SC_TOKEN_LEN];
@@ -237,7 +237,25 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     argv[10] = hash;
     argvlen[10] = SC_HASH_HEX_LEN;
 
-    r = sctl_redis_command(ctx, 11, argv, argvlen);
+    /* no renewal; the metadata: public id, no address or agent, "via" */
+    argv[11] = ctx->prefix;
+    argvlen[11] = ctx->prefix_len;
+    argv[12] = "";
+    argvlen[12] = 0;
+    argv[13] = "";
+    argvlen[13] = 0;
+    argv[14] = "0";
+    argvlen[14] = 1;
+    argv[15] = pid;
+    argvlen[15] = SC_PUBLIC_ID_LEN;
+    argv[16] = "";
+    argvlen[16] = 0;
+    argv[17] = "";
+    argvlen[17] = 0;
+    argv[18] = "sessionctl";
+    argvlen[18] = 10;
+
+    r = sctl_redis_command(ctx, 19, argv, argvlen);
 
     if (r == NULL) {
         sodium_memzero(cookie, sizeof(cookie));
@@ -427,6 +445,10 @@ sctl_cmd_revoke(sctl_ctx_t *ctx)
     char            in[SC_COOKIE_MAX + 2];
     sctl_cookie_t   c;
 
+    if (ctx->given & SCTL_OPT_ID) {
+        return sctl_revoke_id(ctx);
+    }
+
     rc = sctl_load_keys(ctx);
     if (rc != SCTL_OK) {
         return rc;
@@ -468,6 +490,79 @@ sctl_cmd_revoke(sctl_ctx_t *ctx)
 }
 
 
+/* revoke SUBJECT --id ID: SS_SCRIPT_REVOKE_ID, as session_revoke does */
+
+int
+sctl_revoke_id(sctl_ctx_t *ctx)
+{
+    int           rc;
+    char          ukey[SCTL_KEY_MAX];
+    size_t        i, argvlen[6];
+    const char   *argv[6];
+    redisReply   *r;
+
+    rc = sctl_check_subject(ctx->args[0]);
+    if (rc != SCTL_OK) {
+        return rc;
+    }
+
+    if (strlen(ctx->id) != SC_PUBLIC_ID_LEN) {
+        return sctl_usage_error("--id: not a public id (%d hex digits)",
+                                SC_PUBLIC_ID_LEN);
+    }
+
+    for (i = 0; i < SC_PUBLIC_ID_LEN; i++) {
+        if (!((ctx->id[i] >= '0' && ctx->id[i] <= '9')
+              || (ctx->id[i] >= 'a' && ctx->id[i] <= 'f')))
+        {
+            return sctl_usage_error("--id: not a public id (%d hex digits)",
+                                    SC_PUBLIC_ID_LEN);
+        }
+    }
+
+    rc = sctl_redis_connect(ctx);
+    if (rc != SCTL_OK) {
+        return rc;
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = SS_SCRIPT_REVOKE_ID;
+    argvlen[1] = sizeof(SS_SCRIPT_REVOKE_ID) - 1;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = ukey;
+    argvlen[3] = sctl_key(ctx, ukey, SS_KEY_SUBJECT, ctx->args[0],
+                          strlen(ctx->args[0]));
+    argv[4] = ctx->prefix;
+    argvlen[4] = ctx->prefix_len;
+    argv[5] = ctx->id;
+    argvlen[5] = SC_PUBLIC_ID_LEN;
+
+    r = sctl_redis_command(ctx, 6, argv, argvlen);
+    if (r == NULL) {
+        return SCTL_RUNTIME;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        sctl_error("session %s of that subject not found", ctx->id);
+        rc = SCTL_NOT_FOUND;
+
+    } else if (r->type == REDIS_REPLY_STRING) {
+        rc = SCTL_OK;
+
+    } else {
+        sctl_error("redis %s: unexpected reply to the revoke script",
+                   ctx->redis_addr);
+        rc = SCTL_RUNTIME;
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
 int
 sctl_cmd_list(sctl_ctx_t *ctx)
 {
@@ -476,8 +571,10 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     size_t        i, k, n, argvlen[6];
     long long     pruned, v[5];
     const char   *argv[6];
-    redisReply   *r, *list, *e;
+    redisReply   *r, *list, *e, *e2;
     sctl_json_t   j;
+
+    static const size_t  cols[] = { 5, 8, 6, 7 };    /* id via ip ua */
 
     rc = sctl_check_subject(ctx->args[0]);
     if (rc != SCTL_OK) {
@@ -522,11 +619,17 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     for (i = 0; i < list->elements; i++) {
         e = list->element[i];
 
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 5
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 9
             || e->element[0]->type != REDIS_REPLY_STRING
             || e->element[0]->len < SCTL_REF_LEN)
         {
             goto unexpected;
+        }
+
+        for (k = 5; k < 9; k++) {
+            if (e->element[k]->type != REDIS_REPLY_STRING) {
+                goto unexpected;
+            }
         }
     }
 
@@ -538,8 +641,9 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         sctl_json_open(&j, "sessions", '[');
 
     } else if (list->elements) {
-        printf("%-18s%-22s%-22s%-22s%s\n",
-               "REF", "CREATED", "LAST SEEN", "EXPIRES", "TTL");
+        printf("%-18s%-22s%-22s%-22s%-8s%s\n",
+               "REF", "CREATED", "LAST SEEN", "EXPIRES", "TTL",
+               "ID  VIA  IP  USER AGENT");
     }
 
     for (i = 0; i < list->elements; i++) {
@@ -558,6 +662,14 @@ sctl_cmd_list(sctl_ctx_t *ctx)
             sctl_json_int(&j, "last", v[3]);
             sctl_json_int(&j, "expires", v[2]);
             sctl_json_int(&j, "ttl", v[4]);
+            sctl_json_str(&j, "id", e->element[5]->str,
+                          e->element[5]->len);
+            sctl_json_str(&j, "via", e->element[8]->str,
+                          e->element[8]->len);
+            sctl_json_str(&j, "ip", e->element[6]->str,
+                          e->element[6]->len);
+            sctl_json_str(&j, "user_agent", e->element[7]->str,
+                          e->element[7]->len);
             sctl_json_close(&j, '}');
 
         } else {
@@ -569,7 +681,26 @@ sctl_cmd_list(sctl_ctx_t *ctx)
             sctl_text_time(NULL, v[1]);
             sctl_text_time(NULL, v[3]);
             sctl_text_time(NULL, v[2]);
-            printf("%lld\n", v[4]);
+            printf("%-8lld", v[4]);
+
+            /* id, via, ip, User-Agent: untrusted, escaped; "-" if none */
+
+            for (k = 0; k < 4; k++) {
+                e2 = e->element[cols[k]];
+
+                if (k) {
+                    fputs("  ", stdout);
+                }
+
+                if (e2->len == 0) {
+                    putchar('-');
+
+                } else {
+                    sctl_text(e2->str, e2->len);
+                }
+            }
+
+            putchar('\n');
         }
     }
 

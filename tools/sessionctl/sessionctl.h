@@ -73,6 +73,7 @@
 #define SCTL_OPT_ABSOLUTE     0x0200
 #define SCTL_OPT_KID          0x0400
 #define SCTL_OPT_FORCE        0x0800
+#define SCTL_OPT_ID           0x1000
 
 /* cookie status besides the SC_* codes: no key ring to check the MAC */
 #define SCTL_UNCHECKED        1
@@ -95,17 +96,21 @@
  * Every session of a subject, oldest first; index entries whose record is
  * gone (or belongs to another subject) are removed from the index.
  *   KEYS[1] subject index key; ARGV[1] prefix, ARGV[2] subject
- *   reply: { pruned, { { hash, cre, abs, last, ttl }, ... } }
+ *   reply: { pruned, { { hash, cre, abs, last, ttl, pid, ip, ua, via },
+ *            ... } }; pid ip ua via are '' in records written before
+ *            they were stored (session_store.h)
  */
 #define SCTL_SCRIPT_LIST                                                      \
     "local out = {}\n"                                                        \
     "local pruned = 0\n"                                                      \
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
     "  local k = ARGV[1] .. '" SS_KEY_SESSION "' .. h\n"                      \
-    "  local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last')\n"       \
+    "  local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"      \
+    "                      'pid', 'ip', 'ua', 'via')\n"                       \
     "  if r[1] == ARGV[2] then\n"                                             \
     "    out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"       \
-    "                      redis.call('TTL', k) }\n"                          \
+    "                      redis.call('TTL', k), r[5] or '', r[6] or '',\n"   \
+    "                      r[7] or '', r[8] or '' }\n"                        \
     "  else\n"                                                                \
     "    redis.call('SREM', KEYS[1], h)\n"                                    \
     "    pruned = pruned + 1\n"                                               \
@@ -156,6 +161,7 @@ struct sctl_ctx_s {
     const char            *idle;
     const char            *absolute;
     const char            *kid;
+    const char            *id;
 
     char                   host[INET6_ADDRSTRLEN];
     int                    port;
@@ -249,6 +255,7 @@ void sctl_print_claims_json(sctl_json_t *j, const char *cl, size_t len);
 int sctl_cmd_create(sctl_ctx_t *ctx);
 int sctl_cmd_show(sctl_ctx_t *ctx);
 int sctl_cmd_revoke(sctl_ctx_t *ctx);
+int sctl_revoke_id(sctl_ctx_t *ctx);
 int sctl_cmd_list(sctl_ctx_t *ctx);
 int sctl_hash_valid(const redisReply *e);
 int sctl_cmd_revoke_all(sctl_ctx_t *ctx);
