@@ -49,10 +49,11 @@ module:
 
 sessionctl: $(BUILD)/sessionctl
 
-$(BUILD)/sessionctl: tools/sessionctl.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/sessionctl: tools/sessionctl.c tools/sctl_cluster.c \
+    tools/sctl_cluster.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc $(LDFLAGS) -o $@ \
-	    tools/sessionctl.c $(CORE_SRCS) $(LIBS_CTL)
+	    tools/sessionctl.c tools/sctl_cluster.c $(CORE_SRCS) $(LIBS_CTL)
 
 $(BUILD)/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
