@@ -382,11 +382,25 @@ sctl_cluster_command(sctl_cluster_t *cl, int argc, const char **argv,
             }
 
         } else {
-            i = 0;
+            /* no key: any node that answers */
+
+            for (i = 0; i < cl->nnodes; i++) {
+                if (sctl_cluster_conn(cl, i)) {
+                    break;
+                }
+            }
+
+            if (i == cl->nnodes) {
+                snprintf(cl->err, sizeof(cl->err),
+                         "no cluster node reachable");
+                goto wait;
+            }
         }
 
         c = sctl_cluster_conn(cl, i);
         if (c == NULL) {
+            snprintf(cl->err, sizeof(cl->err), "%s:%d: unreachable",
+                     cl->nodes[i].host, cl->nodes[i].port);
             goto unreachable;
         }
 
@@ -456,6 +470,10 @@ sctl_cluster_command(sctl_cluster_t *cl, int argc, const char **argv,
         (void) sctl_cluster_refresh(cl);
 
     wait:
+
+        if (getenv("SCTL_CLUSTER_DEBUG")) {
+            fprintf(stderr, "sessionctl: cluster: waiting: %s\n", cl->err);
+        }
 
         sctl_cluster_sleep();
         waited += SCTL_CLUSTER_STEP_MS;
