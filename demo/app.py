@@ -6,18 +6,26 @@ It keeps no session and signs nothing: there is no SECRET_KEY, no
 flask.session, no Flask-Session. Logging in means checking a password and
 telling nginx who it was, with response headers (the login hand-off,
 docs/login-handoff.md); nginx mints the session, sets the cookie, and on
-every later request hands the identity over in X-User-Id.
+every later request hands the identity over: X-User-Id for display, and
+X-Session-Assertion, a short-lived Ed25519-signed JWT (session_assertion,
+docs/assertion.md).
 
-The app must only be reachable through nginx (it listens on 127.0.0.1):
-X-User-Id is trustworthy because nginx replaces whatever a client sent.
+The app does not trust X-User-Id alone: anyone who reaches it some other
+way than through nginx (a published port, a second proxy, a debug tunnel)
+could send any X-User-Id. The identity is the assertion's, verified with
+PyJWT against the public keys nginx publishes (session_jwks), for this
+service's audience only. No assertion, or one that does not verify: no
+identity.
 
-Run by scripts/demo with Debian's python3-flask:
-    /usr/bin/python3 demo/app.py --port 50010
+Run by scripts/demo with Debian's python3-flask and python3-jwt:
+    /usr/bin/python3 demo/app.py --port 50010 \
+        --jwks http://127.0.0.1:50003/.well-known/jwks.json
 """
 
 import argparse
 
-from flask import Flask, abort, jsonify, redirect, render_template, request
+import jwt
+from flask import Flask, abort, g, jsonify, redirect, render_template, request
 from werkzeug.security import check_password_hash
 
 # The demo's user list. Real code asks its user table; the point is that
@@ -51,15 +59,50 @@ SUBSCRIBERS = [
 
 app = Flask(__name__)   # deliberately no app.secret_key
 
+# Set from the command line: where nginx publishes its keys, and who this
+# service is (session_assertion audience=bot-admin in nginx.conf).
+ASSERTION = {"jwks": None, "audience": "bot-admin", "issuer": "demo-edge"}
+_jwks_client = None
+
+
+def verified_claims():
+    """The claims of the request's X-Session-Assertion, verified: signed
+    by a key of nginx's JWKS (PyJWKClient fetches it again for a key id it
+    does not know, so a key rotation needs nothing here), for our audience,
+    from our issuer, not expired (30 s of clock skew allowed). None if there
+    is no assertion or it does not verify."""
+    global _jwks_client
+    if "claims" in g:
+        return g.claims
+    g.claims = None
+    token = request.headers.get("X-Session-Assertion")
+    if not token:
+        if request.headers.get("X-User-Id"):
+            app.logger.warning("X-User-Id without an assertion: refused")
+        return None
+    try:
+        if _jwks_client is None:
+            _jwks_client = jwt.PyJWKClient(ASSERTION["jwks"], lifespan=300)
+        key = _jwks_client.get_signing_key_from_jwt(token)
+        g.claims = jwt.decode(token, key.key, algorithms=["EdDSA"],
+                              audience=ASSERTION["audience"],
+                              issuer=ASSERTION["issuer"], leeway=30,
+                              options={"require": ["exp", "iat", "sub", "aud"]})
+    except (jwt.PyJWTError, jwt.PyJWKClientError) as e:
+        app.logger.warning("assertion refused: %s: %s", type(e).__name__, e)
+    return g.claims
+
 
 def current_user():
-    """The identity nginx established (proxy_set_header X-User-Id
-    $session_user). Empty or absent: no session."""
-    return request.headers.get("X-User-Id") or None
+    """The identity nginx established, from the verified assertion only.
+    None: no session (or a request that did not come through nginx)."""
+    claims = verified_claims()
+    return claims["sub"] if claims else None
 
 
 def current_role():
-    return request.headers.get("X-User-Role") or ""
+    claims = verified_claims()
+    return (claims or {}).get("role", "")
 
 
 def safe_next(value):
@@ -128,5 +171,11 @@ def whoami():
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=50010)
+    ap.add_argument("--jwks", required=True,
+                    help="nginx's session_jwks URL")
+    ap.add_argument("--audience", default=ASSERTION["audience"])
+    ap.add_argument("--issuer", default=ASSERTION["issuer"])
     args = ap.parse_args()
+    ASSERTION.update(jwks=args.jwks, audience=args.audience,
+                     issuer=args.issuer)
     app.run(host="127.0.0.1", port=args.port, threaded=True)

@@ -97,6 +97,14 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         return ngx_http_session_decide(r, ctx, slcf);
     }
 
+    /* session_csrf: refused before any cookie work */
+
+    rc = ngx_http_session_csrf_check(r, ctx, slcf);
+    if (rc != NGX_DECLINED) {
+        ctx->done = 1;
+        return rc;
+    }
+
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
 
@@ -282,6 +290,7 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
             ctx->user = mctx->user;
             ctx->claims = mctx->claims;
             ctx->expires = mctx->expires;
+            ctx->created = mctx->created;
             ctx->key_index = mctx->key_index;
             ngx_memcpy(ctx->hash, mctx->hash, SC_HASH_HEX_LEN);
             ngx_memcpy(ctx->current_hash, mctx->current_hash,
@@ -589,9 +598,9 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
 
 /*
- * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt", is written in
- * Redis's protocol once, at configuration time; a request copies it and
- * writes its hash in (docs/benchmarks.md).
+ * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt cre", is
+ * written in Redis's protocol once, at configuration time; a request
+ * copies it and writes its hash in (docs/benchmarks.md).
  */
 
 ngx_int_t
@@ -603,7 +612,8 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_uint_t   i;
     const char  *argv[2 + SS_LOOKUP_FIELDS];
 
-    static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt" };
+    static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt",
+                                     "cre" };
 
     key = ngx_pnalloc(cf->pool, smcf->session_prefix.len + SC_HASH_HEX_LEN);
     if (key == NULL) {
@@ -829,6 +839,9 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
         ctx->expires = ngx_atotm((u_char *) e[1]->str, e[1]->len);
         last = ngx_atotm((u_char *) e[2]->str, e[2]->len);
+        ctx->created = (e[6]->type == REDIS_REPLY_STRING)
+                       ? ngx_atotm((u_char *) e[6]->str, e[6]->len)
+                       : NGX_ERROR;
 
         if (ctx->expires == NGX_ERROR || last == NGX_ERROR) {
             goto malformed;

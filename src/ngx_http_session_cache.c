@@ -33,6 +33,7 @@ typedef struct {
     u_char                          hash[SC_HASH_HEX_LEN];
     time_t                          cached;
     time_t                          expires;
+    time_t                          created;
     u_short                         user_len;
     u_short                         claims_len;
     u_char                          data[1];    /* user, then claims */
@@ -501,6 +502,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ctx->claims.data[cn->claims_len] = '\0';
 
     ctx->expires = cn->expires;
+    ctx->created = cn->created;
 
     ngx_memcpy(ctx->hash, cn->hash, SC_HASH_HEX_LEN);
     ctx->have_hash = 1;
@@ -634,6 +636,7 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
     cn->by_hash.key = ngx_http_session_cache_hash_key(ctx->hash);
     cn->cached = ngx_time();
     cn->expires = ctx->expires;
+    cn->created = ctx->created;
     cn->user_len = (u_short) ctx->user.len;
     cn->claims_len = (u_short) ctx->claims.len;
     ngx_memcpy(cn->data, ctx->user.data, ctx->user.len);

@@ -1182,6 +1182,13 @@ ngx_http_session_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* session_csrf: a logout is a state change too */
+
+    rc = ngx_http_session_csrf_check(r, ctx, slcf);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     /* no session cookie on this response, whatever it is (204, 303, 503) */
     ctx->ended = 1;
 

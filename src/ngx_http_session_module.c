@@ -136,6 +136,34 @@ static ngx_command_t  ngx_http_session_commands[] = {
       0,
       NULL },
 
+    { ngx_string("session_assertion_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_assertion_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_assertion"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_session_assertion,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwks"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_session_jwks,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_csrf"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_csrf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("session_require_claim"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_session_require_claim,
@@ -228,6 +256,15 @@ ngx_http_session_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_session_telegram_handler;
+
+    /* session_assertion: the identity header, after every access check */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_assertion_handler;
 
     /* subrequests and X-Accel-Redirect from a login: see access.c */
 
@@ -473,6 +510,12 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->tg == NULL) {
         conf->tg = prev->tg;
+    }
+
+    if (ngx_http_session_assertion_merge(cf, prev, conf) != NGX_CONF_OK
+        || ngx_http_session_csrf_merge(cf, prev, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->sig && conf->sig->replay) {

@@ -18,6 +18,7 @@
 #include "session_store.h"
 #include "session_sig.h"
 #include "session_tg.h"
+#include "session_jws.h"
 
 
 #define NGX_HTTP_SESSION_OFF            0
@@ -127,6 +128,7 @@ typedef struct {
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;
     ngx_shm_zone_t                 *metrics_zone;
+    sc_jws_keys_t                  *assertion_keys;  /* or NULL */
 } ngx_http_session_main_conf_t;
 
 
@@ -190,6 +192,8 @@ typedef struct {
     time_t                          grace;
     ngx_uint_t                      logout;      /* NGX_HTTP_SESSION_LOGOUT_* */
     ngx_str_t                       logout_redirect;
+    void                           *assertion;   /* session_assertion */
+    void                           *csrf;        /* session_csrf */
 } ngx_http_session_loc_conf_t;
 
 
@@ -260,6 +264,7 @@ typedef struct {
     ngx_str_t                       user;
     ngx_str_t                       claims;      /* raw, percent-encoded */
     time_t                          expires;
+    time_t                          created;     /* auth_time; -1: unknown */
     size_t                          key_index;
 
     u_char                          token[SC_TOKEN_LEN];
@@ -286,6 +291,7 @@ typedef struct {
     unsigned                        have_hash:1;
     unsigned                        have_public_id:1;
     unsigned                        login_pass:1;  /* a session_issue pass */
+    unsigned                        csrf:3;        /* $session_csrf_status */
 } ngx_http_session_ctx_t;
 
 
@@ -381,6 +387,27 @@ char *ngx_http_session_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 void ngx_http_session_metrics_attach(ngx_cycle_t *cycle);
 uint64_t ngx_http_session_now_us(void);
 void ngx_http_session_metrics_latency(uint64_t start_us);
+
+/* ngx_http_session_assertion.c */
+char *ngx_http_session_assertion_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_session_assertion(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_session_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_session_assertion_merge(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *prev, ngx_http_session_loc_conf_t *conf);
+ngx_int_t ngx_http_session_assertion_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_session_assertion_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_session_csrf.c */
+char *ngx_http_session_csrf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_session_csrf_merge(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *prev, ngx_http_session_loc_conf_t *conf);
+ngx_int_t ngx_http_session_csrf_check(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
+ngx_int_t ngx_http_session_csrf_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

@@ -60,6 +60,12 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
     { ngx_string("session_telegram_user"), NULL,
       ngx_http_session_telegram_variable, 4, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("session_assertion"), NULL,
+      ngx_http_session_assertion_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_csrf_status"), NULL,
+      ngx_http_session_csrf_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("session_claim_"), NULL,
       ngx_http_session_variable_claim, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },

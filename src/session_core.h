@@ -89,6 +89,18 @@ int sc_init(void);
 int sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
     sc_error_t *err);
 
+/*
+ * The key file's grammar alone, for other kinds of keys: calls handler for
+ * each "<kid> <value>" line (kid checked and unique); "what" names the
+ * value in messages.  The handler returns SC_OK, or SC_ERROR with err set
+ * (sc_error_set with the line it is given).
+ */
+typedef int (*sc_keyfile_pt)(void *data, const char *kid, size_t kid_len,
+    const char *value, size_t value_len, unsigned line, sc_error_t *err);
+
+int sc_keyfile_parse(const char *buf, size_t len, const char *what,
+    sc_keyfile_pt handler, void *data, sc_error_t *err);
+
 /* wipes the key material (sodium_memzero) */
 void sc_keyring_wipe(sc_keyring_t *kr);
 

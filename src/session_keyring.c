@@ -31,14 +31,6 @@
 #define SC_KDF_MAC      "ngx_http_session cookie mac v1"
 
 
-static int sc_keyring_fail(sc_keyring_t *kr, sc_error_t *err, unsigned line,
-    const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-
 static int
 sc_is_blank(char c)
 {
@@ -70,25 +62,6 @@ sc_kid_valid(const char *kid, size_t len)
 }
 
 
-static int
-sc_keyring_fail(sc_keyring_t *kr, sc_error_t *err, unsigned line,
-    const char *fmt, ...)
-{
-    va_list  args;
-    char     msg[sizeof(err->msg)];
-
-    sc_keyring_wipe(kr);
-
-    va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
-    va_end(args);
-
-    (void) sc_error_set(err, line, "%s", msg);
-
-    return SC_ERROR;
-}
-
-
 static void
 sc_derive_mac_key(const unsigned char *secret, size_t len,
     unsigned char mac_key[32])
@@ -110,17 +83,24 @@ sc_derive_mac_key(const unsigned char *secret, size_t len,
 }
 
 
-int
-sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
-    sc_error_t *err)
-{
-    size_t          i, n, slen, klen, pad;
-    unsigned        line;
-    sc_key_t       *key;
-    const char     *p, *end, *eol, *next, *s, *e, *kid, *sec;
-    unsigned char   secret[SC_SECRET_MAX];
+/*
+ * The key file's grammar, shared by session_keys (secrets) and
+ * session_assertion_keys (Ed25519 seeds): one key per line,
+ * "<kid> <base64 value>"; blanks around, blank lines and '#' comments are
+ * ignored, as is the CR of a CRLF line; key ids are unique, at most
+ * SC_MAX_KEYS keys, at least one.  "what" names the value in messages
+ * ("secret", "seed").  The handler is called for each key, in file order.
+ */
 
-    sc_keyring_wipe(kr);
+int
+sc_keyfile_parse(const char *buf, size_t len, const char *what,
+    sc_keyfile_pt handler, void *data, sc_error_t *err)
+{
+    size_t          i, nkeys, klen;
+    unsigned        line;
+    const char     *p, *end, *eol, *next, *s, *e, *kid, *val;
+    const char     *kids[SC_MAX_KEYS];
+    size_t          kid_lens[SC_MAX_KEYS];
 
     if (err) {
         err->line = 0;
@@ -128,12 +108,13 @@ sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
     }
 
     if (len == 0) {
-        return sc_keyring_fail(kr, err, 0, "no key found");
+        return sc_error_set(err, 0, "no key found");
     }
 
     p = buf;
     end = buf + len;
     line = 0;
+    nkeys = 0;
 
     while (p < end) {
         line++;
@@ -146,7 +127,7 @@ sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
         next = (eol < end) ? eol + 1 : end;
 
         if (memchr(p, '\0', eol - p) != NULL) {
-            return sc_keyring_fail(kr, err, line, "NUL byte in the key file");
+            return sc_error_set(err, line, "NUL byte in the key file");
         }
 
         /* trim blanks, and the CR of a CRLF line ending */
@@ -168,7 +149,7 @@ sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
             continue;
         }
 
-        /* "<kid> <secret>" */
+        /* "<kid> <value>" */
 
         kid = s;
 
@@ -183,87 +164,117 @@ sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
         }
 
         if (s == e) {
-            return sc_keyring_fail(kr, err, line,
-                                   "expected \"<kid> <base64 secret>\"");
+            return sc_error_set(err, line, "expected \"<kid> <base64 %s>\"",
+                                what);
         }
 
-        sec = s;
+        val = s;
 
         while (s < e && !sc_is_blank(*s)) {
             s++;
         }
 
-        slen = s - sec;
-
         if (s != e) {
-            return sc_keyring_fail(kr, err, line,
-                                   "unexpected text after the secret, "
-                                   "expected \"<kid> <base64 secret>\"");
+            return sc_error_set(err, line, "unexpected text after the %s, "
+                                "expected \"<kid> <base64 %s>\"",
+                                what, what);
         }
 
         if (!sc_kid_valid(kid, klen)) {
-            return sc_keyring_fail(kr, err, line,
-                                   "invalid key id (1..%d of A-Z a-z 0-9 _ -)",
-                                   SC_KID_MAX);
+            return sc_error_set(err, line,
+                                "invalid key id (1..%d of A-Z a-z 0-9 _ -)",
+                                SC_KID_MAX);
         }
 
-        for (i = 0; i < kr->nkeys; i++) {
-            if (kr->keys[i].kid_len == klen
-                && memcmp(kr->keys[i].kid, kid, klen) == 0)
-            {
-                return sc_keyring_fail(kr, err, line,
-                                       "duplicate key id \"%.*s\"",
-                                       (int) klen, kid);
+        for (i = 0; i < nkeys; i++) {
+            if (kid_lens[i] == klen && memcmp(kids[i], kid, klen) == 0) {
+                return sc_error_set(err, line, "duplicate key id \"%.*s\"",
+                                    (int) klen, kid);
             }
         }
 
-        if (kr->nkeys == SC_MAX_KEYS) {
-            return sc_keyring_fail(kr, err, line,
-                                   "too many keys (at most %d)", SC_MAX_KEYS);
+        if (nkeys == SC_MAX_KEYS) {
+            return sc_error_set(err, line, "too many keys (at most %d)",
+                                SC_MAX_KEYS);
         }
 
-        /* the decoded size, assuming the base64 is valid */
+        kids[nkeys] = kid;
+        kid_lens[nkeys] = klen;
+        nkeys++;
 
-        pad = 0;
-
-        while (pad < 2 && pad < slen && sec[slen - 1 - pad] == '=') {
-            pad++;
+        if (handler(data, kid, klen, val, s - val, line, err) != SC_OK) {
+            return SC_ERROR;
         }
-
-        if ((slen - pad) / 4 * 3 + ((slen - pad) % 4) * 3 / 4
-            > SC_SECRET_MAX)
-        {
-            return sc_keyring_fail(kr, err, line,
-                                   "secret is too long, at most %d bytes "
-                                   "are allowed", SC_SECRET_MAX);
-        }
-
-        n = sc_b64_decode(sec, slen, secret, sizeof(secret));
-
-        if (n == (size_t) -1) {
-            return sc_keyring_fail(kr, err, line, "invalid base64 in secret");
-        }
-
-        if (n < SC_SECRET_MIN) {
-            sodium_memzero(secret, sizeof(secret));
-            return sc_keyring_fail(kr, err, line,
-                                   "secret is %zu bytes, at least %d are "
-                                   "required", n, SC_SECRET_MIN);
-        }
-
-        key = &kr->keys[kr->nkeys++];
-
-        memcpy(key->kid, kid, klen);
-        key->kid[klen] = '\0';
-        key->kid_len = klen;
-
-        sc_derive_mac_key(secret, n, key->mac_key);
-
-        sodium_memzero(secret, sizeof(secret));
     }
 
-    if (kr->nkeys == 0) {
-        return sc_keyring_fail(kr, err, 0, "no key found");
+    if (nkeys == 0) {
+        return sc_error_set(err, 0, "no key found");
+    }
+
+    return SC_OK;
+}
+
+
+static int
+sc_keyring_add(void *data, const char *kid, size_t klen, const char *sec,
+    size_t slen, unsigned line, sc_error_t *err)
+{
+    sc_keyring_t   *kr = data;
+
+    size_t          n, pad;
+    sc_key_t       *key;
+    unsigned char   secret[SC_SECRET_MAX];
+
+    /* the decoded size, assuming the base64 is valid */
+
+    pad = 0;
+
+    while (pad < 2 && pad < slen && sec[slen - 1 - pad] == '=') {
+        pad++;
+    }
+
+    if ((slen - pad) / 4 * 3 + ((slen - pad) % 4) * 3 / 4 > SC_SECRET_MAX) {
+        return sc_error_set(err, line, "secret is too long, at most %d "
+                            "bytes are allowed", SC_SECRET_MAX);
+    }
+
+    n = sc_b64_decode(sec, slen, secret, sizeof(secret));
+
+    if (n == (size_t) -1) {
+        return sc_error_set(err, line, "invalid base64 in secret");
+    }
+
+    if (n < SC_SECRET_MIN) {
+        sodium_memzero(secret, sizeof(secret));
+        return sc_error_set(err, line, "secret is %zu bytes, at least %d "
+                            "are required", n, SC_SECRET_MIN);
+    }
+
+    key = &kr->keys[kr->nkeys++];
+
+    memcpy(key->kid, kid, klen);
+    key->kid[klen] = '\0';
+    key->kid_len = klen;
+
+    sc_derive_mac_key(secret, n, key->mac_key);
+
+    sodium_memzero(secret, sizeof(secret));
+
+    return SC_OK;
+}
+
+
+int
+sc_keyring_parse(sc_keyring_t *kr, const char *buf, size_t len,
+    sc_error_t *err)
+{
+    sc_keyring_wipe(kr);
+
+    if (sc_keyfile_parse(buf, len, "secret", sc_keyring_add, kr, err)
+        != SC_OK)
+    {
+        sc_keyring_wipe(kr);
+        return SC_ERROR;
     }
 
     return SC_OK;

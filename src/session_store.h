@@ -39,13 +39,14 @@
 /*
  * Lookup, one round trip: a plain HMGET (a script costs Redis four times
  * as much per call), the timeouts checked by nginx on the reply.
- *   HMGET <prefix>s:<hash> sub abs last cl nx nt
+ *   HMGET <prefix>s:<hash> sub abs last cl nx nt cre
  * A record renewed by a later login carries "nx" (the new session's hash)
  * and "nt" (the new token, sealed under the old one; sc_grace_open) until
  * its grace period ends: nginx then looks the new session up, answers for
- * it, and sets its cookie.
+ * it, and sets its cookie.  "cre" is the session's auth_time in the
+ * identity assertion (session_assertion).
  */
-#define SS_LOOKUP_FIELDS      6     /* sub abs last cl nx nt */
+#define SS_LOOKUP_FIELDS      7     /* sub abs last cl nx nt cre */
 
 
 /*

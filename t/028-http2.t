@@ -136,6 +136,14 @@ is($r->{status}, 401, 'only a forged sid among the fields: 401');
 $r = h2('/p', 'Cookie: a=1', 'Cookie: b=2');
 is($r->{status}, 401, 'no sid among the fields: 401');
 
+# a comma separates no cookies (RFC 6265; nginx's own $cookie_... agrees
+# from 1.29.6 on): "a=1, sid=..." is one cookie "a", on every version
+my $comma = cookie('h2-comma');
+$r = h2('/p', "Cookie: a=1, sid=$comma");
+is($r->{status}, 401, 'a sid after a comma is not a cookie of its own: 401');
+$r = h2('/p', "Cookie: a=1; sid=$comma");
+is($r->{status}, 200, '... after a semicolon it is: 200');
+
 # the login hand-off over HTTP/2, then the new cookie in a second field
 $r = h2('/login');
 is($r->{status}, 302, 'login hand-off over HTTP/2: 302');

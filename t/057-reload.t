@@ -97,6 +97,14 @@ sub workers {
     chomp(my $master = <$fh> // '');
     close $fh;
     return [] unless $master;
+    # after USR2 the new master is a child of the old one
+    my %masters;
+    for my $f ("$nginx->{root}/logs/nginx.pid",
+               "$nginx->{root}/logs/nginx.pid.oldbin") {
+        open my $pf, '<', $f or next;
+        chomp(my $m = <$pf> // '');
+        $masters{$m} = 1 if $m;
+    }
     my @w;
     for my $d (glob '/proc/[0-9]*') {
         open my $st, '<', "$d/stat" or next;
@@ -104,7 +112,7 @@ sub workers {
         close $st;
         next unless $line;
         my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S (\d+)/;
-        next unless defined $ppid && $ppid == $master;
+        next unless defined $ppid && $ppid == $master && !$masters{$pid};
         # under valgrind the process titles are not visible: every child
         # of the master counts (the cache manager too, in TEST 6)
         if (SessionTest::valgrind()) {
@@ -141,6 +149,15 @@ sub all_ok {
     my ($c, $n) = @_;
     my @st = map { get('/p', $c)->{status} } 1 .. ($n // 12);
     return join(',', @st);
+}
+
+# new workers may still be connecting to Redis (503): wait for a 200
+sub warm {
+    my ($cookie) = @_;
+    for (1 .. 100 * $slow) {
+        return if get('/p', $cookie)->{status} == 200;
+        sleep 0.05;
+    }
 }
 
 sub scrape {
@@ -324,6 +341,7 @@ for (1 .. 200 * $slow) {
 }
 is(scalar @{ workers("$pidfile.oldbin") }, 0,
    'WINCH: the old workers are gone');
+warm($c) for 1 .. 4;
 is(all_ok($c, 8), join(',', (200) x 8), 'upgraded: 200 from the new workers');
 
 # rollback: the old master starts workers again (without rereading its
@@ -347,6 +365,7 @@ for (1 .. 40 * $slow) {
     sleep 0.05;
 }
 is(SessionTest::nginx_pid($nginx), $old, 'rollback: old pid file back');
+warm($c) for 1 .. 4;
 @st = map { get('/p', $c)->{status} } 1 .. 12;
 push @st, get('/p')->{status};
 sleep 0.3;

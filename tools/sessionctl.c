@@ -38,6 +38,7 @@
 #include "session_store.h"
 #include "session_slot.h"
 #include "sctl_cluster.h"
+#include "session_jws.h"
 
 
 #define SCTL_OK               0
@@ -237,6 +238,8 @@ static int sctl_cmd_list(sctl_ctx_t *ctx);
 static int sctl_cmd_revoke_all(sctl_ctx_t *ctx);
 static int sctl_cmd_keygen(sctl_ctx_t *ctx);
 static int sctl_cmd_rotate(sctl_ctx_t *ctx);
+static int sctl_cmd_assertion_keygen(sctl_ctx_t *ctx);
+static int sctl_cmd_assertion_rotate(sctl_ctx_t *ctx);
 static int sctl_cmd_inspect(sctl_ctx_t *ctx);
 
 
@@ -291,6 +294,23 @@ static const sctl_command_t  sctl_commands[] = {
       "and prints its key id.  FILE is replaced atomically, mode 0600.\n"
       "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
 
+    { "assertion-keygen", sctl_cmd_assertion_keygen, 1, 1,
+      SCTL_OPT_KID | SCTL_OPT_FORCE,
+      "assertion-keygen FILE [--kid KID] [--force]",
+      "Writes a new session_assertion_keys file with one random Ed25519\n"
+      "seed (32 bytes), mode 0600, and prints its key id.  Refuses to\n"
+      "overwrite FILE unless --force.\n"
+      "  --kid KID          key id, 1..32 of [A-Za-z0-9_-]\n"
+      "                     (default k<YYYYMMDDhhmmss>, UTC)\n"
+      "  --force            replace an existing FILE\n" },
+
+    { "assertion-rotate", sctl_cmd_assertion_rotate, 1, 1, SCTL_OPT_KID,
+      "assertion-rotate FILE [--kid KID]",
+      "Prepends a new Ed25519 seed to the session_assertion_keys file\n"
+      "FILE, keeping the others (still published in the JWKS), and prints\n"
+      "its key id.  FILE is replaced atomically, mode 0600.\n"
+      "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
+
     { "inspect", sctl_cmd_inspect, 1, 1, 0,
       "inspect COOKIE",
       "Decodes COOKIE offline, without Redis: key id, public id, record\n"
@@ -332,6 +352,8 @@ static const char  sctl_usage[] =
     "  revoke-all SUBJECT\n"
     "  keygen FILE [--kid KID] [--force]\n"
     "  rotate FILE [--kid KID]\n"
+    "  assertion-keygen FILE [--kid KID] [--force]\n"
+    "  assertion-rotate FILE [--kid KID]\n"
     "  inspect COOKIE\n"
     "\n"
     "Global options:\n"
@@ -1251,6 +1273,10 @@ sctl_read_file(const char *name, char *buf, size_t size, size_t *len)
 }
 
 
+/* assertion-keygen, assertion-rotate: the file holds Ed25519 seeds */
+static int  sctl_assertion_keys;
+
+
 static int
 sctl_parse_keys(const char *name, sc_keyring_t *kr, const char *buf,
     size_t len)
@@ -1262,7 +1288,26 @@ sctl_parse_keys(const char *name, sc_keyring_t *kr, const char *buf,
 
     memset(&err, 0, sizeof(sc_error_t));
 
-    if (sc_keyring_parse(kr, buf, len, &err) == SC_OK) {
+    if (sctl_assertion_keys) {
+        /* Ed25519 seeds: only the key ids are kept, for --kid checks */
+
+        static sc_jws_keys_t  ks;
+        size_t                i;
+
+        sc_keyring_wipe(kr);
+
+        if (sc_jws_keys_parse(&ks, buf, len, &err) == SC_OK) {
+            for (i = 0; i < ks.nkeys; i++) {
+                memcpy(kr->keys[i].kid, ks.keys[i].kid, SC_KID_MAX + 1);
+                kr->keys[i].kid_len = ks.keys[i].kid_len;
+            }
+
+            kr->nkeys = ks.nkeys;
+            sc_jws_keys_wipe(&ks);
+            return SCTL_OK;
+        }
+
+    } else if (sc_keyring_parse(kr, buf, len, &err) == SC_OK) {
         return SCTL_OK;
     }
 
@@ -3087,6 +3132,22 @@ done:
     }
 
     return sctl_print_kid(kid, ctx->args[0], (long long) nkeys + 1);
+}
+
+
+static int
+sctl_cmd_assertion_keygen(sctl_ctx_t *ctx)
+{
+    sctl_assertion_keys = 1;
+    return sctl_cmd_keygen(ctx);
+}
+
+
+static int
+sctl_cmd_assertion_rotate(sctl_ctx_t *ctx)
+{
+    sctl_assertion_keys = 1;
+    return sctl_cmd_rotate(ctx);
 }
 
 

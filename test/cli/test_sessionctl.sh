@@ -228,6 +228,30 @@ expect 0 "rotate --json" --json rotate jk --kid j2
 check "rotate --json output" is "$(jq -c '[.kid, .keys]' <<<"$OUT")" '["j2",2]'
 
 
+# assertion-keygen and assertion-rotate (session_assertion_keys)
+
+expect 0 "assertion-keygen" assertion-keygen akeys --kid a1
+check "assertion-keygen prints the kid" is "$OUT" a1
+check "assertion key file mode is 0600" is "$(stat -c %a akeys)" 600
+check "assertion key file: one 32-byte seed" \
+    matches "$(cat akeys)" '^a1 [A-Za-z0-9_-]{43}$'
+expect 2 "assertion-keygen refuses to overwrite" assertion-keygen akeys
+old_akey=$(cat akeys)
+expect 0 "assertion-rotate" assertion-rotate akeys --kid a2
+check "assertion-rotate prepends the new seed" \
+    matches "$(head -1 akeys)" '^a2 [A-Za-z0-9_-]{43}$'
+check "assertion-rotate keeps the old seed" is "$(tail -1 akeys)" "$old_akey"
+check "rotated assertion file mode is 0600" is "$(stat -c %a akeys)" 600
+expect 1 "assertion-rotate to an existing kid" assertion-rotate akeys --kid a1
+printf 'a1 %s\n' "$(head -c 48 /dev/urandom | base64 -w0)" > abad
+chmod 600 abad
+expect 2 "assertion-rotate a file of 48-byte secrets" assertion-rotate abad
+check "the seed size error names file and line" has "$ERR" "abad:1: seed is 48 bytes"
+expect 0 "assertion-rotate --json" --json assertion-rotate akeys --kid a3
+check "assertion-rotate --json output" \
+    is "$(jq -c '[.kid, .keys]' <<<"$OUT")" '["a3",3]'
+
+
 # create, show, inspect
 
 expect 0 "create" "${K[@]}" "${R[@]}" create alice role=admin \

@@ -13,7 +13,7 @@
 
 import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
-import { get as httpGet } from 'node:http';
+import { createServer, get as httpGet } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync }
     from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -266,8 +266,8 @@ try {
         equal(await title(), 'Bot admin cabinet', 'cabinet page');
         await signedInAs(USER);
         const me = await page.evaluate(() => fetch('/api/whoami').then((r) => r.json()));
-        equal(me.user, USER, 'the Flask app read X-User-Id');
-        equal(me.role, 'admin', 'and X-User-Role');
+        equal(me.user, USER, 'the Flask app verified the signed assertion');
+        equal(me.role, 'admin', 'and its role claim');
         await shot('cabinet');
     });
 
@@ -292,9 +292,64 @@ try {
         equal(JSON.parse(me.body).user, USER, 'bot admin user');
     });
 
+    await check('a form on another origin that auto-submits to the cabinet is refused (session_csrf)', async () => {
+        // another port of the same host: same-site, so the Lax cookie goes
+        // along, and only the origin check stands between it and a logout
+        // or a login as someone else
+        const evil = createServer((req, res) => {
+            const [, action, fields] = req.url.match(/^\/(\w+)(?:\?(.*))?$/) || [];
+            const inputs = new URLSearchParams(fields || '');
+            res.writeHead(200, { 'Content-Type': 'text/html' });
+            res.end(`<!doctype html><title>evil</title>
+<form id="f" method="post" action="${cabinet('/' + action)}">
+${[...inputs].map(([k, v]) => `<input name="${k}" value="${v}">`).join('\n')}
+</form><script>document.getElementById('f').submit();</script>`);
+        });
+        await new Promise((ok) => evil.listen(0, HOST, ok));
+        const evilOrigin = `http://${HOST}:${evil.address().port}`;
+        try {
+            for (const [what, path] of [
+                ['a logout', '/logout'],
+                ['a login as the viewer', '/login?user=viewer&password=viewer-password&next=%2F'],
+            ]) {
+                const [resp] = await Promise.all([
+                    page.waitForResponse((r) => r.request().method() === 'POST'
+                                                && r.url().startsWith(cabinet('/'))),
+                    page.goto(evilOrigin + path),
+                ]);
+                equal(resp.status(), 403, `${what} posted from ${evilOrigin}`);
+                const sent = await resp.request().allHeaders();
+                equal(sent.origin, evilOrigin, 'the browser sent its Origin');
+                equal((await sidCookie())?.value, cookie, `the cookie is unchanged after ${what}`);
+            }
+            const me = await http(cabinet('/api/whoami'), { Cookie: `sid=${cookie}` });
+            equal(me.status, 200, 'the session is still valid');
+            equal(JSON.parse(me.body).user, USER, 'and still the same user');
+            await page.goto(cabinet('/'));
+            await signedInAs(USER);
+            await shot('csrf-refused');
+        } finally {
+            evil.close();
+        }
+    });
+
+    await check('the cabinet\'s own forms still work (a same-origin POST)', async () => {
+        await page.goto(cabinet('/login'));
+        const status = await page.evaluate(() => fetch('/login', {
+            method: 'POST', redirect: 'manual',
+            body: new URLSearchParams({ user: 'nobody', password: 'x' }),
+        }).then((r) => r.status));
+        equal(status, 401, 'same-origin POST /login reaches Flask (wrong password: 401, not 403)');
+        await page.goto(cabinet('/'));
+        await signedInAs(USER);
+    });
+
     await check('X-User-Id from a client is never trusted', async () => {
         const forged = await http(cabinet('/api/whoami'), { 'X-User-Id': USER });
         equal(forged.status, 401, 'no session + forged header');
+        const direct = await http(`http://${HOST}:${env('DEMO_APP_PORT', '50010')}/api/whoami`,
+                                  { 'X-User-Id': USER, 'X-User-Role': 'admin' });
+        equal(direct.status, 401, 'the Flask app reached directly with a forged X-User-Id');
         const replaced = await http(cabinet('/api/whoami'),
                                     { Cookie: `sid=${cookie}`, 'X-User-Id': 'root' });
         equal(JSON.parse(replaced.body).user, USER, 'header replaced by nginx');
