@@ -160,6 +160,18 @@ def cabinet():
                            subscribers=SUBSCRIBERS)
 
 
+@app.get("/sessions")
+def sessions():
+    """"Your sessions": the page only. The list comes from nginx
+    (session_list at /account/sessions.json) and each "sign out" posts the
+    session's id to nginx (session_revoke): the app keeps no session
+    table."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return render_template("sessions.html", user=user, role=current_role())
+
+
 @app.get("/api/whoami")
 def whoami():
     user = current_user()

@@ -46,6 +46,8 @@ typedef struct {
     u_char                           token[SC_TOKEN_LEN];
     unsigned                         create:1;
     unsigned                         cleared:1;
+    unsigned                         telegram:1;   /* minted via initData */
+    unsigned                         refused:1;    /* by session_limit */
 } ngx_http_session_filter_ctx_t;
 
 
@@ -271,6 +273,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
 
         if (subject || tg_subject.len) {
             fctx->create = 1;
+            fctx->telegram = subject ? 0 : 1;
             fctx->subject = subject ? subject->value : tg_subject;
 
             if (ngx_http_session_valid_subject(&fctx->subject) != NGX_OK) {
@@ -597,10 +600,14 @@ static ngx_int_t
 ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
 {
     u_char                        *p;
-    size_t                         argslen[12];
+    size_t                         argslen[12
+                                           + NGX_HTTP_SESSION_REGISTRY_NARGS];
+    ngx_int_t                      n;
     ngx_http_request_t            *r;
-    const char                    *args[12];
+    const char                    *args[12
+                                        + NGX_HTTP_SESSION_REGISTRY_NARGS];
     ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_meta_t        meta;
     ngx_http_session_loc_conf_t   *slcf;
     ngx_http_session_srv_conf_t   *sscf;
     ngx_http_session_main_conf_t  *smcf;
@@ -670,9 +677,14 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
     args[11] = (const char *) grace;
     argslen[11] = ngx_sprintf(grace, "%T", slcf->grace) - grace;
 
+    /* the metadata and session_limit (ngx_http_session_registry.c) */
+    n = ngx_http_session_registry_create_args(r, fctx->token, fctx->telegram,
+                                              &meta, &args[12],
+                                              &argslen[12]);
+
     fctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_CREATE,
                                              ngx_http_session_filter_reply,
-                                             fctx, 2, 12, args, argslen);
+                                             fctx, 2, 12 + n, args, argslen);
 
     return fctx->op ? NGX_OK : NGX_ERROR;
 }
@@ -770,6 +782,17 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
         return;
     }
 
+    if (!fctx->logout) {
+        ngx_http_session_registry_created(r, reply->integer);
+
+        if (reply->integer == 0) {
+            /* session_limit over=refuse: 409, no cookie */
+            fctx->refused = 1;
+            ngx_http_session_release(fctx, 0);
+            return;
+        }
+    }
+
     if (fctx->logout) {
         /* the logout is done; a login in the same response comes next */
 
@@ -860,7 +883,7 @@ ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
         if (ok) {
             ngx_http_session_count(logins_ok);
 
-        } else {
+        } else if (!fctx->refused) {
             ngx_http_session_count(logins_error);
         }
     }
@@ -954,7 +977,8 @@ ngx_http_session_fail(ngx_http_request_t *r,
         h[i].hash = 0;
     }
 
-    r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.status = fctx->refused ? NGX_HTTP_CONFLICT
+                                          : NGX_HTTP_SERVICE_UNAVAILABLE;
     r->headers_out.status_line.len = 0;
     r->headers_out.location = NULL;
     r->headers_out.last_modified_time = -1;
@@ -967,7 +991,9 @@ ngx_http_session_fail(ngx_http_request_t *r,
     r->headers_out.etag = NULL;
     r->header_only = 1;
 
-    (void) ngx_http_session_retry_after(r);
+    if (!fctx->refused) {
+        (void) ngx_http_session_retry_after(r);
+    }
 
     return ngx_http_next_header_filter(r);
 }

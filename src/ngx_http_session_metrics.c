@@ -326,6 +326,23 @@ ngx_http_session_metrics_handler(ngx_http_request_t *r)
                 ngx_http_session_sig_label[j], m->telegram[j]);
     }
 
+    p = ngx_sprintf(p,
+            "# HELP nginx_session_limit_total Logins over session_limit, "
+            "by what was done.\n"
+            "# TYPE nginx_session_limit_total counter\n"
+            "nginx_session_limit_total{action=\"evicted\"} %uA\n"
+            "nginx_session_limit_total{action=\"refused\"} %uA\n"
+            "# HELP nginx_session_revoked_total Sessions ended by their "
+            "user (session_revoke).\n"
+            "# TYPE nginx_session_revoked_total counter\n"
+            "nginx_session_revoked_total %uA\n"
+            "# HELP nginx_session_live_closed_total Connections (WebSocket, "
+            "stream) closed because their session ended.\n"
+            "# TYPE nginx_session_live_closed_total counter\n"
+            "nginx_session_live_closed_total %uA\n",
+            m->limit_evicted, m->limit_refused, m->revoked_user,
+            m->live_closed);
+
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;

@@ -107,7 +107,9 @@ typedef struct {
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE      2
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL  3
 #define NGX_HTTP_SESSION_SCRIPT_REPLAY      4
-#define NGX_HTTP_SESSION_NSCRIPTS           5
+#define NGX_HTTP_SESSION_SCRIPT_LIST        5
+#define NGX_HTTP_SESSION_SCRIPT_REVOKE_ID   6
+#define NGX_HTTP_SESSION_NSCRIPTS           7
 
 
 typedef struct {
@@ -128,6 +130,7 @@ typedef struct {
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;
     ngx_shm_zone_t                 *metrics_zone;
+    ngx_flag_t                      live_close;  /* used anywhere */
     sc_jws_keys_t                  *assertion_keys;  /* or NULL */
 } ngx_http_session_main_conf_t;
 
@@ -237,6 +240,10 @@ typedef struct {
     ngx_atomic_t                    telegram[NGX_HTTP_SESSION_NSIGST];
     ngx_atomic_t                    cache_evictions;      /* zone full */
     ngx_atomic_t                    cache_store_failures;
+    ngx_atomic_t                    limit_evicted;        /* session_limit */
+    ngx_atomic_t                    limit_refused;
+    ngx_atomic_t                    revoked_user;         /* session_revoke */
+    ngx_atomic_t                    live_closed;
 } ngx_http_session_metrics_t;
 
 
@@ -408,6 +415,25 @@ ngx_int_t ngx_http_session_csrf_check(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 ngx_int_t ngx_http_session_csrf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_session_registry.c */
+extern ngx_module_t  ngx_http_session_registry_module;
+
+#define NGX_HTTP_SESSION_REGISTRY_NARGS  6
+
+typedef struct {
+    u_char                          pid[SC_PUBLIC_ID_LEN];
+    u_char                          max[NGX_INT_T_LEN];
+    ngx_str_t                       ip;
+} ngx_http_session_meta_t;
+
+ngx_int_t ngx_http_session_registry_create_args(ngx_http_request_t *r,
+    u_char *token, ngx_uint_t telegram, ngx_http_session_meta_t *m,
+    const char **args, size_t *argslen);
+void ngx_http_session_registry_created(ngx_http_request_t *r,
+    ngx_int_t reply);
+void ngx_http_session_registry_revoked(u_char *hash, size_t len);
+void ngx_http_session_registry_resync(ngx_http_session_main_conf_t *smcf);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

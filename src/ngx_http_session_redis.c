@@ -247,7 +247,7 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
     ngx_http_session_link_connect(&w->cmd);
 
-    if (smcf->cache_zone) {
+    if (smcf->cache_zone || smcf->live_close) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
         ngx_http_session_link_connect(&w->sub);
     }
@@ -930,10 +930,10 @@ ngx_http_session_redis_script(ngx_uint_t script,
 {
     int          i;
     u_char       nk[NGX_INT_T_LEN];
-    size_t       argvlen[16];
-    const char  *argv[16];
+    size_t       argvlen[24];
+    const char  *argv[24];
 
-    if (nargs > 13) {
+    if (nargs > 21) {
         return NULL;
     }
 
@@ -1605,7 +1605,8 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     if (!w->announced
         && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
-        && (w->smcf->cache_zone == NULL || w->sub.subscribed))
+        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
+            || w->sub.subscribed))
     {
         w->announced = 1;
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
@@ -1747,6 +1748,9 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_http_session_cache_flush(w->smcf);
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
+
+        /* live connections whose revocation may have been missed */
+        ngx_http_session_registry_resync(w->smcf);
         return;
     }
 
@@ -1755,6 +1759,8 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         && rr->element[2]->len == SC_HASH_HEX_LEN)
     {
         ngx_http_session_cache_evict(w->smcf, (u_char *) rr->element[2]->str);
+        ngx_http_session_registry_revoked((u_char *) rr->element[2]->str,
+                                          rr->element[2]->len);
     }
 }
 

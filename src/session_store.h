@@ -13,6 +13,12 @@
  *       cl     claims, "name=value; ..." percent-encoded values
  *       nx     only once renewed by a later login: the new session's hash
  *       nt     ... and the new token sealed under this one's (sc_grace_seal)
+ *       pid    the public id ($session_id, sc_public_id() of the token: it
+ *              does not lead to <hash>), for session_list / session_revoke
+ *       ip     the client address at login (session_client_address)
+ *       ua     the User-Agent at login, at most SS_UA_MAX bytes
+ *       via    how it was authenticated: login, telegram or sessionctl
+ *       (pid ip ua via: absent in records written before they existed)
  *     TTL = min(idle, abs - now), renewed on touch; once renewed, the grace
  *     period
  *
@@ -48,6 +54,9 @@
  */
 #define SS_LOOKUP_FIELDS      7     /* sub abs last cl nx nt cre */
 
+/* the most bytes of a User-Agent stored with a session */
+#define SS_UA_MAX             256
+
 
 /*
  * Touch: slides the idle timeout, at most once per "touch" interval per
@@ -77,35 +86,117 @@
  *   grace period; one of another subject (a planted cookie, a shared
  *   browser) is revoked, so a fixated cookie never leads to the new
  *   session.
- *   reply: integer 1
+ *   metadata (optional): ARGV[11] public id, ARGV[12] client address,
+ *   ARGV[13] User-Agent, ARGV[14] "login", "telegram" or "sessionctl"
+ *   limit (optional, session_limit): ARGV[15] the most live sessions of
+ *   the subject (0: no limit), ARGV[16] "refuse" or "evict".  Counted
+ *   over the subject index without the session this login renews; index
+ *   entries whose record is gone are removed on the way.  Over the limit
+ *   "refuse" writes nothing; "evict" ends the least recently seen
+ *   sessions (chain(), so they are published as revoked) until this one
+ *   fits.  One script: concurrent logins on any number of workers and
+ *   edges cannot pass the limit together.
+ *   reply: integer 0 refused by the limit, else 1 + the number evicted
  */
 #define SS_SCRIPT_CREATE                                                      \
+    "local p = ARGV[7] or ''\n"                                               \
+    SS_LUA_CHAIN_FN                                                           \
     "local now = tonumber(ARGV[2])\n"                                         \
     "local abs = tonumber(ARGV[3])\n"                                         \
-    "redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'cre', now, 'abs', abs,\n"  \
-    "           'last', now, 'cl', ARGV[5])\n"                                \
+    "local max = tonumber(ARGV[15] or '0') or 0\n"                            \
+    "local ended = 0\n"                                                       \
+    "if max > 0 then\n"                                                       \
+    "  local old = ARGV[8] or ''\n"                                           \
+    "  local live = {}\n"                                                     \
+    "  for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"              \
+    "    local f = redis.call('HMGET', p .. 's:' .. h, 'last', 'cre', 'nx')\n"\
+    "    if not f[1] and not f[2] then\n"                                     \
+    "      redis.call('SREM', KEYS[2], h)\n"                                  \
+    "    elseif h ~= old and h ~= ARGV[6] and not f[3] then\n"                \
+    "      live[#live + 1] = {h, tonumber(f[1]) or 0, tonumber(f[2]) or 0}\n" \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "  if #live >= max then\n"                                                \
+    "    if ARGV[16] == 'refuse' then return 0 end\n"                         \
+    "    table.sort(live, function(a, b)\n"                                   \
+    "      if a[2] ~= b[2] then return a[2] < b[2] end\n"                     \
+    "      if a[3] ~= b[3] then return a[3] < b[3] end\n"                     \
+    "      return a[1] < b[1]\n"                                              \
+    "    end)\n"                                                              \
+    "    for i = 1, #live - max + 1 do\n"                                     \
+    "      chain(live[i][1])\n"                                               \
+    "      ended = ended + 1\n"                                               \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
+    "           'cl', ARGV[5]}\n"                                             \
+    "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
+    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
+    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
+    "  do\n"                                                                  \
+    "    f[#f + 1] = v\n"                                                     \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
     "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
     "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
     "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
     "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
     "end\n"                                                                   \
     "if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= ARGV[6] then\n"              \
-    "  local ok = ARGV[7] .. 's:' .. ARGV[8]\n"                               \
+    "  local ok = p .. 's:' .. ARGV[8]\n"                                     \
     "  local osub = redis.call('HGET', ok, 'sub')\n"                          \
     "  if osub == ARGV[1] then\n"                                             \
     "    local g = tonumber(ARGV[10])\n"                                      \
     "    redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"              \
     "    local t = redis.call('PTTL', ok)\n"                                  \
     "    if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"     \
-    "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
-    "    redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"              \
+    "    redis.call('SREM', p .. 'u:' .. osub, ARGV[8])\n"                    \
+    "    redis.call('PUBLISH', p .. 'revoked', ARGV[8])\n"                    \
     "  elseif osub then\n"                                                    \
     "    redis.call('DEL', ok)\n"                                             \
-    "    redis.call('SREM', ARGV[7] .. 'u:' .. osub, ARGV[8])\n"              \
-    "    redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"              \
+    "    redis.call('SREM', p .. 'u:' .. osub, ARGV[8])\n"                    \
+    "    redis.call('PUBLISH', p .. 'revoked', ARGV[8])\n"                    \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "return 1\n"
+    "return 1 + ended\n"
+
+
+/*
+ * The sessions of a subject (session_list, sessionctl list): the live
+ * ones in its index, newest first; index entries whose record is gone are
+ * removed.
+ *   KEYS[1] subject index key; ARGV[1] prefix, ARGV[2] the caller's live
+ *   hash or ''
+ *   reply: 8 strings per session: cre last pid ip ua via current(0|1) hash
+ */
+#define SS_SCRIPT_LIST                                                        \
+    "local p = ARGV[1]\n"                                                     \
+    "local out = {}\n"                                                        \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  local f = redis.call('HMGET', p .. 's:' .. h, 'cre', 'last', 'pid',\n" \
+    "                       'ip', 'ua', 'via', 'nx')\n"                       \
+    "  if not f[1] then\n"                                                    \
+    "    redis.call('SREM', KEYS[1], h)\n"                                    \
+    "  elseif not f[7] then\n"                                                \
+    "    out[#out + 1] = {tonumber(f[1]) or 0, f[2] or f[1], f[3] or '',\n"  \
+    "                     f[4] or '', f[5] or '', f[6] or '',\n"             \
+    "                     h == ARGV[2] and '1' or '0', h}\n"                  \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "table.sort(out, function(a, b)\n"                                        \
+    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                         \
+    "  return a[8] < b[8]\n"                                                  \
+    "end)\n"                                                                  \
+    "local r = {}\n"                                                          \
+    "for _, s in ipairs(out) do\n"                                            \
+    "  s[1] = tostring(s[1])\n"                                               \
+    "  for _, v in ipairs(s) do r[#r + 1] = v end\n"                          \
+    "end\n"                                                                   \
+    "return r\n"
+
+#define SS_LIST_FIELDS        8
 
 
 /*
@@ -123,6 +214,9 @@
 
 #define SS_LUA_CHAIN                                                          \
     "local p = ARGV[1]\n"                                                     \
+    SS_LUA_CHAIN_FN
+
+#define SS_LUA_CHAIN_FN                                                       \
     "local function chain(h)\n"                                               \
     "  for _ = 1, 32 do\n"                                                    \
     "    local k = p .. 's:' .. h\n"                                          \
@@ -149,6 +243,26 @@
     SS_LUA_CHAIN                                                              \
     "if chain(ARGV[2]) then return 1 end\n"                                   \
     "return 0\n"
+
+
+/*
+ * Revoke one session of a subject by its public id (session_revoke,
+ * sessionctl revoke --id), with its renewal chain.  Only the subject's
+ * own index is searched: an id of another subject's session is not
+ * found.
+ *   KEYS[1] subject index key; ARGV[1] prefix, ARGV[2] public id
+ *   reply: the hash of the session ended, or nil if there was none
+ */
+#define SS_SCRIPT_REVOKE_ID                                                   \
+    SS_LUA_CHAIN                                                              \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  local f = redis.call('HMGET', p .. 's:' .. h, 'pid', 'nx')\n"          \
+    "  if f[1] == ARGV[2] and not f[2] then\n"                                \
+    "    chain(h)\n"                                                          \
+    "    return h\n"                                                          \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "return false\n"
 
 
 /*

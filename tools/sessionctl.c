@@ -77,6 +77,7 @@
 #define SCTL_OPT_ABSOLUTE     0x0200
 #define SCTL_OPT_KID          0x0400
 #define SCTL_OPT_FORCE        0x0800
+#define SCTL_OPT_ID           0x1000
 
 /* cookie status besides the SC_* codes: no key ring to check the MAC */
 #define SCTL_UNCHECKED        1
@@ -99,17 +100,21 @@
  * Every session of a subject, oldest first; index entries whose record is
  * gone (or belongs to another subject) are removed from the index.
  *   KEYS[1] subject index key; ARGV[1] prefix, ARGV[2] subject
- *   reply: { pruned, { { hash, cre, abs, last, ttl }, ... } }
+ *   reply: { pruned, { { hash, cre, abs, last, ttl, pid, ip, ua, via },
+ *            ... } }; pid ip ua via are '' in records written before
+ *            they were stored (session_store.h)
  */
 #define SCTL_SCRIPT_LIST                                                      \
     "local out = {}\n"                                                        \
     "local pruned = 0\n"                                                      \
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
     "  local k = ARGV[1] .. '" SS_KEY_SESSION "' .. h\n"                      \
-    "  local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last')\n"       \
+    "  local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"      \
+    "                      'pid', 'ip', 'ua', 'via')\n"                       \
     "  if r[1] == ARGV[2] then\n"                                             \
     "    out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"       \
-    "                      redis.call('TTL', k) }\n"                          \
+    "                      redis.call('TTL', k), r[5] or '', r[6] or '',\n"   \
+    "                      r[7] or '', r[8] or '' }\n"                        \
     "  else\n"                                                                \
     "    redis.call('SREM', KEYS[1], h)\n"                                    \
     "    pruned = pruned + 1\n"                                               \
@@ -123,23 +128,22 @@
 
 /*
  * The same on Redis Cluster (session_store.h, "Redis Cluster layout"):
- * ARGV[3] the subject's tag; a member of another tag (a migrated record)
- * is not read here but returned in a third element, for the caller to
- * read on its own slot with SCTL_SCRIPT_ITEM.
+ * ARGV[3] the subject's tag.  A member of another tag (a migrated record,
+ * docs/redis.md) is on another slot: not read, not pruned, not listed.
  */
 #define SCTL_CLUSTER_SCRIPT_LIST                                              \
     SS_CLUSTER_LUA_KEYS                                                       \
-    "local out, far = {}, {}\n"                                               \
+    "local out = {}\n"                                                        \
     "local pruned = 0\n"                                                      \
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
-    "  if string.sub(h, 1, 4) ~= ARGV[3] then\n"                              \
-    "    far[#far + 1] = h\n"                                                 \
-    "  else\n"                                                                \
+    "  if string.sub(h, 1, 4) == ARGV[3] then\n"                              \
     "    local k = sk(ARGV[1], h)\n"                                          \
-    "    local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last')\n"     \
+    "    local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"    \
+    "                        'pid', 'ip', 'ua', 'via')\n"                     \
     "    if r[1] == ARGV[2] then\n"                                           \
     "      out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"     \
-    "                        redis.call('TTL', k) }\n"                        \
+    "                        redis.call('TTL', k), r[5] or '', r[6] or '',\n" \
+    "                        r[7] or '', r[8] or '' }\n"                      \
     "    else\n"                                                              \
     "      redis.call('SREM', KEYS[1], h)\n"                                  \
     "      pruned = pruned + 1\n"                                             \
@@ -149,15 +153,7 @@
     "table.sort(out, function(a, b)\n"                                        \
     "  return (tonumber(a[2]) or 0) < (tonumber(b[2]) or 0)\n"                \
     "end)\n"                                                                  \
-    "return { pruned, out, far }\n"
-
-
-/* one record of a list, on its own slot: KEYS[1] its key, ARGV[1] hash */
-#define SCTL_SCRIPT_ITEM                                                      \
-    "local r = redis.call('HMGET', KEYS[1], 'sub', 'cre', 'abs', 'last')\n"  \
-    "if not r[1] then return 0 end\n"                                         \
-    "return { r[1], { ARGV[1], r[2] or '0', r[3] or '0', r[4] or '0',\n"      \
-    "         redis.call('TTL', KEYS[1]) } }\n"
+    "return { pruned, out }\n"
 
 
 typedef struct sctl_ctx_s  sctl_ctx_t;
@@ -199,6 +195,7 @@ struct sctl_ctx_s {
     const char            *idle;
     const char            *absolute;
     const char            *kid;
+    const char            *id;
 
     char                   host[INET6_ADDRSTRLEN];
     int                    port;
@@ -235,6 +232,7 @@ static int sctl_cmd_create(sctl_ctx_t *ctx);
 static int sctl_cmd_show(sctl_ctx_t *ctx);
 static int sctl_cmd_revoke(sctl_ctx_t *ctx);
 static int sctl_cmd_list(sctl_ctx_t *ctx);
+static int sctl_revoke_id(sctl_ctx_t *ctx);
 static int sctl_cmd_revoke_all(sctl_ctx_t *ctx);
 static int sctl_cmd_keygen(sctl_ctx_t *ctx);
 static int sctl_cmd_rotate(sctl_ctx_t *ctx);
@@ -263,17 +261,20 @@ static const sctl_command_t  sctl_commands[] = {
       "ttl, claims).  Needs --keys.  COOKIE \"-\" is read from stdin.\n"
       "Exit status 3 if the cookie is invalid or the session not found.\n" },
 
-    { "revoke", sctl_cmd_revoke, 1, 1, 0,
-      "revoke COOKIE",
+    { "revoke", sctl_cmd_revoke, 1, 1, SCTL_OPT_ID,
+      "revoke COOKIE | revoke SUBJECT --id ID",
       "Deletes the session of COOKIE and publishes its revocation.  Needs\n"
       "--keys.  COOKIE \"-\" is read from stdin.  Prints nothing; exit\n"
-      "status 0 if the session existed, 3 if not found or invalid.\n" },
+      "status 0 if the session existed, 3 if not found or invalid.\n"
+      "  --id ID            the session of SUBJECT with this public id\n"
+      "                     (\"list\" shows it); no --keys needed\n" },
 
     { "list", sctl_cmd_list, 1, 1, 0,
       "list SUBJECT",
       "Lists the sessions of SUBJECT, oldest first: reference, created,\n"
-      "last seen, absolute expiry and ttl.  Index entries whose record is\n"
-      "gone are pruned.\n" },
+      "last seen, absolute expiry, ttl, public id, how it was\n"
+      "authenticated, client address and User-Agent at login.  Index\n"
+      "entries whose record is gone are pruned.\n" },
 
     { "revoke-all", sctl_cmd_revoke_all, 1, 1, 0,
       "revoke-all SUBJECT",
@@ -335,6 +336,7 @@ static const sctl_option_t  sctl_options[] = {
     { "--absolute",      SCTL_OPT_ABSOLUTE, 1 },
     { "--kid",           SCTL_OPT_KID,      1 },
     { "--force",         SCTL_OPT_FORCE,    0 },
+    { "--id",            SCTL_OPT_ID,       1 },
     { NULL, 0, 0 }
 };
 
@@ -347,7 +349,7 @@ static const char  sctl_usage[] =
     "Commands:\n"
     "  create SUBJECT [NAME=VALUE ...] [--idle TIME] [--absolute TIME]\n"
     "  show COOKIE\n"
-    "  revoke COOKIE\n"
+    "  revoke COOKIE | revoke SUBJECT --id ID\n"
     "  list SUBJECT\n"
     "  revoke-all SUBJECT\n"
     "  keygen FILE [--kid KID] [--force]\n"
@@ -1087,6 +1089,10 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
 
     case SCTL_OPT_KID:
         ctx->kid = val;
+        break;
+
+    case SCTL_OPT_ID:
+        ctx->id = val;
         break;
 
     default:
@@ -2342,9 +2348,9 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     char           cookie[SC_COOKIE_MAX + 1];
     char           hash[SC_HASH_HEX_LEN], pid[SC_PUBLIC_ID_LEN];
     long           idle, absolute;
-    size_t         clen, cookie_len, argvlen[11];
+    size_t         clen, cookie_len, argvlen[19];
     time_t         now;
-    const char    *argv[11];
+    const char    *argv[19];
     redisReply    *r;
     sctl_json_t    j;
     unsigned char  token[SC_TOKEN_LEN];
@@ -2432,7 +2438,25 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     argv[10] = hash;
     argvlen[10] = SC_HASH_HEX_LEN;
 
-    r = sctl_redis_command(ctx, 11, argv, argvlen);
+    /* no renewal; the metadata: public id, no address or agent, "via" */
+    argv[11] = ctx->prefix;
+    argvlen[11] = ctx->prefix_len;
+    argv[12] = "";
+    argvlen[12] = 0;
+    argv[13] = "";
+    argvlen[13] = 0;
+    argv[14] = "0";
+    argvlen[14] = 1;
+    argv[15] = pid;
+    argvlen[15] = SC_PUBLIC_ID_LEN;
+    argv[16] = "";
+    argvlen[16] = 0;
+    argv[17] = "";
+    argvlen[17] = 0;
+    argv[18] = "sessionctl";
+    argvlen[18] = 10;
+
+    r = sctl_redis_command(ctx, 19, argv, argvlen);
 
     if (r == NULL) {
         sodium_memzero(cookie, sizeof(cookie));
@@ -2622,6 +2646,10 @@ sctl_cmd_revoke(sctl_ctx_t *ctx)
     char            in[SC_COOKIE_MAX + 2];
     sctl_cookie_t   c;
 
+    if (ctx->given & SCTL_OPT_ID) {
+        return sctl_revoke_id(ctx);
+    }
+
     rc = sctl_load_keys(ctx);
     if (rc != SCTL_OK) {
         return rc;
@@ -2663,92 +2691,76 @@ sctl_cmd_revoke(sctl_ctx_t *ctx)
 }
 
 
-static void
-sctl_list_entry(sctl_json_t *j, redisReply *e)
-{
-    size_t     k, n;
-    long long  v[5];
-
-    for (k = 1; k < 5; k++) {
-        sctl_reply_number(e->element[k], &v[k]);
-    }
-
-    if (sctl_json_output) {
-        sctl_json_open(j, NULL, '{');
-        sctl_json_str(j, "ref", e->element[0]->str, SCTL_REF_LEN);
-        sctl_json_str(j, "hash", e->element[0]->str, e->element[0]->len);
-        sctl_json_int(j, "created", v[1]);
-        sctl_json_int(j, "last", v[3]);
-        sctl_json_int(j, "expires", v[2]);
-        sctl_json_int(j, "ttl", v[4]);
-        sctl_json_close(j, '}');
-
-    } else {
-        /* an index member is whatever was written to Redis */
-        n = e->element[0]->len < SCTL_REF_LEN ? e->element[0]->len
-                                               : SCTL_REF_LEN;
-        sctl_text(e->element[0]->str, n);
-        printf("%*s", (int) (18 - n), "");
-        sctl_text_time(NULL, v[1]);
-        sctl_text_time(NULL, v[3]);
-        sctl_text_time(NULL, v[2]);
-        printf("%lld\n", v[4]);
-    }
-}
-
-
-/*
- * Cluster: the index members of another tag (migrated records), each read
- * on its own slot and printed after the others.
- */
+/* revoke SUBJECT --id ID: SS_SCRIPT_REVOKE_ID, as session_revoke does */
 
 static int
-sctl_list_far(sctl_ctx_t *ctx, sctl_json_t *j, redisReply *far)
+sctl_revoke_id(sctl_ctx_t *ctx)
 {
-    char         skey[SCTL_KEY_MAX];
-    size_t       i, argvlen[5];
-    const char  *argv[5];
-    redisReply  *e, *r;
+    int           rc;
+    char          ukey[SCTL_KEY_MAX];
+    size_t        i, argvlen[6];
+    const char   *argv[6];
+    redisReply   *r;
 
-    for (i = 0; far && i < far->elements; i++) {
-        e = far->element[i];
-
-        if (e->type != REDIS_REPLY_STRING || e->len != SC_HASH_HEX_LEN) {
-            continue;
-        }
-
-        argv[0] = "EVAL";
-        argvlen[0] = 4;
-        argv[1] = SCTL_SCRIPT_ITEM;
-        argvlen[1] = sizeof(SCTL_SCRIPT_ITEM) - 1;
-        argv[2] = "1";
-        argvlen[2] = 1;
-        argv[3] = skey;
-        argvlen[3] = sctl_key(ctx, skey, SS_KEY_SESSION, e->str, e->len);
-        argv[4] = e->str;
-        argvlen[4] = e->len;
-
-        r = sctl_redis_command(ctx, 5, argv, argvlen);
-        if (r == NULL) {
-            return SCTL_RUNTIME;
-        }
-
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
-            && r->element[0]->type == REDIS_REPLY_STRING
-            && r->element[0]->len == strlen(ctx->args[0])
-            && memcmp(r->element[0]->str, ctx->args[0], r->element[0]->len)
-               == 0
-            && r->element[1]->type == REDIS_REPLY_ARRAY
-            && r->element[1]->elements == 5
-            && r->element[1]->element[0]->type == REDIS_REPLY_STRING)
-        {
-            sctl_list_entry(j, r->element[1]);
-        }
-
-        freeReplyObject(r);
+    rc = sctl_check_subject(ctx->args[0]);
+    if (rc != SCTL_OK) {
+        return rc;
     }
 
-    return SCTL_OK;
+    if (strlen(ctx->id) != SC_PUBLIC_ID_LEN) {
+        return sctl_usage_error("--id: not a public id (%d hex digits)",
+                                SC_PUBLIC_ID_LEN);
+    }
+
+    for (i = 0; i < SC_PUBLIC_ID_LEN; i++) {
+        if (!((ctx->id[i] >= '0' && ctx->id[i] <= '9')
+              || (ctx->id[i] >= 'a' && ctx->id[i] <= 'f')))
+        {
+            return sctl_usage_error("--id: not a public id (%d hex digits)",
+                                    SC_PUBLIC_ID_LEN);
+        }
+    }
+
+    rc = sctl_redis_connect(ctx);
+    if (rc != SCTL_OK) {
+        return rc;
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = SS_SCRIPT_REVOKE_ID;
+    argvlen[1] = sizeof(SS_SCRIPT_REVOKE_ID) - 1;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = ukey;
+    argvlen[3] = sctl_key(ctx, ukey, SS_KEY_SUBJECT, ctx->args[0],
+                          strlen(ctx->args[0]));
+    argv[4] = ctx->prefix;
+    argvlen[4] = ctx->prefix_len;
+    argv[5] = ctx->id;
+    argvlen[5] = SC_PUBLIC_ID_LEN;
+
+    r = sctl_redis_command(ctx, 6, argv, argvlen);
+    if (r == NULL) {
+        return SCTL_RUNTIME;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        sctl_error("session %s of that subject not found", ctx->id);
+        rc = SCTL_NOT_FOUND;
+
+    } else if (r->type == REDIS_REPLY_STRING) {
+        rc = SCTL_OK;
+
+    } else {
+        sctl_error("redis %s: unexpected reply to the revoke script",
+                   ctx->redis_addr);
+        rc = SCTL_RUNTIME;
+    }
+
+    freeReplyObject(r);
+
+    return rc;
 }
 
 
@@ -2756,13 +2768,14 @@ static int
 sctl_cmd_list(sctl_ctx_t *ctx)
 {
     int           rc;
-    char          ukey[SCTL_KEY_MAX];
-    char          tag[SC_TAG_HEX_LEN];
-    size_t        i, argvlen[7];
-    long long     pruned;
+    char          ukey[SCTL_KEY_MAX], tag[SC_TAG_HEX_LEN];
+    size_t        i, k, n, argvlen[7];
+    long long     pruned, v[5];
     const char   *argv[7];
-    redisReply   *r, *list, *e, *far;
+    redisReply   *r, *list, *e, *e2;
     sctl_json_t   j;
+
+    static const size_t  cols[] = { 5, 8, 6, 7 };    /* id via ip ua */
 
     rc = sctl_check_subject(ctx->args[0]);
     if (rc != SCTL_OK) {
@@ -2801,22 +2814,8 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         return SCTL_RUNTIME;
     }
 
-    far = NULL;
-
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3
-        && ctx->cluster_seeds)
-    {
-        far = r->element[2];
-
-        if (far->type != REDIS_REPLY_ARRAY) {
-            far = NULL;
-        }
-
-    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        goto unexpected;
-    }
-
-    if (r->element[0]->type != REDIS_REPLY_INTEGER
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
         || (r->element[1]->type != REDIS_REPLY_ARRAY
             && r->element[1]->type != REDIS_REPLY_NIL))
     {
@@ -2829,11 +2828,17 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     for (i = 0; i < list->elements; i++) {
         e = list->element[i];
 
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 5
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 9
             || e->element[0]->type != REDIS_REPLY_STRING
             || e->element[0]->len < SCTL_REF_LEN)
         {
             goto unexpected;
+        }
+
+        for (k = 5; k < 9; k++) {
+            if (e->element[k]->type != REDIS_REPLY_STRING) {
+                goto unexpected;
+            }
         }
     }
 
@@ -2844,18 +2849,68 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         sctl_json_str(&j, "subject", ctx->args[0], strlen(ctx->args[0]));
         sctl_json_open(&j, "sessions", '[');
 
-    } else if (list->elements || (far && far->elements)) {
-        printf("%-18s%-22s%-22s%-22s%s\n",
-               "REF", "CREATED", "LAST SEEN", "EXPIRES", "TTL");
+    } else if (list->elements) {
+        printf("%-18s%-22s%-22s%-22s%-8s%s\n",
+               "REF", "CREATED", "LAST SEEN", "EXPIRES", "TTL",
+               "ID  VIA  IP  USER AGENT");
     }
 
     for (i = 0; i < list->elements; i++) {
-        sctl_list_entry(&j, list->element[i]);
-    }
+        e = list->element[i];
 
-    if (far && sctl_list_far(ctx, &j, far) != SCTL_OK) {
-        freeReplyObject(r);
-        return SCTL_RUNTIME;
+        for (k = 1; k < 5; k++) {
+            sctl_reply_number(e->element[k], &v[k]);
+        }
+
+        if (sctl_json_output) {
+            sctl_json_open(&j, NULL, '{');
+            sctl_json_str(&j, "ref", e->element[0]->str, SCTL_REF_LEN);
+            sctl_json_str(&j, "hash", e->element[0]->str,
+                          e->element[0]->len);
+            sctl_json_int(&j, "created", v[1]);
+            sctl_json_int(&j, "last", v[3]);
+            sctl_json_int(&j, "expires", v[2]);
+            sctl_json_int(&j, "ttl", v[4]);
+            sctl_json_str(&j, "id", e->element[5]->str,
+                          e->element[5]->len);
+            sctl_json_str(&j, "via", e->element[8]->str,
+                          e->element[8]->len);
+            sctl_json_str(&j, "ip", e->element[6]->str,
+                          e->element[6]->len);
+            sctl_json_str(&j, "user_agent", e->element[7]->str,
+                          e->element[7]->len);
+            sctl_json_close(&j, '}');
+
+        } else {
+            /* an index member is whatever was written to Redis */
+            n = e->element[0]->len < SCTL_REF_LEN ? e->element[0]->len
+                                                   : SCTL_REF_LEN;
+            sctl_text(e->element[0]->str, n);
+            printf("%*s", (int) (18 - n), "");
+            sctl_text_time(NULL, v[1]);
+            sctl_text_time(NULL, v[3]);
+            sctl_text_time(NULL, v[2]);
+            printf("%-8lld", v[4]);
+
+            /* id, via, ip, User-Agent: untrusted, escaped; "-" if none */
+
+            for (k = 0; k < 4; k++) {
+                e2 = e->element[cols[k]];
+
+                if (k) {
+                    fputs("  ", stdout);
+                }
+
+                if (e2->len == 0) {
+                    putchar('-');
+
+                } else {
+                    sctl_text(e2->str, e2->len);
+                }
+            }
+
+            putchar('\n');
+        }
     }
 
     if (sctl_json_output) {

@@ -359,7 +359,7 @@ expect 0 "list" "${R[@]}" list alice
 check "list: header and two sessions" is "$(wc -l <<<"$OUT")" 3
 check "list: ref, dates, ttl" \
     matches "$(sed -n 2p <<<"$OUT")" \
-    '^[0-9a-f]{16}  ([0-9-]+T[0-9:]+Z  ){3}[0-9]+$'
+    '^[0-9a-f]{16}  ([0-9-]+T[0-9:]+Z  ){3}[0-9]+ +[0-9a-f]{16}  sessionctl  -  -$'
 check "list never prints the token" bash -c '! grep -qF -- "$1" <<<"$2"' \
     _ "$token" "$OUT"
 rcli sadd session:u:alice "$(printf '%064d' 0)" junk >/dev/null
@@ -368,7 +368,7 @@ check "list --json: two sessions" is "$(jq '.sessions | length' <<<"$OUT")" 2
 check "list --json: pruned 2" is "$(jq .pruned <<<"$OUT")" 2
 check "list --json: session fields" \
     is "$(jq -c '.sessions[0] | keys' <<<"$OUT")" \
-    '["created","expires","hash","last","ref","ttl"]'
+    '["created","expires","hash","id","ip","last","ref","ttl","user_agent","via"]'
 check "stale entries left the index" is "$(rcli scard session:u:alice)" 2
 expect 0 "list of an unknown subject" "${R[@]}" list nobody
 check "list of an unknown subject prints nothing" is "$OUT" ""
@@ -543,6 +543,52 @@ expect 0 "list: a hostile index member" "${R[@]}" --prefix esc: list plain
 check "list: the member escaped" has "$OUT" '\u009bjunk\x1b0123'
 check "list: no raw C1 or ESC" bash -c \
     '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\x1b")" <<<"$1"' _ "$OUT"
+
+
+# the metadata of a login (issue 15): list shows it, revoke --id ends one
+
+ua=$(printf 'Mozilla/5.0 \xc2\x9b31m\x1b[2J \xe2\x80\xaeX\xff')
+for i in 1 2; do
+    h=$(printf '%064d' "$i")
+    rcli HSET "meta:s:$h" sub meta cre "$i" abs 4000000000 last "$i" \
+        pid "$(printf '%016d' "$i")" ip "198.51.100.$i" ua "$ua" \
+        via login >/dev/null
+    rcli EXPIRE "meta:s:$h" 600 >/dev/null
+    rcli SADD meta:u:meta "$h" >/dev/null
+done
+expect 0 "list: the metadata" "${R[@]}" --prefix meta: list meta
+check "list: id, via, ip, user agent escaped" has "$(sed -n 2p <<<"$OUT")" \
+    '0000000000000001  login  198.51.100.1  Mozilla/5.0 \u009b31m\x1b[2J \u202eX\xff'
+check "list: no raw C1, ESC or bidi" bash -c \
+    '! LC_ALL=C grep -q "$(printf "\\xc2[\\x80-\\x9f]\\|\\x1b\\|\\xe2\\x80\\xae")" <<<"$1"' _ "$OUT"
+expect 0 "list --json: the metadata" "${R[@]}" --prefix meta: --json list meta
+check "list --json: id ip via" \
+    is "$(jq -c '[.sessions[0] | .id, .ip, .via]' <<<"$OUT")" \
+    '["0000000000000001","198.51.100.1","login"]'
+check "list --json: user agent escaped, invalid byte replaced" \
+    is "$(jq -r '.sessions[0].user_agent' <<<"$OUT" | od -An -tx1 | tr -d ' \n')" \
+    "$(printf 'Mozilla/5.0 \xc2\x9b31m\x1b[2J \xe2\x80\xaeX\xef\xbf\xbd\n' | od -An -tx1 | tr -d ' \n')"
+rcli SUBSCRIBE meta:revoked > "$tmp/sub2" 2>/dev/null &
+subpid=$!
+sleep 0.3
+expect 3 "revoke --id: unknown id" "${R[@]}" --prefix meta: revoke meta \
+    --id 0123456789abcdef
+expect 3 "revoke --id: another subject's" "${R[@]}" --prefix meta: revoke \
+    other --id 0000000000000001
+expect 1 "revoke --id: malformed" "${R[@]}" --prefix meta: revoke meta \
+    --id nothex
+expect 0 "revoke --id" "${R[@]}" --prefix meta: revoke meta \
+    --id 0000000000000001
+check "revoke --id: the record is gone" \
+    is "$(rcli exists "meta:s:$(printf '%064d' 1)")" 0
+check "revoke --id: the other stays" \
+    is "$(rcli smembers meta:u:meta)" "$(printf '%064d' 2)"
+sleep 0.3
+kill "$subpid" 2>/dev/null
+wait "$subpid" 2>/dev/null
+check "revoke --id: published" grep -qx "$(printf '%064d' 1)" "$tmp/sub2"
+expect 3 "revoke --id again" "${R[@]}" --prefix meta: revoke meta \
+    --id 0000000000000001
 
 
 # the wrapper

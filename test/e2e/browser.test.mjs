@@ -465,6 +465,86 @@ ${[...inputs].map(([k, v]) => `<input name="${k}" value="${v}">`).join('\n')}
         await signedInAs('viewer');
         await Promise.all([page.waitForURL(site('/login?bye=1')), page.click('#logout')]);
     });
+
+    // ------------------------------------------------ issue 15: two browsers
+    // A and B log in to the cabinet as the same user; B's cabinet holds a
+    // WebSocket (location /live, session_live_close on). A opens "Your
+    // sessions" and signs B out: B's WebSocket is closed by nginx, and B's
+    // next click lands on the login page. A stays signed in.
+    let twin;
+    try {
+        twin = await chromium.launch({
+            executablePath: CHROMIUM,
+            headless: true,
+            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                   '--no-first-run', '--disable-background-networking',
+                   '--disable-component-update', '--disable-sync'],
+        });
+        const pA = await (await twin.newContext({ userAgent: 'browser A' })).newPage();
+        const pB = await (await twin.newContext({ userAgent: 'browser B' })).newPage();
+        pA.setDefaultTimeout(10_000);
+        pB.setDefaultTimeout(10_000);
+
+        const logIn = async (p) => {
+            await p.goto(cabinet('/'));
+            await p.waitForSelector('#login-form');
+            await p.fill('#user', USER);
+            await p.fill('#password', PASSWORD);
+            await Promise.all([p.waitForURL(cabinet('/')), p.click('#sign-in')]);
+        };
+        let bId;
+
+        await check('two browsers log in to the cabinet; B\'s live WebSocket connects', async () => {
+            await logIn(pA);
+            await logIn(pB);
+            await pB.waitForFunction(
+                () => document.getElementById('live-status').textContent === 'connected');
+            const j = await pB.evaluate(async () =>
+                (await fetch('/account/sessions.json')).json());
+            bId = j.sessions.find((s) => s.current).id;
+            assert(/^[0-9a-f]{16}$/.test(bId), `B's session id: ${bId}`);
+        });
+
+        await check('"Your sessions" in A lists B with its browser and a sign-out button', async () => {
+            await Promise.all([pA.waitForURL(cabinet('/sessions')), pA.click('#to-sessions')]);
+            await pA.waitForSelector(`tr.session[data-id="${bId}"] button.revoke`);
+            const ua = await pA.textContent(`tr.session[data-id="${bId}"] td:nth-child(4)`);
+            equal(ua, 'browser B', 'the User-Agent shown for B');
+            assert(await pA.$('tr.session.current'), 'A\'s own session is marked');
+            page = pA;
+            await shot('your-sessions');
+        });
+
+        await check('A signs B out: B\'s WebSocket is closed by nginx within 2 s', async () => {
+            const t0 = Date.now();
+            await pA.click(`tr.session[data-id="${bId}"] button.revoke`);
+            await pA.waitForFunction(() =>
+                document.getElementById('sessions-status').textContent === 'signed out');
+            await pB.waitForFunction(
+                () => document.getElementById('live-status').textContent.startsWith('closed'),
+                null, { timeout: 5000 });
+            const ms = Date.now() - t0;
+            assert(ms < 2500, `closed after ${ms} ms`);
+            diag(`B's WebSocket: ${await pB.textContent('#live-status')} after ${ms} ms`);
+            assert(!(await pA.$(`tr.session[data-id="${bId}"]`)), 'B left A\'s list');
+        });
+
+        await check('B\'s next click lands on the login page; A is still signed in', async () => {
+            await Promise.all([pB.waitForURL((u) => new URL(u).pathname === '/login'),
+                               pB.click('#to-sessions')]);
+            await pB.waitForSelector('#login-form');
+            page = pB;
+            await shot('signed-out-by-other-browser');
+            await pA.goto(cabinet('/'));
+            equal((await pA.textContent('#who')).trim(), USER, 'A on the cabinet');
+            await Promise.all([pA.waitForURL((u) => new URL(u).pathname === '/login'),
+                               pA.click('#logout')]);
+        });
+    } finally {
+        if (twin) {
+            await twin.close();
+        }
+    }
 } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

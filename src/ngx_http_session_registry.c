@@ -1,0 +1,1423 @@
+
+/*
+ * ngx_http_session_module: the sessions a user can see and end.
+ *
+ *   session_client_address VALUE;   what is stored as a session's "ip"
+ *   session_list;                   GET: the caller's sessions, as JSON
+ *   session_revoke;                 POST id=<public id>: end one of them
+ *   session_limit max=N [over=evict_oldest|refuse];
+ *   session_live_close on|off;      close WebSockets and streams of a
+ *                                   session when it ends
+ *
+ * A module of its own in the same object (after ngx_http_session_module
+ * in the module order), so that its configuration and handlers stay out
+ * of the core files; the login hand-off calls
+ * ngx_http_session_registry_create_args() for the metadata and the limit
+ * it passes to SS_SCRIPT_CREATE, and the revocation subscriber calls
+ * ngx_http_session_registry_revoked() for every hash published.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+#define NGX_HTTP_SESSION_IP_MAX        128
+#define NGX_HTTP_SESSION_BODY_MAX      1024
+
+
+typedef struct {
+    ngx_http_complex_value_t       *client_address;  /* NULL: remote_addr */
+    ngx_uint_t                      limit;           /* 0: none */
+    ngx_uint_t                      limit_refuse;
+    ngx_flag_t                      live_close;
+    ngx_uint_t                      handler;         /* list or revoke */
+} ngx_http_session_registry_loc_conf_t;
+
+
+#define NGX_HTTP_SESSION_REG_NONE      0
+#define NGX_HTTP_SESSION_REG_LIST      1
+#define NGX_HTTP_SESSION_REG_REVOKE    2
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_session_op_t          *op;
+    ngx_event_t                     timer;
+    ngx_uint_t                      revoke;
+} ngx_http_session_reg_ctx_t;
+
+
+/* a request of a live_close location with a session, while it runs */
+
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_http_request_t             *request;
+    ngx_http_session_op_t          *op;          /* a resync's EXISTS */
+    u_char                          hash[SC_HASH_HEX_LEN];
+} ngx_http_session_live_t;
+
+
+static void *ngx_http_session_registry_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_session_registry_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_registry_init_process(ngx_cycle_t *cycle);
+static char *ngx_http_session_handler_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_session_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_live_close(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_session_list_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_revoke_handler(ngx_http_request_t *r);
+static void ngx_http_session_revoke_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_revoke_id(ngx_http_request_t *r,
+    u_char *id);
+static ngx_int_t ngx_http_session_reg_start(ngx_http_request_t *r,
+    ngx_uint_t revoke, ngx_uint_t script, int nkeys, int nargs,
+    const char **args, const size_t *argslen);
+static void ngx_http_session_reg_reply(void *data, redisReply *reply);
+static void ngx_http_session_reg_timeout(ngx_event_t *ev);
+static void ngx_http_session_reg_cleanup(void *data);
+static ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_session_reg_status(ngx_http_request_t *r,
+    ngx_uint_t status);
+static ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
+static size_t ngx_http_session_json_len(u_char *s, size_t len);
+static u_char *ngx_http_session_json_str(u_char *p, u_char *s, size_t len);
+static size_t ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max);
+static u_char *ngx_http_session_subject_key(u_char *p,
+    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
+static ngx_int_t ngx_http_session_live_handler(ngx_http_request_t *r);
+static void ngx_http_session_live_cleanup(void *data);
+static void ngx_http_session_live_end(ngx_http_session_live_t *live);
+static void ngx_http_session_live_resync_reply(void *data,
+    redisReply *reply);
+
+
+static ngx_command_t  ngx_http_session_registry_commands[] = {
+
+    { ngx_string("session_client_address"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_registry_loc_conf_t, client_address),
+      NULL },
+
+    { ngx_string("session_list"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_session_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_SESSION_REG_LIST,
+      NULL },
+
+    { ngx_string("session_revoke"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_session_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_SESSION_REG_REVOKE,
+      NULL },
+
+    { ngx_string("session_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_session_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_live_close"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_session_live_close,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_session_registry_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_session_registry_init,        /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_session_registry_create_loc_conf,
+    ngx_http_session_registry_merge_loc_conf
+};
+
+
+ngx_module_t  ngx_http_session_registry_module = {
+    NGX_MODULE_V1,
+    &ngx_http_session_registry_module_ctx, /* module context */
+    ngx_http_session_registry_commands,    /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_session_registry_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* per worker: the requests to close when their session ends */
+static ngx_queue_t  ngx_http_session_live;
+static ngx_uint_t   ngx_http_session_live_used;
+
+
+static ngx_str_t  ngx_http_session_via[] = {
+    ngx_string("login"),
+    ngx_string("telegram")
+};
+
+
+static void *
+ngx_http_session_registry_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_session_registry_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rlcf->handler = NGX_HTTP_SESSION_REG_NONE;
+     */
+
+    rlcf->client_address = NGX_CONF_UNSET_PTR;
+    rlcf->limit = NGX_CONF_UNSET_UINT;
+    rlcf->limit_refuse = NGX_CONF_UNSET_UINT;
+    rlcf->live_close = NGX_CONF_UNSET;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_session_registry_loc_conf_t *prev = parent;
+    ngx_http_session_registry_loc_conf_t *conf = child;
+
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_main_conf_t  *smcf;
+
+    ngx_conf_merge_ptr_value(conf->client_address, prev->client_address,
+                             NULL);
+    ngx_conf_merge_uint_value(conf->limit, prev->limit, 0);
+    ngx_conf_merge_uint_value(conf->limit_refuse, prev->limit_refuse, 0);
+    ngx_conf_merge_value(conf->live_close, prev->live_close, 0);
+
+    if (conf->handler == NGX_HTTP_SESSION_REG_NONE && !conf->live_close) {
+        return NGX_CONF_OK;
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if (smcf->keyring == NULL || smcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_list\", \"session_revoke\" and "
+                           "\"session_live_close\" need \"session_keys\" "
+                           "and \"session_redis\" in the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->handler != NGX_HTTP_SESSION_REG_NONE) {
+
+        /*
+         * ngx_http_session_module's locations are merged already (it
+         * comes first in the module order): the session is looked up here
+         * without a redirect, and the handler answers 401 itself
+         */
+
+        slcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_session_module);
+
+        if (slcf->required == NGX_HTTP_SESSION_OFF) {
+            slcf->required = NGX_HTTP_SESSION_OPTIONAL;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_registry_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* after the access phase: only requests that passed it are tracked */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_live_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_registry_init_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_init(&ngx_http_session_live);
+    ngx_http_session_live_used = 1;
+
+    return NGX_OK;
+}
+
+
+/* session_list; session_revoke; */
+
+static char *
+ngx_http_session_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_session_registry_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->handler != NGX_HTTP_SESSION_REG_NONE) {
+        return "is duplicate";
+    }
+
+    rlcf->handler = cmd->offset;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    clcf->handler = (cmd->offset == NGX_HTTP_SESSION_REG_LIST)
+                    ? ngx_http_session_list_handler
+                    : ngx_http_session_revoke_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_limit max=N [over=evict_oldest|refuse]; session_limit off; */
+
+static char *
+ngx_http_session_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_registry_loc_conf_t *rlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (rlcf->limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && value[1].len == 3
+        && ngx_strncmp(value[1].data, "off", 3) == 0)
+    {
+        rlcf->limit = 0;
+        rlcf->limit_refuse = 0;
+        return NGX_CONF_OK;
+    }
+
+    rlcf->limit_refuse = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
+
+            if (n < 1 || n > 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"session_limit\" value \"%V\" "
+                                   "(max=1 to max=1000)", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rlcf->limit = n;
+            continue;
+        }
+
+        if (value[i].len == sizeof("over=evict_oldest") - 1
+            && ngx_strncmp(value[i].data, "over=evict_oldest",
+                           value[i].len) == 0)
+        {
+            rlcf->limit_refuse = 0;
+            continue;
+        }
+
+        if (value[i].len == sizeof("over=refuse") - 1
+            && ngx_strncmp(value[i].data, "over=refuse", value[i].len) == 0)
+        {
+            rlcf->limit_refuse = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"session_limit\" parameter \"%V\" "
+                           "(max=N [over=evict_oldest|refuse], or off)",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rlcf->limit == NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_limit\" needs \"max=N\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_live_close on|off; */
+
+static char *
+ngx_http_session_live_close(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_registry_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                     *value;
+    ngx_http_session_main_conf_t  *smcf;
+
+    if (rlcf->live_close != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcasecmp(value[1].data, (u_char *) "on") == 0) {
+        rlcf->live_close = 1;
+
+        /* every worker subscribes to the revocation channel */
+        smcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_session_module);
+        smcf->live_close = 1;
+
+    } else if (ngx_strcasecmp(value[1].data, (u_char *) "off") == 0) {
+        rlcf->live_close = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"session_live_close\" "
+                           "(on or off)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * ARGV[11..16] of SS_SCRIPT_CREATE for a login: the public id, client
+ * address, User-Agent (at most SS_UA_MAX bytes, cut at a character
+ * boundary), how it was authenticated, and the limit.  The strings point
+ * into m, the request's headers or its pool.
+ */
+
+ngx_int_t
+ngx_http_session_registry_create_args(ngx_http_request_t *r, u_char *token,
+    ngx_uint_t telegram, ngx_http_session_meta_t *m, const char **args,
+    size_t *argslen)
+{
+    ngx_str_t                              ua;
+    ngx_http_session_registry_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_session_registry_module);
+
+    sc_public_id(token, (char *) m->pid);
+    args[0] = (const char *) m->pid;
+    argslen[0] = SC_PUBLIC_ID_LEN;
+
+    if (rlcf->client_address == NULL
+        || ngx_http_complex_value(r, rlcf->client_address, &m->ip) != NGX_OK)
+    {
+        m->ip = r->connection->addr_text;
+    }
+
+    args[1] = (const char *) m->ip.data;
+    argslen[1] = ngx_http_session_utf8_cut(m->ip.data, m->ip.len,
+                                           NGX_HTTP_SESSION_IP_MAX);
+
+    if (r->headers_in.user_agent) {
+        ua = r->headers_in.user_agent->value;
+
+    } else {
+        ngx_str_set(&ua, "");
+    }
+
+    args[2] = (const char *) ua.data;
+    argslen[2] = ngx_http_session_utf8_cut(ua.data, ua.len, SS_UA_MAX);
+
+    args[3] = (const char *) ngx_http_session_via[telegram ? 1 : 0].data;
+    argslen[3] = ngx_http_session_via[telegram ? 1 : 0].len;
+
+    args[4] = (const char *) m->max;
+    argslen[4] = ngx_sprintf(m->max, "%ui", rlcf->limit) - m->max;
+
+    args[5] = rlcf->limit_refuse ? "refuse" : "evict";
+    argslen[5] = rlcf->limit_refuse ? 6 : 5;
+
+    return NGX_HTTP_SESSION_REGISTRY_NARGS;
+}
+
+
+/* the login script's reply: 0 refused by the limit, else 1 + evicted */
+
+void
+ngx_http_session_registry_created(ngx_http_request_t *r, ngx_int_t reply)
+{
+    if (reply == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: login refused by session_limit");
+        ngx_http_session_count(limit_refused);
+        return;
+    }
+
+    if (reply > 1) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: session_limit ended %i older session(s)",
+                      reply - 1);
+
+        if (ngx_http_session_metrics) {
+            (void) ngx_atomic_fetch_add(
+                               &ngx_http_session_metrics->limit_evicted,
+                               (ngx_atomic_int_t) (reply - 1));
+        }
+    }
+}
+
+
+/*
+ * A cut of at most max bytes that does not split a UTF-8 sequence (the
+ * bytes themselves are escaped on the way out: JSON, sessionctl).
+ */
+
+static size_t
+ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max)
+{
+    size_t  n;
+
+    if (len <= max) {
+        return len;
+    }
+
+    n = max;
+
+    /* back over continuation bytes to the start of the sequence */
+
+    while (n > 0 && n > max - 4 && (s[n] & 0xc0) == 0x80) {
+        n--;
+    }
+
+    if ((s[n] & 0xc0) != 0x80) {
+        return n;
+    }
+
+    return max;
+}
+
+
+/* session_list: GET, the caller's sessions as JSON */
+
+static ngx_int_t
+ngx_http_session_list_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    size_t                         argslen[3];
+    const char                    *args[3];
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                        *key;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK) {
+        return ngx_http_session_reg_status(r, NGX_HTTP_UNAUTHORIZED);
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 2 + ctx->user.len);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_subject_key(key, smcf, &ctx->user) - key;
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+    args[2] = (const char *) ctx->current_hash;
+    argslen[2] = SC_HASH_HEX_LEN;
+
+    return ngx_http_session_reg_start(r, 0, NGX_HTTP_SESSION_SCRIPT_LIST,
+                                      1, 3, args, argslen);
+}
+
+
+/* session_revoke: POST id=<public id> (a form or JSON body) */
+
+static ngx_int_t
+ngx_http_session_revoke_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_session_ctx_t  *ctx;
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_session_reg_status(r, NGX_HTTP_UNAUTHORIZED);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_SESSION_BODY_MAX) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_session_revoke_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_revoke_body(ngx_http_request_t *r)
+{
+    u_char       *p, *last, *v;
+    size_t        len;
+    ngx_buf_t    *b;
+    ngx_uint_t    i;
+    ngx_chain_t  *cl;
+    u_char        body[NGX_HTTP_SESSION_BODY_MAX];
+    u_char        id[SC_PUBLIC_ID_LEN];
+
+    len = 0;
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || (size_t) (b->last - b->pos) > sizeof(body) - len) {
+            ngx_http_finalize_request(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+            return;
+        }
+
+        len = ngx_cpymem(body + len, b->pos, b->last - b->pos) - body;
+    }
+
+    /*
+     * The id: "id=<16 hex>" anywhere in a form body, or "id": "<16 hex>"
+     * in a JSON object.  Ids are lowercase hex, so no decoding is needed;
+     * anything else is not an id of the caller's (404) or malformed (400).
+     */
+
+    v = NULL;
+    last = body + len;
+
+    for (p = body; p + 2 < last; p++) {
+
+        if (p[0] == 'i' && p[1] == 'd' && p[2] == '='
+            && (p == body || p[-1] == '&'))
+        {
+            v = p + 3;
+            break;
+        }
+
+        if (p[0] == '"' && p + 4 < last && p[1] == 'i' && p[2] == 'd'
+            && p[3] == '"')
+        {
+            for (p += 4; p < last && (*p == ' ' || *p == '\t'
+                                      || *p == '\r' || *p == '\n'); p++)
+            { /* void */ }
+
+            if (p >= last || *p++ != ':') {
+                break;
+            }
+
+            for ( /* void */ ; p < last && (*p == ' ' || *p == '\t'
+                                            || *p == '\r' || *p == '\n'); p++)
+            { /* void */ }
+
+            if (p < last && *p == '"') {
+                v = p + 1;
+            }
+
+            break;
+        }
+    }
+
+    if (v == NULL || last - v < SC_PUBLIC_ID_LEN) {
+        ngx_http_finalize_request(r, v ? NGX_HTTP_NOT_FOUND
+                                       : NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    for (i = 0; i < SC_PUBLIC_ID_LEN; i++) {
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) {
+            ngx_http_finalize_request(r, NGX_HTTP_NOT_FOUND);
+            return;
+        }
+    }
+
+    if (v + SC_PUBLIC_ID_LEN < last
+        && v[SC_PUBLIC_ID_LEN] != '&' && v[SC_PUBLIC_ID_LEN] != '"'
+        && v[SC_PUBLIC_ID_LEN] != '\r' && v[SC_PUBLIC_ID_LEN] != '\n')
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_NOT_FOUND);
+        return;
+    }
+
+    ngx_memcpy(id, v, SC_PUBLIC_ID_LEN);
+
+    ngx_http_finalize_request(r, ngx_http_session_revoke_id(r, id));
+}
+
+
+static ngx_int_t
+ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
+{
+    size_t                         argslen[3];
+    const char                    *args[3];
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                        *key;
+
+    ctx = ngx_http_session_find_ctx(r);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 2 + ctx->user.len);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_subject_key(key, smcf, &ctx->user) - key;
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+    args[2] = (const char *) id;
+    argslen[2] = SC_PUBLIC_ID_LEN;
+
+    /*
+     * NGX_DONE: the reply holds a reference of its own; the caller's
+     * ngx_http_finalize_request(r, NGX_DONE) releases the body reading's
+     */
+
+    return ngx_http_session_reg_start(r, 1,
+                                      NGX_HTTP_SESSION_SCRIPT_REVOKE_ID,
+                                      1, 3, args, argslen);
+}
+
+
+static ngx_int_t
+ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
+    ngx_uint_t script, int nkeys, int nargs, const char **args,
+    const size_t *argslen)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_session_reg_ctx_t    *rctx;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    rctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_reg_ctx_t));
+    if (rctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rctx->request = r;
+    rctx->revoke = revoke;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rctx->op = ngx_http_session_redis_script(script,
+                                             ngx_http_session_reg_reply,
+                                             rctx, nkeys, nargs, args,
+                                             argslen);
+    if (rctx->op == NULL) {
+        if (ngx_http_session_retry_after(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_session_reg_status(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+
+    cln->handler = ngx_http_session_reg_cleanup;
+    cln->data = rctx;
+
+    rctx->timer.handler = ngx_http_session_reg_timeout;
+    rctx->timer.data = rctx;
+    rctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&rctx->timer, smcf->redis->timeout);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_reg_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_reg_ctx_t *rctx = data;
+
+    ngx_int_t                      rc;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_session_main_conf_t  *smcf;
+
+    r = rctx->request;
+    c = r->connection;
+    rctx->op = NULL;
+
+    if (rctx->timer.timer_set) {
+        ngx_del_timer(&rctx->timer);
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+
+        if (reply) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "session: redis error while %s: %*s",
+                          rctx->revoke ? "ending a session"
+                                       : "listing sessions",
+                          (size_t) reply->len, reply->str);
+        }
+
+        rc = ngx_http_session_retry_after(r);
+        rc = ngx_http_session_reg_status(r, rc == NGX_OK
+                                        ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                        : NGX_HTTP_INTERNAL_SERVER_ERROR);
+
+    } else if (rctx->revoke) {
+
+        if (reply->type == REDIS_REPLY_STRING
+            && reply->len == SC_HASH_HEX_LEN)
+        {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "session: a session ended by its user");
+
+            ngx_http_session_count(revoked_user);
+
+            /* this worker at once; the others through the channel */
+            ngx_http_session_cache_evict(smcf, (u_char *) reply->str);
+            ngx_http_session_registry_revoked((u_char *) reply->str,
+                                              reply->len);
+
+            rc = ngx_http_session_reg_status(r, NGX_HTTP_NO_CONTENT);
+
+        } else if (reply->type == REDIS_REPLY_NIL) {
+            rc = ngx_http_session_reg_status(r, NGX_HTTP_NOT_FOUND);
+
+        } else {
+            ngx_http_session_redis_desync("a wrong reply to the revoke "
+                                          "script");
+            rc = ngx_http_session_reg_status(r,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE);
+        }
+
+    } else {
+        rc = ngx_http_session_list_send(r, reply);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_reg_timeout(ngx_event_t *ev)
+{
+    ngx_http_session_reg_ctx_t *rctx = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = rctx->request;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "session: redis did not answer in time");
+
+    ngx_http_session_redis_cancel(&rctx->op);
+
+    ngx_http_session_redis_timed_out();
+
+    rc = ngx_http_session_retry_after(r);
+    rc = ngx_http_session_reg_status(r, rc == NGX_OK
+                                        ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                        : NGX_HTTP_INTERNAL_SERVER_ERROR);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_reg_cleanup(void *data)
+{
+    ngx_http_session_reg_ctx_t *rctx = data;
+
+    ngx_http_session_redis_cancel(&rctx->op);
+
+    if (rctx->timer.timer_set) {
+        ngx_del_timer(&rctx->timer);
+    }
+}
+
+
+/*
+ * The list reply (SS_SCRIPT_LIST): SS_LIST_FIELDS strings per session,
+ * cre last pid ip ua via current hash.  The hash stays in nginx.
+ */
+
+static ngx_int_t
+ngx_http_session_list_send(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t                   len, i, j;
+    time_t                   t;
+    ngx_buf_t               *b;
+    ngx_int_t                rc;
+    redisReply             **e;
+    ngx_chain_t              out;
+    ngx_http_session_ctx_t  *ctx;
+    u_char                  *p;
+
+    static const char  *names[] = {
+        "created", "last_seen", "id", "ip", "user_agent", "via", "current"
+    };
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements % SS_LIST_FIELDS != 0)
+    {
+        ngx_http_session_redis_desync("a wrong reply to the list script");
+        return ngx_http_session_reg_status(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+
+    e = reply->element;
+
+    for (i = 0; i < reply->elements; i++) {
+        if (e[i]->type != REDIS_REPLY_STRING) {
+            ngx_http_session_redis_desync("a wrong reply to the list "
+                                          "script");
+            return ngx_http_session_reg_status(r,
+                                               NGX_HTTP_SERVICE_UNAVAILABLE);
+        }
+    }
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    len = sizeof("{\"subject\":,\"sessions\":[]}\n") - 1
+          + ngx_http_session_json_len((u_char *) ctx->user.data,
+                                      ctx->user.len);
+
+    for (i = 0; i < reply->elements; i += SS_LIST_FIELDS) {
+        len += sizeof("{},") - 1;
+
+        for (j = 0; j < 7; j++) {
+            len += sizeof("\"\":,") + ngx_strlen(names[j])
+                   + ngx_http_session_json_len((u_char *) e[i + j]->str,
+                                               e[i + j]->len)
+                   + NGX_TIME_T_LEN + sizeof("false") + sizeof("null");
+        }
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, "{\"subject\":", sizeof("{\"subject\":") - 1);
+    p = ngx_http_session_json_str(p, ctx->user.data, ctx->user.len);
+    p = ngx_cpymem(p, ",\"sessions\":[", sizeof(",\"sessions\":[") - 1);
+
+    for (i = 0; i < reply->elements; i += SS_LIST_FIELDS) {
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"id\":", sizeof("{\"id\":") - 1);
+
+        if (e[i + 2]->len == SC_PUBLIC_ID_LEN) {
+            p = ngx_http_session_json_str(p, (u_char *) e[i + 2]->str,
+                                          e[i + 2]->len);
+        } else {
+            /* a record written before public ids were stored */
+            p = ngx_cpymem(p, "null", 4);
+        }
+
+        t = ngx_atotm((u_char *) e[i]->str, e[i]->len);
+        p = ngx_sprintf(p, ",\"created\":%T", t == NGX_ERROR ? 0 : t);
+
+        t = ngx_atotm((u_char *) e[i + 1]->str, e[i + 1]->len);
+        p = ngx_sprintf(p, ",\"last_seen\":%T", t == NGX_ERROR ? 0 : t);
+
+        p = ngx_cpymem(p, ",\"ip\":", sizeof(",\"ip\":") - 1);
+        p = ngx_http_session_json_str(p, (u_char *) e[i + 3]->str,
+                                      e[i + 3]->len);
+        p = ngx_cpymem(p, ",\"user_agent\":", sizeof(",\"user_agent\":") - 1);
+        p = ngx_http_session_json_str(p, (u_char *) e[i + 4]->str,
+                                      e[i + 4]->len);
+        p = ngx_cpymem(p, ",\"via\":", sizeof(",\"via\":") - 1);
+        p = ngx_http_session_json_str(p, (u_char *) e[i + 5]->str,
+                                      e[i + 5]->len);
+
+        if (e[i + 6]->len == 1 && e[i + 6]->str[0] == '1') {
+            p = ngx_cpymem(p, ",\"current\":true}",
+                           sizeof(",\"current\":true}") - 1);
+        } else {
+            p = ngx_cpymem(p, ",\"current\":false}",
+                           sizeof(",\"current\":false}") - 1);
+        }
+    }
+
+    p = ngx_cpymem(p, "]}\n", 3);
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (ngx_http_session_reg_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* a bodiless answer (204, 401, 404, 503) with Cache-Control: no-store */
+
+static ngx_int_t
+ngx_http_session_reg_status(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_session_reg_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
+static ngx_int_t
+ngx_http_session_reg_no_store(ngx_http_request_t *r)
+{
+    static ngx_str_t  key = ngx_string("Cache-Control");
+    static ngx_str_t  value = ngx_string("private, no-store");
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
+}
+
+
+static u_char *
+ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    ngx_str_t *subject)
+{
+    p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
+    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
+
+    return ngx_cpymem(p, subject->data, subject->len);
+}
+
+
+/*
+ * JSON strings from bytes that came from a client (User-Agent, an address
+ * header) or Redis: valid UTF-8 is kept, '"', '\', control characters
+ * (C0, DEL, C1) and the characters that reorder or break lines (bidi
+ * controls, U+2028, U+2029) are escaped as sessionctl escapes them, any
+ * byte that is not part of a valid sequence becomes U+FFFD.  At most 6
+ * output bytes per input byte, plus the quotes.
+ */
+
+static size_t
+ngx_http_session_json_len(u_char *s, size_t len)
+{
+    return 2 + 6 * len;
+}
+
+
+static u_char *
+ngx_http_session_json_str(u_char *p, u_char *s, size_t len)
+{
+    size_t       n, k;
+    uint32_t     cp;
+    u_char      *last;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    last = s + len;
+    *p++ = '"';
+
+    while (s < last) {
+
+        if (*s < 0x80) {
+
+            if (*s == '"' || *s == '\\') {
+                *p++ = '\\';
+                *p++ = *s++;
+
+            } else if (*s < 0x20 || *s == 0x7f) {
+                p = ngx_cpymem(p, "\\u00", 4);
+                *p++ = hex[*s >> 4];
+                *p++ = hex[*s & 0xf];
+                s++;
+
+            } else {
+                *p++ = *s++;
+            }
+
+            continue;
+        }
+
+        /* a multi-byte sequence: its length from the lead byte */
+
+        if ((*s & 0xe0) == 0xc0) {
+            n = 2;
+            cp = *s & 0x1f;
+
+        } else if ((*s & 0xf0) == 0xe0) {
+            n = 3;
+            cp = *s & 0x0f;
+
+        } else if ((*s & 0xf8) == 0xf0) {
+            n = 4;
+            cp = *s & 0x07;
+
+        } else {
+            n = 0;
+            cp = 0;
+        }
+
+        if (n == 0 || (size_t) (last - s) < n) {
+            goto invalid;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((s[k] & 0xc0) != 0x80) {
+                goto invalid;
+            }
+
+            cp = (cp << 6) | (s[k] & 0x3f);
+        }
+
+        /* overlong forms, surrogates, beyond U+10FFFF */
+
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800)
+            || (n == 4 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff))
+        {
+            goto invalid;
+        }
+
+        if ((cp >= 0x80 && cp <= 0x9f)
+            || cp == 0x200e || cp == 0x200f
+            || (cp >= 0x2028 && cp <= 0x202e)
+            || (cp >= 0x2066 && cp <= 0x2069))
+        {
+            /* C1 controls, bidi controls, line breaks: as sessionctl */
+            p = ngx_sprintf(p, "\\u%04xD", cp);
+            s += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, s, n);
+        s += n;
+        continue;
+
+    invalid:
+
+        p = ngx_cpymem(p, "\\ufffd", 6);
+        s++;
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+/*
+ * Live connections.  A request of a "session_live_close on" location
+ * that passed the access phase with a valid session is listed, by the
+ * session's live hash, until its pool is destroyed.  A hash published on
+ * the revocation channel (logout, logout everywhere, session_revoke,
+ * session_limit's eviction, sessionctl; from any worker or edge), or
+ * ended by this worker, terminates each of its requests: a WebSocket
+ * (upgraded) or a stream still open is closed.
+ */
+
+static ngx_int_t
+ngx_http_session_live_handler(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t                    *cln;
+    ngx_http_session_ctx_t                *ctx;
+    ngx_http_session_live_t               *live;
+    ngx_http_session_registry_loc_conf_t  *rlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_session_registry_module);
+
+    if (!rlcf->live_close || !ngx_http_session_live_used
+        || rlcf->handler != NGX_HTTP_SESSION_REG_NONE)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK || ctx->ended
+        || ngx_http_get_module_ctx(r, ngx_http_session_registry_module))
+    {
+        return NGX_DECLINED;
+    }
+
+    live = ngx_pcalloc(r->pool, sizeof(ngx_http_session_live_t));
+    if (live == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    live->request = r;
+    ngx_memcpy(live->hash, ctx->current_hash, SC_HASH_HEX_LEN);
+
+    ngx_queue_insert_tail(&ngx_http_session_live, &live->queue);
+
+    cln->handler = ngx_http_session_live_cleanup;
+    cln->data = live;
+
+    /* once per request, whatever internal redirects follow */
+    ngx_http_set_ctx(r, live, ngx_http_session_registry_module);
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_session_live_cleanup(void *data)
+{
+    ngx_http_session_live_t *live = data;
+
+    ngx_http_session_redis_cancel(&live->op);
+
+    if (live->request) {
+        ngx_queue_remove(&live->queue);
+        live->request = NULL;
+    }
+}
+
+
+void
+ngx_http_session_registry_revoked(u_char *hash, size_t len)
+{
+    ngx_queue_t              *q, *next;
+    ngx_http_session_live_t  *live;
+
+    if (!ngx_http_session_live_used || len != SC_HASH_HEX_LEN) {
+        return;
+    }
+
+    q = ngx_queue_head(&ngx_http_session_live);
+
+    while (q != ngx_queue_sentinel(&ngx_http_session_live)) {
+        next = ngx_queue_next(q);
+        live = ngx_queue_data(q, ngx_http_session_live_t, queue);
+
+        if (ngx_memcmp(live->hash, hash, SC_HASH_HEX_LEN) != 0) {
+            q = next;
+            continue;
+        }
+
+        ngx_http_session_live_end(live);
+
+        /* a terminated request may have ended others: start over */
+        q = ngx_queue_head(&ngx_http_session_live);
+    }
+}
+
+
+static void
+ngx_http_session_live_end(ngx_http_session_live_t *live)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    ngx_http_session_redis_cancel(&live->op);
+
+    /* listed once: the request's cleanup has nothing more to do */
+
+    ngx_queue_remove(&live->queue);
+    r = live->request;
+    live->request = NULL;
+    c = r->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "session: closing a connection of an ended session");
+
+    ngx_http_session_count(live_closed);
+
+    /*
+     * nginx's own way to close a request from outside (a graceful
+     * shutdown's c->close in ngx_http_request_handler()): with a
+     * reference of our own, ngx_http_terminate_request() runs the
+     * request's cleanups (the upstream's, which closes the backend
+     * connection and finalizes with NGX_DONE: without the extra
+     * reference that would free the request, or keep the client
+     * connection alive, under terminate's feet), then posts the
+     * terminal handler, which closes the client connection
+     */
+
+    r->main->count++;
+    r->keepalive = 0;
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The subscription is (re)confirmed: revocations published while it was
+ * down were missed, so every listed request's session is checked again
+ * (one EXISTS each, on the command link), and those whose record is gone
+ * are closed.  Best effort: with the command link down too, nothing is
+ * checked until the next resubscription.
+ */
+
+void
+ngx_http_session_registry_resync(ngx_http_session_main_conf_t *smcf)
+{
+    u_char                   *p;
+    size_t                    argvlen[2];
+    ngx_queue_t              *q;
+    const char               *argv[2];
+    ngx_http_session_live_t  *live;
+    u_char                    key[128 + 2 + SC_HASH_HEX_LEN];
+
+    if (!ngx_http_session_live_used) {
+        return;
+    }
+
+    argv[0] = "EXISTS";
+    argvlen[0] = 6;
+
+    for (q = ngx_queue_head(&ngx_http_session_live);
+         q != ngx_queue_sentinel(&ngx_http_session_live);
+         q = ngx_queue_next(q))
+    {
+        live = ngx_queue_data(q, ngx_http_session_live_t, queue);
+
+        if (live->op) {
+            continue;
+        }
+
+        p = ngx_http_session_key(key, smcf, live->hash);
+
+        argv[1] = (const char *) key;
+        argvlen[1] = p - key;
+
+        live->op = ngx_http_session_redis_command(
+                                        ngx_http_session_live_resync_reply,
+                                        live, 2, argv, argvlen);
+        if (live->op == NULL) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_session_live_resync_reply(void *data, redisReply *reply)
+{
+    ngx_http_session_live_t *live = data;
+
+    live->op = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer != 0 || live->request == NULL)
+    {
+        return;
+    }
+
+    ngx_http_session_live_end(live);
+}
