@@ -4,7 +4,7 @@
  * (src/session_slot.c).  TAP lines as test_core.c.
  *
  * The slots below were read from a real redis-server 7.0 (CLUSTER
- * KEYSLOT); t/160-cluster.t checks the same function against the cluster
+ * KEYSLOT); t/170-cluster.t checks the same function against the cluster
  * it starts.  The subject tag was computed with Python's hashlib.blake2b.
  */
 
