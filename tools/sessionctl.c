@@ -36,6 +36,8 @@
 
 #include "session_core.h"
 #include "session_store.h"
+#include "session_slot.h"
+#include "sctl_cluster.h"
 #include "session_jws.h"
 
 
@@ -47,7 +49,8 @@
 
 #define SCTL_SUBJECT_MAX      256
 #define SCTL_PREFIX_MAX       128
-#define SCTL_KEY_MAX          (SCTL_PREFIX_MAX + 2 + SCTL_SUBJECT_MAX + 1)
+#define SCTL_KEY_MAX          (SCTL_PREFIX_MAX + 2 + 6 + SCTL_SUBJECT_MAX \
+                               + SC_HASH_HEX_LEN + 1)
 #define SCTL_FILE_MAX         65536
 #define SCTL_PASSWORD_MAX     1024
 #define SCTL_TIME_MAX         2147483647L
@@ -123,6 +126,36 @@
     "return { pruned, out }\n"
 
 
+/*
+ * The same on Redis Cluster (session_store.h, "Redis Cluster layout"):
+ * ARGV[3] the subject's tag.  A member of another tag (a migrated record,
+ * docs/redis.md) is on another slot: not read, not pruned, not listed.
+ */
+#define SCTL_CLUSTER_SCRIPT_LIST                                              \
+    SS_CLUSTER_LUA_KEYS                                                       \
+    "local out = {}\n"                                                        \
+    "local pruned = 0\n"                                                      \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  if string.sub(h, 1, 4) == ARGV[3] then\n"                              \
+    "    local k = sk(ARGV[1], h)\n"                                          \
+    "    local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"    \
+    "                        'pid', 'ip', 'ua', 'via')\n"                     \
+    "    if r[1] == ARGV[2] then\n"                                           \
+    "      out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"     \
+    "                        redis.call('TTL', k), r[5] or '', r[6] or '',\n" \
+    "                        r[7] or '', r[8] or '' }\n"                      \
+    "    else\n"                                                              \
+    "      redis.call('SREM', KEYS[1], h)\n"                                  \
+    "      pruned = pruned + 1\n"                                             \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "table.sort(out, function(a, b)\n"                                        \
+    "  return (tonumber(a[2]) or 0) < (tonumber(b[2]) or 0)\n"                \
+    "end)\n"                                                                  \
+    "return { pruned, out }\n"
+
+
 typedef struct sctl_ctx_s  sctl_ctx_t;
 
 typedef int (*sctl_handler_pt)(sctl_ctx_t *ctx);
@@ -172,6 +205,10 @@ struct sctl_ctx_s {
     unsigned               keyring_loaded;
 
     redisContext          *redis;
+
+    /* --redis cluster=HOST:PORT[,...]: the Cluster key layout */
+    const char            *cluster_seeds;
+    sctl_cluster_t        *cluster;
 };
 
 
@@ -338,12 +375,17 @@ static const char  sctl_usage[] =
 
 
 static int              sctl_json_output;
+static int              sctl_quiet;         /* cluster reconnections */
 
 
 static void
 sctl_error(const char *fmt, ...)
 {
     va_list  args;
+
+    if (sctl_quiet) {
+        return;
+    }
 
     fflush(stdout);
     fputs("sessionctl: ", stderr);
@@ -834,6 +876,34 @@ sctl_check_redis_addr(sctl_ctx_t *ctx)
     unsigned char    bin[sizeof(struct in6_addr)];
 
     addr = ctx->redis_addr;
+
+    if (strncmp(addr, "cluster=", 8) == 0) {
+        ctx->cluster_seeds = addr + 8;
+        ctx->cluster = sctl_cluster_create(ctx->cluster_seeds, NULL, NULL);
+
+        if (ctx->cluster == NULL) {
+            return sctl_usage_error("--redis: \"%s\" is not "
+                                    "cluster=HOST:PORT[,HOST:PORT...]",
+                                    addr);
+        }
+
+        sctl_cluster_free(ctx->cluster);
+        ctx->cluster = NULL;
+
+        if (ctx->given & SCTL_OPT_DB) {
+            return sctl_usage_error("--db: Redis Cluster has database 0 "
+                                    "only");
+        }
+
+        if (memchr(ctx->prefix, '{', ctx->prefix_len)
+            || memchr(ctx->prefix, '}', ctx->prefix_len))
+        {
+            return sctl_usage_error("--prefix: no \"{\" or \"}\" with "
+                                    "Redis Cluster (hash tags)");
+        }
+
+        return SCTL_OK;
+    }
 
     if (strncmp(addr, "unix:", 5) == 0) {
         ctx->unix_path = addr + 5;
@@ -1604,7 +1674,13 @@ sctl_cookie_analyze(sctl_ctx_t *ctx, const char *in, sctl_cookie_t *c)
     sc_public_id(c->token, c->public_id);
     c->public_id[SC_PUBLIC_ID_LEN] = '\0';
 
-    sc_token_hash_hex(c->token, c->hash);
+    if (ctx->cluster_seeds) {
+        sc_token_cluster_id(c->token, SC_TOKEN_LEN, c->hash);
+
+    } else {
+        sc_token_hash_hex(c->token, c->hash);
+    }
+
     c->hash[SC_HASH_HEX_LEN] = '\0';
 }
 
@@ -1700,8 +1776,9 @@ sctl_redis_check(sctl_ctx_t *ctx, redisReply *r)
 {
     if (r == NULL) {
         sctl_error("redis %s: %s", ctx->redis_addr,
-                   ctx->redis->errstr[0] ? ctx->redis->errstr
-                                         : "no reply");
+                   ctx->cluster ? sctl_cluster_error(ctx->cluster)
+                   : ctx->redis->errstr[0] ? ctx->redis->errstr
+                                           : "no reply");
         return SCTL_RUNTIME;
     }
 
@@ -1721,7 +1798,12 @@ sctl_redis_command(sctl_ctx_t *ctx, int argc, const char **argv,
 {
     redisReply  *r;
 
-    r = redisCommandArgv(ctx->redis, argc, argv, argvlen);
+    if (ctx->cluster) {
+        r = sctl_cluster_command(ctx->cluster, argc, argv, argvlen);
+
+    } else {
+        r = redisCommandArgv(ctx->redis, argc, argv, argvlen);
+    }
 
     if (sctl_redis_check(ctx, r) != SCTL_OK) {
         return NULL;
@@ -1772,8 +1854,79 @@ sctl_read_password(sctl_ctx_t *ctx, char *pw, size_t size, size_t *len)
 }
 
 
+static int sctl_redis_connect_one(sctl_ctx_t *ctx);
+
+
+static redisContext *
+sctl_cluster_connect(void *data, const char *host, int port)
+{
+    int            rc;
+    sctl_ctx_t    *ctx = data;
+    redisContext  *c;
+
+    if (strlen(host) >= sizeof(ctx->host)) {
+        return NULL;
+    }
+
+    strcpy(ctx->host, host);
+    ctx->port = port;
+    ctx->redis = NULL;
+
+    sctl_quiet = 1;
+    rc = sctl_redis_connect_one(ctx);
+    sctl_quiet = 0;
+
+    c = ctx->redis;
+    ctx->redis = NULL;
+
+    if (rc != SCTL_OK) {
+        if (c) {
+            redisFree(c);
+        }
+
+        return NULL;
+    }
+
+    return c;
+}
+
+
 static int
 sctl_redis_connect(sctl_ctx_t *ctx)
+{
+    redisReply  *r;
+    const char  *argv[1];
+    size_t       argvlen[1];
+
+    if (ctx->cluster_seeds == NULL) {
+        return sctl_redis_connect_one(ctx);
+    }
+
+    ctx->cluster = sctl_cluster_create(ctx->cluster_seeds,
+                                       sctl_cluster_connect, ctx);
+    if (ctx->cluster == NULL) {
+        sctl_error("redis %s: out of memory", ctx->redis_addr);
+        return SCTL_RUNTIME;
+    }
+
+    /* reach the cluster now: a wrong address fails before anything */
+
+    argv[0] = "PING";
+    argvlen[0] = 4;
+
+    r = sctl_redis_command(ctx, 1, argv, argvlen);
+    if (r == NULL) {
+        return SCTL_RUNTIME;
+    }
+
+    freeReplyObject(r);
+
+    return SCTL_OK;
+}
+
+
+static int
+sctl_redis_connect_one(sctl_ctx_t *ctx)
 {
     int              rc, argc;
     char             pw[SCTL_PASSWORD_MAX], db[24];
@@ -1860,6 +2013,18 @@ sctl_key(sctl_ctx_t *ctx, char *buf, const char *type, const char *id,
 {
     size_t  n, tlen;
 
+    if (ctx->cluster_seeds) {
+        /* the Cluster layout: hash tags (session_store.h) */
+
+        if (strcmp(type, SS_KEY_SESSION) == 0) {
+            return sc_cluster_session_key(ctx->prefix, ctx->prefix_len, id,
+                                          buf, SCTL_KEY_MAX);
+        }
+
+        return sc_cluster_subject_key(ctx->prefix, ctx->prefix_len, id, len,
+                                      buf, SCTL_KEY_MAX);
+    }
+
     tlen = strlen(type);
     n = ctx->prefix_len;
 
@@ -1909,6 +2074,84 @@ sctl_reply_number(redisReply *r, long long *out)
 /* revokes one record by hash: 1 revoked, 0 not found, -1 error */
 
 static int
+sctl_cluster_revoke_hash(sctl_ctx_t *ctx, const char *hash)
+{
+    int          rc, hops, more;
+    char         skey[SCTL_KEY_MAX], next[SC_HASH_HEX_LEN + 1];
+    size_t       i, argvlen[7];
+    const char  *argv[7];
+    redisReply  *r, *e;
+
+    /*
+     * SS_CLUSTER_SCRIPT_REVOKE on the record's slot; a renewal chain that
+     * leaves the slot (a migrated record) is followed by one more script
+     * on the next slot.
+     */
+
+    rc = 0;
+    memcpy(next, hash, SC_HASH_HEX_LEN);
+    next[SC_HASH_HEX_LEN] = '\0';
+
+    for (hops = 0; hops < SS_CHAIN_HOPS; hops++) {
+        argv[0] = "EVAL";
+        argvlen[0] = 4;
+        argv[1] = SS_CLUSTER_SCRIPT_REVOKE;
+        argvlen[1] = sizeof(SS_CLUSTER_SCRIPT_REVOKE) - 1;
+        argv[2] = "1";
+        argvlen[2] = 1;
+        argv[3] = skey;
+        argvlen[3] = sctl_key(ctx, skey, SS_KEY_SESSION, next,
+                              SC_HASH_HEX_LEN);
+        argv[4] = ctx->prefix;
+        argvlen[4] = ctx->prefix_len;
+        argv[5] = next;
+        argvlen[5] = SC_TAG_HEX_LEN;
+        argv[6] = next;
+        argvlen[6] = SC_HASH_HEX_LEN;
+
+        r = sctl_redis_command(ctx, 7, argv, argvlen);
+        if (r == NULL) {
+            return -1;
+        }
+
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1
+            || r->element[0]->type != REDIS_REPLY_INTEGER)
+        {
+            sctl_error("redis %s: unexpected reply to the revoke script",
+                       ctx->redis_addr);
+            freeReplyObject(r);
+            return -1;
+        }
+
+        if (r->element[0]->integer == 1) {
+            rc = 1;
+        }
+
+        more = 0;
+
+        for (i = 1; i < r->elements; i++) {
+            e = r->element[i];
+
+            if (e->type == REDIS_REPLY_STRING
+                && e->len == SC_HASH_HEX_LEN)
+            {
+                memcpy(next, e->str, SC_HASH_HEX_LEN);
+                more = 1;
+            }
+        }
+
+        freeReplyObject(r);
+
+        if (!more) {
+            break;
+        }
+    }
+
+    return rc;
+}
+
+
+static int
 sctl_revoke_hash(sctl_ctx_t *ctx, const char *hash)
 {
     int          rc;
@@ -1916,6 +2159,10 @@ sctl_revoke_hash(sctl_ctx_t *ctx, const char *hash)
     size_t       argvlen[6];
     const char  *argv[6];
     redisReply  *r;
+
+    if (ctx->cluster_seeds) {
+        return sctl_cluster_revoke_hash(ctx, hash);
+    }
 
     argv[0] = "EVAL";
     argvlen[0] = 4;
@@ -2144,7 +2391,16 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     now = time(NULL);
 
     sc_random(token, SC_TOKEN_LEN);
-    sc_token_hash_hex(token, hash);
+
+    if (ctx->cluster_seeds) {
+        /* the subject's tag first: the record on its index's slot */
+        sc_subject_tag(ctx->args[0], strlen(ctx->args[0]), token);
+        sc_token_cluster_id(token, SC_TOKEN_LEN, hash);
+
+    } else {
+        sc_token_hash_hex(token, hash);
+    }
+
     sc_public_id(token, pid);
 
     cookie_len = sc_cookie_encode(&ctx->keyring, token, cookie,
@@ -2512,10 +2768,10 @@ static int
 sctl_cmd_list(sctl_ctx_t *ctx)
 {
     int           rc;
-    char          ukey[SCTL_KEY_MAX];
-    size_t        i, k, n, argvlen[6];
+    char          ukey[SCTL_KEY_MAX], tag[SC_TAG_HEX_LEN];
+    size_t        i, k, n, argvlen[7];
     long long     pruned, v[5];
-    const char   *argv[6];
+    const char   *argv[7];
     redisReply   *r, *list, *e, *e2;
     sctl_json_t   j;
 
@@ -2545,7 +2801,15 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     argv[5] = ctx->args[0];
     argvlen[5] = strlen(ctx->args[0]);
 
-    r = sctl_redis_command(ctx, 6, argv, argvlen);
+    if (ctx->cluster_seeds) {
+        argv[1] = SCTL_CLUSTER_SCRIPT_LIST;
+        argvlen[1] = sizeof(SCTL_CLUSTER_SCRIPT_LIST) - 1;
+        sc_subject_tag_hex(ctx->args[0], strlen(ctx->args[0]), tag);
+        argv[6] = tag;
+        argvlen[6] = SC_TAG_HEX_LEN;
+    }
+
+    r = sctl_redis_command(ctx, ctx->cluster_seeds ? 7 : 6, argv, argvlen);
     if (r == NULL) {
         return SCTL_RUNTIME;
     }
