@@ -22,8 +22,9 @@ CC           ?= cc
 CFLAGS       ?= -O2 -g
 WARN          = -Wall -Wextra -Werror
 CORE_SRCS     = src/session_b64.c src/session_keyring.c src/session_cookie.c \
-                src/session_claims.c src/session_jws.c
-CORE_HDRS     = src/session_core.h src/session_store.h src/session_jws.h
+                src/session_claims.c src/session_jws.c src/session_slot.c
+CORE_HDRS     = src/session_core.h src/session_store.h src/session_jws.h \
+                src/session_slot.h
 SIG_SRCS      = src/session_sig.c src/session_tg.c
 SIG_HDRS      = src/session_sig.h src/session_tg.h
 LIBS_CORE     = -lsodium
@@ -41,7 +42,8 @@ DEB_VERSION  := $(shell sed -n '1s/.*(\(.*\)-[^-]*).*/\1/p' debian/changelog)
 
 .PHONY: all module sessionctl unit unit-asan fuzz test install deb clean
 
-all: module sessionctl $(BUILD)/test_core $(BUILD)/test_sig $(BUILD)/test_jws
+all: module sessionctl $(BUILD)/test_core $(BUILD)/test_sig $(BUILD)/test_jws \
+    $(BUILD)/test_slot
 
 module:
 	NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD) NGX_DEBUG=$(NGX_DEBUG) CC=$(CC) \
@@ -49,17 +51,22 @@ module:
 
 sessionctl: $(BUILD)/sessionctl
 
-CTL_SRCS      = $(wildcard tools/sessionctl/*.c)
-CTL_HDRS      = tools/sessionctl/sessionctl.h
+CTL_SRCS      = $(wildcard tools/sessionctl/*.c) tools/sctl_cluster.c
+CTL_HDRS      = tools/sessionctl/sessionctl.h tools/sctl_cluster.h
 
 $(BUILD)/sessionctl: $(CTL_SRCS) $(CTL_HDRS) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc -Itools/sessionctl $(LDFLAGS) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc -Itools -Itools/sessionctl $(LDFLAGS) \
 	    -o $@ $(CTL_SRCS) $(CORE_SRCS) $(LIBS_CTL)
 
 $(BUILD)/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ test/unit/test_core.c $(CORE_SRCS) \
+	    $(LIBS_CORE)
+
+$(BUILD)/test_slot: test/unit/test_slot.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ test/unit/test_slot.c $(CORE_SRCS) \
 	    $(LIBS_CORE)
 
 $(BUILD)/test_jws: test/unit/test_jws.c $(CORE_SRCS) $(CORE_HDRS)
@@ -90,10 +97,11 @@ $(BUILD)/test_sig_asan: test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) \
 	    $(WARN) -Isrc -o $@ test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) \
 	    $(LIBS_SIG)
 
-unit: $(BUILD)/test_core $(BUILD)/test_sig $(BUILD)/test_jws
+unit: $(BUILD)/test_core $(BUILD)/test_sig $(BUILD)/test_jws $(BUILD)/test_slot
 	$(BUILD)/test_core
 	$(BUILD)/test_sig
 	$(BUILD)/test_jws
+	$(BUILD)/test_slot
 
 unit-asan: $(BUILD)/test_core_asan $(BUILD)/test_sig_asan \
     $(BUILD)/test_jws_asan

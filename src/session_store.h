@@ -330,4 +330,192 @@
     "return 1\n"
 
 
+/*
+ * Redis Cluster layout (session_redis cluster=..., sessionctl --redis
+ * cluster=...; session_slot.h, docs/redis.md "Redis Cluster").  The single
+ * Redis and Sentinel layout above is unchanged; a deployment uses one or
+ * the other.
+ *
+ *   <prefix>s:{<t>}<id>      HASH  one session, fields as above; <id> is
+ *                            sc_token_cluster_id() of the cookie token:
+ *                            <t> (4 hex digits, the token's first two
+ *                            bytes) then the record hash from its 5th
+ *                            digit on.  Found from the cookie alone, one
+ *                            HMGET, as on a single Redis.
+ *   <prefix>u:{<t>}<subject> SET   the subject's index; <t> is
+ *                            sc_subject_tag_hex(subject).  A token created
+ *                            for the Cluster layout starts with its
+ *                            subject's tag (30 random bytes remain), so
+ *                            every session of a subject, its renewal chain
+ *                            and its index are on ONE slot: create,
+ *                            renewal, revoke and revoke-all stay single
+ *                            scripts on one slot, atomic as on one Redis.
+ *   <prefix>s:{<h[0..3]>}<h> a session migrated from a single Redis
+ *                            (sessionctl migrate): <h> is its old record
+ *                            hash, the same formula with the hash's own
+ *                            first digits as tag, so a lookup that misses
+ *                            the first key tries this one (two round trips
+ *                            for those cookies only, until they expire).
+ *                            Such a record may sit on another slot than
+ *                            its subject's index: scripts never build a
+ *                            key outside the slot they run on (a record
+ *                            "far" from it is left to the caller, which
+ *                            sends one more single-slot script for it).
+ *   <prefix>revoked          PUBLISH is cluster-wide (the cluster bus
+ *                            carries it to every node's subscribers).
+ *   <prefix>r:<scheme>:<id>  one key per script: no change.
+ *
+ * A tag is compared as a string: records of the same tag are on the same
+ * slot; any other is treated as far (even if it happened to hash to the
+ * same slot), so no CROSSSLOT error can come from a script.
+ */
+
+#define SS_CLUSTER_LUA_KEYS                                                   \
+    "local function sk(p, h)\n"                                               \
+    "  return p .. 's:{' .. string.sub(h, 1, 4) .. '}' .. h\n"                \
+    "end\n"
+
+
+/*
+ * Cluster chain: as SS_LUA_CHAIN, on the slot of tag ARGV[2] only; a hop
+ * to another tag is not followed: it is added to "far" and the chain
+ * stops there (the caller revokes it with one more script on its slot).
+ * The subject index is "u:{<tag>}<subject>" on the same slot; for a
+ * migrated record whose subject's tag differs, the index entry is left,
+ * stale and harmless (list prunes it, a revocation of it finds nothing).
+ */
+#define SS_CLUSTER_LUA_CHAIN                                                  \
+    SS_CLUSTER_LUA_KEYS                                                       \
+    "local p, tg = ARGV[1], ARGV[2]\n"                                        \
+    "local far = {}\n"                                                        \
+    "local function chain(h)\n"                                               \
+    "  for _ = 1, 32 do\n"                                                    \
+    "    if string.sub(h, 1, 4) ~= tg then\n"                                 \
+    "      far[#far + 1] = h\n"                                               \
+    "      return false\n"                                                    \
+    "    end\n"                                                               \
+    "    local k = sk(p, h)\n"                                                \
+    "    local f = redis.call('HMGET', k, 'sub', 'nx')\n"                     \
+    "    redis.call('DEL', k)\n"                                              \
+    "    redis.call('PUBLISH', p .. 'revoked', h)\n"                          \
+    "    if not f[2] then\n"                                                  \
+    "      if f[1] then\n"                                                    \
+    "        redis.call('SREM', p .. 'u:{' .. tg .. '}' .. f[1], h)\n"        \
+    "      end\n"                                                             \
+    "      return f[1]\n"                                                     \
+    "    end\n"                                                               \
+    "    h = f[2]\n"                                                          \
+    "  end\n"                                                                 \
+    "  return false\n"                                                        \
+    "end\n"
+
+
+/*
+ * Cluster revoke: KEYS[1] the session key; ARGV[1] prefix, ARGV[2] the
+ * id's tag (its first 4 digits), ARGV[3] id.
+ *   reply: { 1 if a live session was ended else 0, far ids... }
+ */
+#define SS_CLUSTER_SCRIPT_REVOKE                                              \
+    SS_CLUSTER_LUA_CHAIN                                                      \
+    "local n = 0\n"                                                           \
+    "if chain(ARGV[3]) then n = 1 end\n"                                      \
+    "local out = { n }\n"                                                     \
+    "for _, h in ipairs(far) do out[#out + 1] = h end\n"                      \
+    "return out\n"
+
+
+/*
+ * Cluster revoke all of a subject: KEYS[1] the subject's index key;
+ * ARGV[1] prefix, ARGV[2] the subject's tag, ARGV[3] subject.  Every
+ * member on this slot is ended with its chain and removed; far members
+ * (migrated records) stay in the index until the caller has revoked them
+ * one by one and removes them (SREM), so a failure halfway leaves them
+ * findable by the next attempt; a login racing the script adds a member
+ * after it, which is not touched.
+ *   reply: { the number of live sessions ended, far ids... }
+ */
+#define SS_CLUSTER_SCRIPT_REVOKE_ALL                                          \
+    SS_CLUSTER_LUA_CHAIN                                                      \
+    "local n = 0\n"                                                           \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  local before = #far\n"                                                 \
+    "  if chain(h) then n = n + 1 end\n"                                      \
+    "  if #far == before or far[#far] ~= h then\n"                            \
+    "    redis.call('SREM', KEYS[1], h)\n"                                    \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "local out = { n }\n"                                                     \
+    "for _, h in ipairs(far) do out[#out + 1] = h end\n"                      \
+    "return out\n"
+
+
+/*
+ * Cluster create: SS_SCRIPT_CREATE's arguments (KEYS[1] session key and
+ * KEYS[2] the subject's index, one slot by construction).  The replaced
+ * session (ARGV[8]) is handled here when it carries the same tag; one of
+ * another tag (another subject, or a migrated record) is not touched and
+ * the reply is 2: the caller then sends SS_CLUSTER_SCRIPT_RETIRE to its
+ * slot BEFORE it hands out the new cookie, so a planted cookie is dead
+ * before the login answers.  The new record exists before the old one
+ * is retired: for that instant both are valid, as before a login.
+ *   reply: 1 done, 2 retire ARGV[8] separately
+ */
+#define SS_CLUSTER_SCRIPT_CREATE                                              \
+    SS_CLUSTER_LUA_KEYS                                                       \
+    "local now = tonumber(ARGV[2])\n"                                         \
+    "local abs = tonumber(ARGV[3])\n"                                         \
+    "redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'cre', now, 'abs', abs,\n"  \
+    "           'last', now, 'cl', ARGV[5])\n"                                \
+    "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
+    "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
+    "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
+    "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
+    "end\n"                                                                   \
+    "if not ARGV[8] or ARGV[8] == '' or ARGV[8] == ARGV[6] then\n"            \
+    "  return 1\n"                                                            \
+    "end\n"                                                                   \
+    "local tg = string.sub(ARGV[6], 1, 4)\n"                                  \
+    "if string.sub(ARGV[8], 1, 4) ~= tg then return 2 end\n"                  \
+    "local ok = sk(ARGV[7], ARGV[8])\n"                                       \
+    "local osub = redis.call('HGET', ok, 'sub')\n"                            \
+    "if osub == ARGV[1] then\n"                                               \
+    "  local g = tonumber(ARGV[10])\n"                                        \
+    "  redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"                \
+    "  local t = redis.call('PTTL', ok)\n"                                    \
+    "  if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"       \
+    "  redis.call('SREM', KEYS[2], ARGV[8])\n"                                \
+    "  redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"                \
+    "elseif osub then\n"                                                      \
+    "  redis.call('DEL', ok)\n"                                               \
+    "  redis.call('SREM', ARGV[7] .. 'u:{' .. tg .. '}' .. osub, ARGV[8])\n"  \
+    "  redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"                \
+    "end\n"                                                                   \
+    "return 1\n"
+
+
+/*
+ * Cluster retire: the replaced session on its own slot.
+ *   KEYS[1] its key; ARGV[1] prefix, ARGV[2] its id, ARGV[3] the new
+ *   session's subject, ARGV[4] the new id, ARGV[5] the new token sealed
+ *   under the old one, ARGV[6] grace seconds
+ *   reply: 1 given the grace period (same subject), the old subject if
+ *   it was deleted (another subject), 0 if there was no record.  The
+ *   caller then removes ARGV[2] from the old subject's index (SREM on
+ *   that index's slot; left stale if that fails, which is harmless).
+ */
+#define SS_CLUSTER_SCRIPT_RETIRE                                              \
+    "local osub = redis.call('HGET', KEYS[1], 'sub')\n"                       \
+    "if not osub then return 0 end\n"                                         \
+    "redis.call('PUBLISH', ARGV[1] .. 'revoked', ARGV[2])\n"                  \
+    "if osub == ARGV[3] then\n"                                               \
+    "  local g = tonumber(ARGV[6])\n"                                         \
+    "  redis.call('HSET', KEYS[1], 'nx', ARGV[4], 'nt', ARGV[5])\n"           \
+    "  local t = redis.call('PTTL', KEYS[1])\n"                               \
+    "  if t < 0 or t > g * 1000 then redis.call('EXPIRE', KEYS[1], g) end\n"  \
+    "  return 1\n"                                                            \
+    "end\n"                                                                   \
+    "redis.call('DEL', KEYS[1])\n"                                            \
+    "return osub\n"
+
+
 #endif /* _SESSION_STORE_H_INCLUDED_ */

@@ -320,6 +320,34 @@ sctl_check_redis_addr(sctl_ctx_t *ctx)
 
     addr = ctx->redis_addr;
 
+    if (strncmp(addr, "cluster=", 8) == 0) {
+        ctx->cluster_seeds = addr + 8;
+        ctx->cluster = sctl_cluster_create(ctx->cluster_seeds, NULL, NULL);
+
+        if (ctx->cluster == NULL) {
+            return sctl_usage_error("--redis: \"%s\" is not "
+                                    "cluster=HOST:PORT[,HOST:PORT...]",
+                                    addr);
+        }
+
+        sctl_cluster_free(ctx->cluster);
+        ctx->cluster = NULL;
+
+        if (ctx->given & SCTL_OPT_DB) {
+            return sctl_usage_error("--db: Redis Cluster has database 0 "
+                                    "only");
+        }
+
+        if (memchr(ctx->prefix, '{', ctx->prefix_len)
+            || memchr(ctx->prefix, '}', ctx->prefix_len))
+        {
+            return sctl_usage_error("--prefix: no \"{\" or \"}\" with "
+                                    "Redis Cluster (hash tags)");
+        }
+
+        return SCTL_OK;
+    }
+
     if (strncmp(addr, "unix:", 5) == 0) {
         ctx->unix_path = addr + 5;
 

@@ -199,7 +199,16 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     now = time(NULL);
 
     sc_random(token, SC_TOKEN_LEN);
-    sc_token_hash_hex(token, hash);
+
+    if (ctx->cluster_seeds) {
+        /* the subject's tag first: the record on its index's slot */
+        sc_subject_tag(ctx->args[0], strlen(ctx->args[0]), token);
+        sc_token_cluster_id(token, SC_TOKEN_LEN, hash);
+
+    } else {
+        sc_token_hash_hex(token, hash);
+    }
+
     sc_public_id(token, pid);
 
     cookie_len = sc_cookie_encode(&ctx->keyring, token, cookie,
@@ -567,10 +576,10 @@ int
 sctl_cmd_list(sctl_ctx_t *ctx)
 {
     int           rc;
-    char          ukey[SCTL_KEY_MAX];
-    size_t        i, k, n, argvlen[6];
+    char          ukey[SCTL_KEY_MAX], tag[SC_TAG_HEX_LEN];
+    size_t        i, k, n, argvlen[7];
     long long     pruned, v[5];
-    const char   *argv[6];
+    const char   *argv[7];
     redisReply   *r, *list, *e, *e2;
     sctl_json_t   j;
 
@@ -600,7 +609,15 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     argv[5] = ctx->args[0];
     argvlen[5] = strlen(ctx->args[0]);
 
-    r = sctl_redis_command(ctx, 6, argv, argvlen);
+    if (ctx->cluster_seeds) {
+        argv[1] = SCTL_CLUSTER_SCRIPT_LIST;
+        argvlen[1] = sizeof(SCTL_CLUSTER_SCRIPT_LIST) - 1;
+        sc_subject_tag_hex(ctx->args[0], strlen(ctx->args[0]), tag);
+        argv[6] = tag;
+        argvlen[6] = SC_TAG_HEX_LEN;
+    }
+
+    r = sctl_redis_command(ctx, ctx->cluster_seeds ? 7 : 6, argv, argvlen);
     if (r == NULL) {
         return SCTL_RUNTIME;
     }

@@ -458,7 +458,13 @@ sctl_cookie_analyze(sctl_ctx_t *ctx, const char *in, sctl_cookie_t *c)
     sc_public_id(c->token, c->public_id);
     c->public_id[SC_PUBLIC_ID_LEN] = '\0';
 
-    sc_token_hash_hex(c->token, c->hash);
+    if (ctx->cluster_seeds) {
+        sc_token_cluster_id(c->token, SC_TOKEN_LEN, c->hash);
+
+    } else {
+        sc_token_hash_hex(c->token, c->hash);
+    }
+
     c->hash[SC_HASH_HEX_LEN] = '\0';
 }
 

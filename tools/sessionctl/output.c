@@ -8,6 +8,7 @@
 
 
 int  sctl_json_output;
+int  sctl_quiet;         /* cluster reconnections */
 
 
 
@@ -16,6 +17,10 @@ void
 sctl_error(const char *fmt, ...)
 {
     va_list  args;
+
+    if (sctl_quiet) {
+        return;
+    }
 
     fflush(stdout);
     fputs("sessionctl: ", stderr);

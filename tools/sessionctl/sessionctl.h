@@ -35,6 +35,8 @@
 
 #include "session_core.h"
 #include "session_store.h"
+#include "session_slot.h"
+#include "sctl_cluster.h"
 #include "session_jws.h"
 
 
@@ -46,7 +48,8 @@
 
 #define SCTL_SUBJECT_MAX      SS_SUBJECT_MAX
 #define SCTL_PREFIX_MAX       SS_PREFIX_MAX
-#define SCTL_KEY_MAX          (SCTL_PREFIX_MAX + 2 + SCTL_SUBJECT_MAX + 1)
+#define SCTL_KEY_MAX          (SCTL_PREFIX_MAX + 2 + 6 + SCTL_SUBJECT_MAX \
+                               + SC_HASH_HEX_LEN + 1)
 #define SCTL_FILE_MAX         65536
 #define SCTL_PASSWORD_MAX     1024
 #define SCTL_TIME_MAX         2147483647L
@@ -122,6 +125,36 @@
     "return { pruned, out }\n"
 
 
+/*
+ * The same on Redis Cluster (session_store.h, "Redis Cluster layout"):
+ * ARGV[3] the subject's tag.  A member of another tag (a migrated record,
+ * docs/redis.md) is on another slot: not read, not pruned, not listed.
+ */
+#define SCTL_CLUSTER_SCRIPT_LIST                                              \
+    SS_CLUSTER_LUA_KEYS                                                       \
+    "local out = {}\n"                                                        \
+    "local pruned = 0\n"                                                      \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  if string.sub(h, 1, 4) == ARGV[3] then\n"                              \
+    "    local k = sk(ARGV[1], h)\n"                                          \
+    "    local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"    \
+    "                        'pid', 'ip', 'ua', 'via')\n"                     \
+    "    if r[1] == ARGV[2] then\n"                                           \
+    "      out[#out + 1] = { h, r[2] or '0', r[3] or '0', r[4] or '0',\n"     \
+    "                        redis.call('TTL', k), r[5] or '', r[6] or '',\n" \
+    "                        r[7] or '', r[8] or '' }\n"                      \
+    "    else\n"                                                              \
+    "      redis.call('SREM', KEYS[1], h)\n"                                  \
+    "      pruned = pruned + 1\n"                                             \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "table.sort(out, function(a, b)\n"                                        \
+    "  return (tonumber(a[2]) or 0) < (tonumber(b[2]) or 0)\n"                \
+    "end)\n"                                                                  \
+    "return { pruned, out }\n"
+
+
 typedef struct sctl_ctx_s  sctl_ctx_t;
 
 typedef int (*sctl_handler_pt)(sctl_ctx_t *ctx);
@@ -171,6 +204,10 @@ struct sctl_ctx_s {
     unsigned               keyring_loaded;
 
     redisContext          *redis;
+
+    /* --redis cluster=HOST:PORT[,...]: the Cluster key layout */
+    const char            *cluster_seeds;
+    sctl_cluster_t        *cluster;
 };
 
 
@@ -191,6 +228,7 @@ typedef struct {
 
 
 extern int  sctl_json_output;
+extern int  sctl_quiet;              /* cluster reconnections */
 extern int  sctl_assertion_keys;     /* keys.c */
 
 
@@ -244,6 +282,8 @@ redisReply *sctl_redis_command(sctl_ctx_t *ctx, int argc, const char **argv,
     const size_t *argvlen);
 int sctl_read_password(sctl_ctx_t *ctx, char *pw, size_t size, size_t *len);
 int sctl_redis_connect(sctl_ctx_t *ctx);
+int sctl_redis_connect_one(sctl_ctx_t *ctx);
+int sctl_cluster_revoke_hash(sctl_ctx_t *ctx, const char *hash);
 size_t sctl_key(sctl_ctx_t *ctx, char *buf, const char *type, const char *id,
     size_t len);
 int sctl_reply_number(redisReply *r, long long *out);
