@@ -51,11 +51,13 @@ module:
 
 sessionctl: $(BUILD)/sessionctl
 
-$(BUILD)/sessionctl: tools/sessionctl.c tools/sctl_cluster.c \
-    tools/sctl_cluster.h $(CORE_SRCS) $(CORE_HDRS)
+CTL_SRCS      = $(wildcard tools/sessionctl/*.c) tools/sctl_cluster.c
+CTL_HDRS      = tools/sessionctl/sessionctl.h tools/sctl_cluster.h
+
+$(BUILD)/sessionctl: $(CTL_SRCS) $(CTL_HDRS) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc $(LDFLAGS) -o $@ \
-	    tools/sessionctl.c tools/sctl_cluster.c $(CORE_SRCS) $(LIBS_CTL)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Isrc -Itools -Itools/sessionctl $(LDFLAGS) \
+	    -o $@ $(CTL_SRCS) $(CORE_SRCS) $(LIBS_CTL)
 
 $(BUILD)/test_core: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)

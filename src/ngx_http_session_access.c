@@ -9,7 +9,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
@@ -19,11 +19,9 @@ static ngx_int_t ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash);
 static void ngx_http_session_maintain(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, u_char *hash, time_t ttl);
-static void ngx_http_session_lookup_reply(void *data, redisReply *reply);
-static void ngx_http_session_lookup_timeout(ngx_event_t *ev);
+static void ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx);
-static void ngx_http_session_ctx_cleanup(void *data);
-static void ngx_http_session_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_decide(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_int_t ngx_http_session_reject(ngx_http_request_t *r,
@@ -32,36 +30,6 @@ static ngx_int_t ngx_http_session_check_claims(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_loc_conf_t *slcf);
 static ngx_uint_t ngx_http_session_is_navigation(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_accel_login(ngx_http_request_t *r);
-
-
-/*
- * Cookies whose MAC verified, per worker.  A browser sends the same cookie
- * with every request; a hit skips the cookie's decoding, its MAC and the
- * token hash (two BLAKE2b computations, about 3,000 instructions).  The
- * table is direct-mapped by the first digits of the cookie's MAC, which the
- * client chooses: a client can evict entries but never add one, since an
- * entry is written only after its MAC verified, and a hit needs the whole
- * cookie, compared in constant time.  Whether the session is valid is
- * still asked of Redis (or session_cache) on every request.  The table
- * belongs to the configuration's cycle: a reload, with its new keys,
- * starts an empty one, and the old one is wiped with its pool.
- */
-
-#define NGX_HTTP_SESSION_MEMO_BITS   10
-#define NGX_HTTP_SESSION_MEMO_SIZE   (1 << NGX_HTTP_SESSION_MEMO_BITS)
-
-typedef struct {
-    size_t                          len;         /* 0: empty */
-    size_t                          key_index;
-    u_char                          value[SC_COOKIE_MAX];
-    u_char                          token[SC_TOKEN_LEN];
-    u_char                          hash[SC_HASH_HEX_LEN];
-} ngx_http_session_memo_t;
-
-
-static ngx_http_session_memo_t *ngx_http_session_memo_slot(
-    ngx_http_session_main_conf_t *smcf, u_char *val, size_t len);
-static void ngx_http_session_memo_cleanup(void *data);
 
 
 static ngx_str_t  ngx_http_session_location = ngx_string("Location");
@@ -89,7 +57,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 
     ctx->login_pass = slcf->issue ? 1 : 0;
 
-    if (ctx->waiting) {
+    if (ngx_http_session_call_waiting(&ctx->call)) {
         return NGX_AGAIN;
     }
 
@@ -243,357 +211,11 @@ ngx_http_session_accel_login(ngx_http_request_t *r)
 }
 
 
-/*
- * The request's ctx, created on first use.  The request is the unit, not
- * the location pass: an internal redirect (error_page, try_files,
- * X-Accel-Redirect) and a named location clear r->ctx, so the ctx is also
- * kept reachable from its pool cleanup entry (the module's own handler,
- * whose data is the ctx) and set again from there.  Subrequests share the
- * main request's pool: an entry counts only for the request it was made
- * for.  A subrequest whose main request was already checked starts from
- * that result (same cookie, no second lookup); one whose main request was
- * not checks for itself.
- */
-
-ngx_http_session_ctx_t *
-ngx_http_session_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_session_ctx_t  *ctx, *mctx;
-
-    ctx = ngx_http_session_find_ctx(r);
-
-    if (ctx) {
-        return ctx;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ctx->request = r;
-
-    cln->handler = ngx_http_session_ctx_cleanup;
-    cln->data = ctx;
-
-    if (r != r->main) {
-        mctx = ngx_http_session_find_ctx(r->main);
-
-        if (mctx && mctx->done) {
-            ctx->status = mctx->status;
-            ctx->user = mctx->user;
-            ctx->claims = mctx->claims;
-            ctx->expires = mctx->expires;
-            ctx->created = mctx->created;
-            ctx->key_index = mctx->key_index;
-            ngx_memcpy(ctx->hash, mctx->hash, SC_HASH_HEX_LEN);
-            ngx_memcpy(ctx->current_hash, mctx->current_hash,
-                       SC_HASH_HEX_LEN);
-            ctx->have_hash = mctx->have_hash;
-            ctx->counted = 1;
-            ctx->done = 1;
-        }
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_session_module);
-
-    return ctx;
-}
-
-
-/* the request's ctx if it has one, also after an internal redirect */
-
-ngx_http_session_ctx_t *
-ngx_http_session_find_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_session_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-
-    if (ctx || !r->internal) {
-        /* r->internal: a subrequest, or r->ctx may have been cleared */
-        return ctx;
-    }
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-
-        if (cln->handler != ngx_http_session_ctx_cleanup) {
-            continue;
-        }
-
-        ctx = cln->data;
-
-        if (ctx->request == r) {
-            ngx_http_set_ctx(r, ctx, ngx_http_session_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * Walks every Cookie header line and every cookie of our name in it: the
- * first one whose MAC verifies wins.  A cookie of the same name planted
- * for a parent domain (cookie tossing) therefore cannot shadow the real
- * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
- */
-
-ngx_int_t
-ngx_http_session_find_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
-    ngx_http_session_ctx_t *ctx)
-{
-    u_char                   *p, *last, *name, *val;
-    size_t                    name_len, val_len;
-    ngx_int_t                 rc;
-    ngx_uint_t                tried;
-    ngx_table_elt_t          *h;
-    ngx_http_session_memo_t  *memo;
-#if (nginx_version < 1023000)
-    ngx_uint_t                i;
-    ngx_table_elt_t         **cookies;
-#endif
-
-    tried = 0;
-    ctx->status = NGX_HTTP_SESSION_ST_MISSING;
-
-#if (nginx_version < 1023000)
-    cookies = r->headers_in.cookies.elts;
-
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        h = cookies[i];
-#else
-    for (h = r->headers_in.cookie; h; h = h->next) {
-#endif
-
-        p = h->value.data;
-        last = p + h->value.len;
-
-        while (p < last) {
-
-            while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
-                p++;
-            }
-
-            name = p;
-
-            while (p < last && *p != '=' && *p != ';') {
-                p++;
-            }
-
-            name_len = p - name;
-
-            while (name_len && (name[name_len - 1] == ' '
-                                || name[name_len - 1] == '\t'))
-            {
-                name_len--;
-            }
-
-            if (p == last || *p == ';') {
-                continue;
-            }
-
-            /* *p == '=' */
-
-            p++;
-
-            while (p < last && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            val = p;
-
-            /* the value is most of the header: memchr() scans it fastest */
-
-            p = memchr(p, ';', last - p);
-
-            if (p == NULL) {
-                p = last;
-            }
-
-            val_len = p - val;
-
-            while (val_len && (val[val_len - 1] == ' '
-                               || val[val_len - 1] == '\t'))
-            {
-                val_len--;
-            }
-
-            if (name_len != sscf->name.len
-                || ngx_strncmp(name, sscf->name.data, name_len) != 0)
-            {
-                continue;
-            }
-
-            if (tried++ == NGX_HTTP_SESSION_MAX_CANDIDATES) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "session: more than %d \"%V\" cookies, "
-                              "the rest are ignored",
-                              NGX_HTTP_SESSION_MAX_CANDIDATES, &sscf->name);
-                return NGX_DECLINED;
-            }
-
-            ctx->status = NGX_HTTP_SESSION_ST_INVALID;
-
-            memo = ngx_http_session_memo_slot(smcf, val, val_len);
-
-            if (memo && memo->len == val_len
-                && sc_equal(memo->value, val, val_len))
-            {
-                ngx_memcpy(ctx->token, memo->token, SC_TOKEN_LEN);
-                ngx_memcpy(ctx->hash, memo->hash, SC_HASH_HEX_LEN);
-                ctx->key_index = memo->key_index;
-                ctx->have_token = 1;
-                ctx->have_hash = 1;
-                ngx_memcpy(ctx->mac, val + val_len - SC_B64_32_LEN,
-                           SC_B64_32_LEN);
-                return NGX_OK;
-            }
-
-            rc = sc_cookie_decode(smcf->keyring, (char *) val, val_len,
-                                  ctx->token, &ctx->key_index);
-
-            if (rc == SC_OK) {
-                ctx->have_token = 1;
-                ngx_memcpy(ctx->mac, val + val_len - SC_B64_32_LEN,
-                           SC_B64_32_LEN);
-
-                if (memo) {
-                    ngx_memcpy(memo->value, val, val_len);
-                    ngx_memcpy(memo->token, ctx->token, SC_TOKEN_LEN);
-                    ngx_memcpy(memo->hash, ngx_http_session_ctx_hash(ctx),
-                               SC_HASH_HEX_LEN);
-                    memo->key_index = ctx->key_index;
-                    memo->len = val_len;
-                }
-
-                return NGX_OK;
-            }
-
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "session: cookie rejected: %s",
-                           rc == SC_MALFORMED ? "malformed"
-                           : rc == SC_UNKNOWN_KID ? "unknown key id"
-                           : "bad MAC");
-        }
-    }
-
-    if (ctx->status == NGX_HTTP_SESSION_ST_INVALID) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "session: invalid \"%V\" cookie", &sscf->name);
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * The memo's slot for a cookie value, or NULL (a value of a length no
- * cookie has, or no memory for the table).
- */
-
-static ngx_http_session_memo_t *
-ngx_http_session_memo_slot(ngx_http_session_main_conf_t *smcf, u_char *val,
-    size_t len)
-{
-    u_char              *m;
-    uint32_t             h;
-    ngx_pool_cleanup_t  *cln;
-
-    if (len <= SC_COOKIE_TAIL + 1 || len > SC_COOKIE_MAX) {
-        return NULL;
-    }
-
-    if (smcf->memo == NULL) {
-        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        smcf->memo = ngx_pcalloc(ngx_cycle->pool,
-                                 NGX_HTTP_SESSION_MEMO_SIZE
-                                 * sizeof(ngx_http_session_memo_t));
-        if (smcf->memo == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_http_session_memo_cleanup;
-        cln->data = smcf->memo;
-    }
-
-    /* the MAC's first four digits, spread over the table */
-
-    m = val + len - SC_B64_32_LEN;
-    h = (uint32_t) m[0] | (uint32_t) m[1] << 8 | (uint32_t) m[2] << 16
-        | (uint32_t) m[3] << 24;
-
-    return (ngx_http_session_memo_t *) smcf->memo
-           + ((h * 2654435761u) >> (32 - NGX_HTTP_SESSION_MEMO_BITS));
-}
-
-
-static void
-ngx_http_session_memo_cleanup(void *data)
-{
-    ngx_explicit_memzero(data, NGX_HTTP_SESSION_MEMO_SIZE
-                               * sizeof(ngx_http_session_memo_t));
-}
-
-
-/*
- * The session's hash, the Redis key of its record, derived on first use:
- * a hit in session_cache brings it along and costs no hashing.
- */
-
-u_char *
-ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx)
-{
-    if (!ctx->have_hash) {
-        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
-        ctx->have_hash = 1;
-    }
-
-    return ctx->hash;
-}
-
-
-u_char *
-ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
-    u_char *hash)
-{
-    p = ngx_cpymem(p, smcf->session_prefix.data, smcf->session_prefix.len);
-    return ngx_cpymem(p, hash, SC_HASH_HEX_LEN);
-}
-
-
 static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
-    if (ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ctx->waiting = 1;
-
-    ctx->timer.handler = ngx_http_session_lookup_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
-
-    return NGX_OK;
+    return ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx));
 }
 
 
@@ -675,10 +297,11 @@ ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_memcpy(buf, smcf->lookup.data, smcf->lookup.len);
     ngx_memcpy(buf + smcf->lookup_hash, hash, SC_HASH_HEX_LEN);
 
-    ctx->op = ngx_http_session_redis_send(ngx_http_session_lookup_reply, ctx,
-                                          buf, smcf->lookup.len);
+    /* a renewal hop is sent from the reply: the first deadline holds */
 
-    return ctx->op ? NGX_OK : NGX_ERROR;
+    return ngx_http_session_call_send(&ctx->call, ctx->request,
+                                      ngx_http_session_lookup_reply, ctx,
+                                      buf, smcf->lookup.len);
 }
 
 
@@ -696,7 +319,7 @@ ngx_http_session_maintain(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t  *smcf;
     u_char                         now[NGX_TIME_T_LEN];
     u_char                         ttl_text[NGX_TIME_T_LEN];
-    u_char                         key[128 + sizeof(SS_KEY_SESSION)
+    u_char                         key[SS_PREFIX_MAX + sizeof(SS_KEY_SESSION)
                                        + SC_HASH_HEX_LEN];
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
@@ -724,9 +347,10 @@ ngx_http_session_maintain(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
 
 static void
-ngx_http_session_lookup_reply(void *data, redisReply *reply)
+ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_ctx_t  *ctx = data;
+    ngx_http_session_ctx_t  *ctx = call->data;
 
     time_t                         now, last;
     ngx_str_t                     *s;
@@ -739,9 +363,13 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
     u_char                         next_hash[SC_HASH_HEX_LEN];
 
     r = ctx->request;
-    ctx->op = NULL;
 
     if (reply == NULL) {
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: redis did not answer in time");
+        }
+
         ctx->status = NGX_HTTP_SESSION_ST_ERROR;
 
     } else if (reply->type == REDIS_REPLY_ARRAY
@@ -815,7 +443,7 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
                 goto done;
             }
 
-            /* the request's timer still runs */
+            /* the call's deadline still runs */
             return;
         }
 
@@ -920,18 +548,14 @@ ngx_http_session_lookup_reply(void *data, redisReply *reply)
 
 done:
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    ctx->waiting = 0;
     ctx->done = 1;
 
     if (ctx->status == NGX_HTTP_SESSION_ST_OK) {
         ngx_http_session_cache_put(r, ctx);
     }
 
-    ngx_http_session_resume(r);
+    /* the call runs the posted requests afterwards */
+    ngx_http_core_run_phases(r);
     return;
 
 malformed:
@@ -970,7 +594,9 @@ ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx)
     u_char      *p;
     sc_claim_t   claims[SC_CLAIMS_MAX];
 
-    if (ctx->user.len == 0 || ctx->user.len > 256 || ctx->expires <= 0) {
+    if (ctx->user.len == 0 || ctx->user.len > SS_SUBJECT_MAX
+        || ctx->expires <= 0)
+    {
         return NGX_ERROR;
     }
 
@@ -988,58 +614,6 @@ ngx_http_session_valid_record(ngx_http_session_ctx_t *ctx)
     }
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_session_lookup_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_ctx_t  *ctx = ev->data;
-
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "session: redis did not answer in time");
-
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
-    ctx->waiting = 0;
-    ctx->done = 1;
-
-    /* may drop a dead connection, failing the other pending commands */
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_session_resume(r);
-}
-
-
-static void
-ngx_http_session_ctx_cleanup(void *data)
-{
-    ngx_http_session_ctx_t  *ctx = data;
-
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
-}
-
-
-static void
-ngx_http_session_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
 }
 
 

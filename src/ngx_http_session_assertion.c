@@ -93,7 +93,7 @@ ngx_http_session_assertion_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_http_session_read_file(cf, &name, "session_assertion_keys",
+    if (ngx_http_session_read_file(cf, &name, "session_assertion_keys", "",
                                    &content)
         != NGX_OK)
     {

@@ -20,7 +20,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 #include <sodium.h>
 
@@ -681,6 +681,30 @@ ngx_http_session_cache_evict(ngx_http_session_main_conf_t *smcf, u_char *hash)
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* the revocation channel's messages, from the Redis layer */
+
+static void
+ngx_http_session_cache_revoked(ngx_http_session_main_conf_t *smcf,
+    u_char *hash)
+{
+    if (hash) {
+        ngx_http_session_cache_evict(smcf, hash);
+
+    } else {
+        ngx_http_session_cache_flush(smcf);
+    }
+}
+
+
+void
+ngx_http_session_cache_init_process(ngx_http_session_main_conf_t *smcf)
+{
+    if (smcf->cache_zone) {
+        ngx_http_session_redis_on_revoked(ngx_http_session_cache_revoked);
+    }
 }
 
 

@@ -9,7 +9,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 #include <time.h>
 

@@ -4,7 +4,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 #include <openssl/sha.h>
 
@@ -29,13 +29,7 @@ static char *ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_require_claim(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -666,6 +660,8 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_session_cache_init_process(smcf);
+
     return ngx_http_session_redis_init_process(cycle, smcf);
 }
 
@@ -687,41 +683,6 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 }
 
 
-/* adds a response header; key and value must outlive the request */
-
-ngx_table_elt_t *
-ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key = *key;
-    h->value = *value;
-    h->lowcase_key = NULL;
-
-    return h;
-}
-
-
-ngx_int_t
-ngx_http_session_retry_after(ngx_http_request_t *r)
-{
-    static ngx_str_t  key = ngx_string("Retry-After");
-    static ngx_str_t  value = ngx_string("1");
-
-    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
-}
-
-
 /* session_keys FILE; */
 
 static char *
@@ -729,13 +690,8 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_main_conf_t *smcf = conf;
 
-    u_char              *buf;
-    off_t                size;
-    ssize_t              n;
-    ngx_str_t           *value;
-    ngx_file_t           file;
+    ngx_str_t           *value, content;
     sc_error_t           err;
-    ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
     if (smcf->keyring) {
@@ -745,83 +701,20 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     smcf->keys_file = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &smcf->keys_file, 1) != NGX_OK) {
+    if (ngx_http_session_read_file(cf, &smcf->keys_file, "session_keys", "",
+                                   &content)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = smcf->keys_file;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot open \"%V\"", &file.name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot stat \"%V\"", &file.name);
-        goto failed;
-    }
-
-    if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" \"%V\" is not a file",
-                           &file.name);
-        goto failed;
-    }
-
-    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"session_keys\" file \"%V\" is accessible by "
-                           "group or others (mode 0%d%d%d), it should be 0600",
-                           &file.name, (int) ((fi.st_mode >> 6) & 7),
-                           (int) ((fi.st_mode >> 3) & 7),
-                           (int) (fi.st_mode & 7));
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" file \"%V\" is empty",
-                           &file.name);
-        goto failed;
-    }
-
-    if (size > 64 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_keys\" file \"%V\" is too large",
-                           &file.name);
-        goto failed;
-    }
-
-    buf = ngx_pnalloc(cf->temp_pool, (size_t) size);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_file(&file, buf, (size_t) size, 0);
-
-    if (n != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"session_keys\" cannot read \"%V\"", &file.name);
-        goto failed;
-    }
-
-    ngx_close_file(file.fd);
 
     smcf->keyring = ngx_pcalloc(cf->pool, sizeof(sc_keyring_t));
     if (smcf->keyring == NULL) {
-        ngx_explicit_memzero(buf, (size_t) size);
         return NGX_CONF_ERROR;
     }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        ngx_explicit_memzero(buf, (size_t) size);
         return NGX_CONF_ERROR;
     }
 
@@ -830,28 +723,24 @@ ngx_http_session_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(&err, sizeof(sc_error_t));
 
-    if (sc_keyring_parse(smcf->keyring, (char *) buf, (size_t) size, &err)
+    if (sc_keyring_parse(smcf->keyring, (char *) content.data, content.len,
+                         &err)
         != SC_OK)
     {
-        ngx_explicit_memzero(buf, (size_t) size);
+        ngx_explicit_memzero(content.data, content.len);
 
         /* err.msg starts with "line N: " when a line is at fault */
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_keys\" file \"%V\"%s%s",
-                           &file.name, err.line ? " " : ": ", err.msg);
+                           &smcf->keys_file, err.line ? " " : ": ", err.msg);
 
         return NGX_CONF_ERROR;
     }
 
-    ngx_explicit_memzero(buf, (size_t) size);
+    ngx_explicit_memzero(content.data, content.len);
 
     return NGX_CONF_OK;
-
-failed:
-
-    ngx_close_file(file.fd);
-    return NGX_CONF_ERROR;
 }
 
 
@@ -859,44 +748,6 @@ static void
 ngx_http_session_keyring_cleanup(void *data)
 {
     sc_keyring_wipe(data);
-}
-
-
-/* session_redis ADDRESS [db=N] ...; */
-
-static char *
-ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_main_conf_t *smcf = conf;
-
-    if (smcf->redis) {
-        return "is duplicate";
-    }
-
-    smcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_redis_conf_t));
-    if (smcf->redis == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_session_redis_parse(cf, smcf->redis, cf->args->elts,
-                                        cf->args->nelts);
-}
-
-
-static ngx_int_t
-ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
-{
-    if (s->len == 2 && ngx_strncmp(s->data, "on", 2) == 0) {
-        *flag = 1;
-        return NGX_OK;
-    }
-
-    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
-        *flag = 0;
-        return NGX_OK;
-    }
-
-    return NGX_ERROR;
 }
 
 
@@ -1193,122 +1044,6 @@ invalid:
                        "invalid \"session_timeout\" parameter \"%V\"",
                        &value[i]);
     return NGX_CONF_ERROR;
-}
-
-
-/* session_issue on | off [grace=TIME]; */
-
-static char *
-ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_loc_conf_t *slcf = conf;
-
-    ngx_str_t  *value, s;
-
-    if (slcf->issue != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_session_parse_flag(&value[1], &slcf->issue) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"session_issue\", "
-                           "it must be \"on\" or \"off\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    /* for the error of ngx_http_session_check_cache(), at merge time */
-    slcf->issue_file = cf->conf_file->file.name;
-    slcf->issue_line = cf->conf_file->line;
-
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {
-            goto invalid;
-        }
-
-        s.data = value[2].data + 6;
-        s.len = value[2].len - 6;
-
-        slcf->grace = ngx_parse_time(&s, 1);
-        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
-            || slcf->grace > 300)
-        {
-            goto invalid;
-        }
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"session_issue\" parameter \"%V\" "
-                       "(grace=TIME, 1s to 5m)", &value[2]);
-    return NGX_CONF_ERROR;
-}
-
-
-/* session_logout [all] [redirect=URL]; */
-
-static char *
-ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_session_loc_conf_t *slcf = conf;
-
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (slcf->logout) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    slcf->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (value[i].len == 3 && ngx_strncmp(value[i].data, "all", 3) == 0) {
-            slcf->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "redirect=", 9) == 0
-            && value[i].len > 9)
-        {
-            slcf->logout_redirect.data = value[i].data + 9;
-            slcf->logout_redirect.len = value[i].len - 9;
-
-            /* a local path or an absolute http(s) URL, nothing else */
-
-            if (slcf->logout_redirect.data[0] == '/'
-                && (slcf->logout_redirect.len == 1
-                    || (slcf->logout_redirect.data[1] != '/'
-                        && slcf->logout_redirect.data[1] != '\\')))
-            {
-                continue;
-            }
-
-            if (ngx_strncasecmp(slcf->logout_redirect.data,
-                                (u_char *) "http://", 7) == 0
-                || ngx_strncasecmp(slcf->logout_redirect.data,
-                                   (u_char *) "https://", 8) == 0)
-            {
-                continue;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"session_logout\" parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_session_logout_handler;
-
-    return NGX_CONF_OK;
 }
 
 

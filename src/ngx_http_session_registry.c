@@ -41,8 +41,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_request_t             *request;
-    ngx_http_session_op_t          *op;
-    ngx_event_t                     timer;
+    ngx_http_session_call_t         call;
     ngx_uint_t                      revoke;
 } ngx_http_session_reg_ctx_t;
 
@@ -76,9 +75,8 @@ static ngx_int_t ngx_http_session_revoke_id(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_reg_start(ngx_http_request_t *r,
     ngx_uint_t revoke, ngx_uint_t script, int nkeys, int nargs,
     const char **args, const size_t *argslen);
-static void ngx_http_session_reg_reply(void *data, redisReply *reply);
-static void ngx_http_session_reg_timeout(ngx_event_t *ev);
-static void ngx_http_session_reg_cleanup(void *data);
+static void ngx_http_session_reg_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_session_reg_status(ngx_http_request_t *r,
@@ -275,11 +273,35 @@ ngx_http_session_registry_init(ngx_conf_t *cf)
 }
 
 
+/* revocation messages, from the Redis layer (hash NULL: resubscribed) */
+
+static void
+ngx_http_session_registry_on_revoked(ngx_http_session_main_conf_t *smcf,
+    u_char *hash)
+{
+    if (hash) {
+        ngx_http_session_registry_revoked(hash, SC_HASH_HEX_LEN);
+
+    } else {
+        /* live connections whose revocation may have been missed */
+        ngx_http_session_registry_resync(smcf);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_session_registry_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_session_main_conf_t  *smcf;
+
     ngx_queue_init(&ngx_http_session_live);
     ngx_http_session_live_used = 1;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf && smcf->live_close) {
+        ngx_http_session_redis_on_revoked(ngx_http_session_registry_on_revoked);
+    }
 
     return NGX_OK;
 }
@@ -756,11 +778,7 @@ ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
     ngx_uint_t script, int nkeys, int nargs, const char **args,
     const size_t *argslen)
 {
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_session_reg_ctx_t    *rctx;
-    ngx_http_session_main_conf_t  *smcf;
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    ngx_http_session_reg_ctx_t  *rctx;
 
     rctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_reg_ctx_t));
     if (rctx == NULL) {
@@ -770,31 +788,17 @@ ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
     rctx->request = r;
     rctx->revoke = revoke;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rctx->op = ngx_http_session_redis_script(script,
-                                             ngx_http_session_reg_reply,
-                                             rctx, nkeys, nargs, args,
-                                             argslen);
-    if (rctx->op == NULL) {
+    if (ngx_http_session_call_script(&rctx->call, r,
+                                     ngx_http_session_reg_reply, rctx,
+                                     script, nkeys, nargs, args, argslen)
+        != NGX_OK)
+    {
         if (ngx_http_session_retry_after(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         return ngx_http_session_reg_status(r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
-
-    cln->handler = ngx_http_session_reg_cleanup;
-    cln->data = rctx;
-
-    rctx->timer.handler = ngx_http_session_reg_timeout;
-    rctx->timer.data = rctx;
-    rctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&rctx->timer, smcf->redis->timeout);
 
     r->main->count++;
 
@@ -803,9 +807,9 @@ ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
 
 
 static void
-ngx_http_session_reg_reply(void *data, redisReply *reply)
+ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
 {
-    ngx_http_session_reg_ctx_t *rctx = data;
+    ngx_http_session_reg_ctx_t *rctx = call->data;
 
     ngx_int_t                      rc;
     ngx_connection_t              *c;
@@ -814,17 +818,16 @@ ngx_http_session_reg_reply(void *data, redisReply *reply)
 
     r = rctx->request;
     c = r->connection;
-    rctx->op = NULL;
-
-    if (rctx->timer.timer_set) {
-        ngx_del_timer(&rctx->timer);
-    }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
 
-        if (reply) {
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "session: redis did not answer in time");
+
+        } else if (reply) {
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
                           "session: redis error while %s: %*s",
                           rctx->revoke ? "ending a session"
@@ -868,50 +871,8 @@ ngx_http_session_reg_reply(void *data, redisReply *reply)
         rc = ngx_http_session_list_send(r, reply);
     }
 
+    /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_reg_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_reg_ctx_t *rctx = ev->data;
-
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = rctx->request;
-    c = r->connection;
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "session: redis did not answer in time");
-
-    ngx_http_session_redis_cancel(&rctx->op);
-
-    ngx_http_session_redis_timed_out();
-
-    rc = ngx_http_session_retry_after(r);
-    rc = ngx_http_session_reg_status(r, rc == NGX_OK
-                                        ? NGX_HTTP_SERVICE_UNAVAILABLE
-                                        : NGX_HTTP_INTERNAL_SERVER_ERROR);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_reg_cleanup(void *data)
-{
-    ngx_http_session_reg_ctx_t *rctx = data;
-
-    ngx_http_session_redis_cancel(&rctx->op);
-
-    if (rctx->timer.timer_set) {
-        ngx_del_timer(&rctx->timer);
-    }
 }
 
 

@@ -23,7 +23,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 #define NGX_HTTP_SESSION_SIG_NONE      0
@@ -36,7 +36,7 @@
 
 
 /* "<prefix>r:<scheme>:<sha-256 hex>"; the prefix is at most 128 bytes */
-#define NGX_HTTP_SESSION_SIG_KEY_MAX   (128 + 16 + SC_SIG_REPLAY_MAX)
+#define NGX_HTTP_SESSION_SIG_KEY_MAX   (SS_PREFIX_MAX + 16 + SC_SIG_REPLAY_MAX)
 #define NGX_HTTP_SESSION_SIG_TOKEN_MAX  64
 
 /* MAC work per slice of body hashing: about a millisecond */
@@ -45,8 +45,7 @@
 
 typedef struct {
     ngx_http_request_t             *request;
-    ngx_http_session_op_t          *op;
-    ngx_event_t                     timer;
+    ngx_http_session_call_t         call;        /* the reservation */
     ngx_int_t                       rc;          /* for the phase engine */
     ngx_uint_t                      status;      /* $session_signature_status */
     time_t                          window;      /* replay key TTL when done */
@@ -60,7 +59,6 @@ typedef struct {
     ngx_event_t                     slice;       /* hashing, posted */
     ngx_chain_t                    *cl;          /* hashing: next buffer */
     off_t                           off;         /* ... and offset in it */
-    unsigned                        waiting:1;
     unsigned                        hashing:1;
     unsigned                        reserved:1;  /* the key holds our token */
 } ngx_http_session_sig_ctx_t;
@@ -74,8 +72,8 @@ static ngx_int_t ngx_http_session_sig_verify(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
 static ngx_int_t ngx_http_session_sig_replay(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf);
-static void ngx_http_session_sig_replay_reply(void *data, redisReply *reply);
-static void ngx_http_session_sig_timeout(ngx_event_t *ev);
+static void ngx_http_session_sig_replay_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static void ngx_http_session_sig_cleanup(void *data);
 static ngx_int_t ngx_http_session_sig_end(ngx_http_session_sig_ctx_t *ctx,
     ngx_uint_t confirm);
@@ -510,7 +508,7 @@ ngx_http_session_sig_replay(ngx_http_request_t *r,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
     p = ngx_cpymem(ctx->key, smcf->redis->prefix.data,
-                   ngx_min(smcf->redis->prefix.len, 128));
+                   ngx_min(smcf->redis->prefix.len, SS_PREFIX_MAX));
     p = ngx_sprintf(p, "r:%s:", ngx_http_session_scheme_label[scf->scheme]);
     p = ngx_cpymem(p, ctx->req.replay_id, ctx->req.replay_id_len);
     ctx->key_len = p - ctx->key;
@@ -539,32 +537,28 @@ ngx_http_session_sig_replay(ngx_http_request_t *r,
     args[3] = (const char *) ttl_text;
     argslen[3] = ngx_sprintf(ttl_text, "%T", ttl) - ttl_text;
 
-    ctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REPLAY,
-                                            ngx_http_session_sig_replay_reply,
-                                            ctx, 1, 4, args, argslen);
-    if (ctx->op == NULL) {
+    if (ngx_http_session_call_script(&ctx->call, r,
+                                     ngx_http_session_sig_replay_reply, ctx,
+                                     NGX_HTTP_SESSION_SCRIPT_REPLAY, 1, 4,
+                                     args, argslen)
+        != NGX_OK)
+    {
         /* fail closed */
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
         return NGX_OK;
     }
 
-    ctx->waiting = 1;
     ctx->rc = NGX_AGAIN;
-
-    ctx->timer.handler = ngx_http_session_sig_timeout;
-    ctx->timer.data = ctx;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, smcf->redis->timeout);
 
     return NGX_AGAIN;
 }
 
 
 static void
-ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
+ngx_http_session_sig_replay_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_sig_ctx_t  *ctx = data;
+    ngx_http_session_sig_ctx_t  *ctx = call->data;
 
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
@@ -572,14 +566,16 @@ ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
     r = ctx->request;
     c = r->connection;
 
-    ctx->op = NULL;
-    ctx->waiting = 0;
+    if (call->timed_out) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "session signature: redis did not answer in time");
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+        /* the reservation may still be carried out: undo it behind it */
+        (void) ngx_http_session_sig_end(ctx, 0);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
+
+    } else if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
 
     } else if (reply->integer == 1) {
@@ -594,37 +590,8 @@ ngx_http_session_sig_replay_reply(void *data, redisReply *reply)
         ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_REPLAYED);
     }
 
+    /* the call runs the posted requests afterwards */
     ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_sig_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_sig_ctx_t  *ctx = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "session signature: redis did not answer in time");
-
-    ngx_http_session_redis_cancel(&ctx->op);
-
-    ctx->waiting = 0;
-
-    /* the reservation may still be carried out: undo it behind it */
-    (void) ngx_http_session_sig_end(ctx, 0);
-
-    ngx_http_session_redis_timed_out();
-    ngx_http_session_sig_done(r, ctx, NGX_HTTP_SESSION_SIG_ERROR);
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -707,17 +674,16 @@ ngx_http_session_sig_cleanup(void *data)
 {
     ngx_http_session_sig_ctx_t  *ctx = data;
 
-    if (ctx->op) {
+    /* the call's own cleanup, added after this one, has run already */
+
+    ngx_http_session_call_cancel(&ctx->call);
+
+    if (ctx->call.state == NGX_HTTP_SESSION_CALL_CANCELLED) {
         /* gone while reserving: the reservation may still land */
-        ngx_http_session_redis_cancel(&ctx->op);
         (void) ngx_http_session_sig_end(ctx, 0);
 
     } else if (ctx->reserved) {
         ngx_http_session_sig_settle(ctx);
-    }
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
     }
 
     if (ctx->slice.posted) {
@@ -845,7 +811,7 @@ static ngx_int_t
 ngx_http_session_sig_carried(ngx_http_request_t *r,
     ngx_http_session_sig_ctx_t *ctx, ngx_http_session_sig_conf_t *scf)
 {
-    if (ctx->waiting || ctx->rc == NGX_DONE
+    if (ngx_http_session_call_waiting(&ctx->call) || ctx->rc == NGX_DONE
         || ngx_http_session_sig_same(ctx->conf, scf))
     {
         return ctx->rc;
@@ -969,72 +935,6 @@ ngx_http_session_signature_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = s->data;
-
-    return NGX_OK;
-}
-
-
-/* reads a whole small file at configuration time */
-
-ngx_int_t
-ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    const char *directive, ngx_str_t *out)
-{
-    ssize_t           n;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = *name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%s\" cannot open \"%V\"", directive, name);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || !ngx_is_file(&fi) || ngx_file_size(&fi) > 64 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" \"%V\" is not a regular file of at most "
-                           "64 KB", directive, name);
-        ngx_close_file(file.fd);
-        return NGX_ERROR;
-    }
-
-    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"%s\" file \"%V\" is accessible by group or "
-                           "others (mode 0%d%d%d), it should be 0600",
-                           directive, name, (int) ((fi.st_mode >> 6) & 7),
-                           (int) ((fi.st_mode >> 3) & 7),
-                           (int) (fi.st_mode & 7));
-    }
-
-    out->len = (size_t) ngx_file_size(&fi);
-    out->data = ngx_pnalloc(cf->temp_pool, out->len + 1);
-    if (out->data == NULL) {
-        ngx_close_file(file.fd);
-        return NGX_ERROR;
-    }
-
-    n = ngx_read_file(&file, out->data, out->len, 0);
-    ngx_close_file(file.fd);
-
-    if (n != (ssize_t) out->len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%s\" cannot read \"%V\"", directive, name);
-        return NGX_ERROR;
-    }
-
-    out->data[out->len] = '\0';
 
     return NGX_OK;
 }
@@ -1192,7 +1092,8 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_session_read_file(cf, &file, "session_signature", &content)
+    if (ngx_http_session_read_file(cf, &file, "session_signature", "",
+                                   &content)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;

@@ -13,7 +13,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 #define NGX_HTTP_SESSION_TG_SKEW  60
@@ -415,7 +415,7 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (file.len) {
-        if (ngx_http_session_read_file(cf, &file, "session_telegram",
+        if (ngx_http_session_read_file(cf, &file, "session_telegram", "",
                                        &content)
             != NGX_OK)
         {

@@ -8,7 +8,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 static ngx_int_t ngx_http_session_variable_status(ngx_http_request_t *r,

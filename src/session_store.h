@@ -41,6 +41,10 @@
 #define SS_KEY_SUBJECT        "u:"
 #define SS_CHANNEL_REVOKED    "revoked"
 
+/* the longest subject (user id) and key prefix, in bytes */
+#define SS_SUBJECT_MAX        256
+#define SS_PREFIX_MAX         128
+
 
 /*
  * Lookup, one round trip: a plain HMGET (a script costs Redis four times

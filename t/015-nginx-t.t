@@ -52,6 +52,40 @@ like($out, qr/test failed/, '... and says the test failed');
 like($out, qr{\[emerg\] .*"session_keys" cannot open ".*none\.keys" \(2: No such file or directory\)},
      'a missing key file: the reason from the system');
 
+# --- one secret-file reader (issue 12): the key ring, password_file=,
+# signature secrets and bot tokens get the same checks and messages
+{
+    open my $pw, '>', "$dir/redis.pass" or die;
+    print $pw "s3cret\n";
+    close $pw;
+    chmod 0644, "$dir/redis.pass";
+    open my $em, '>', "$dir/empty.secret" or die;
+    close $em;
+    chmod 0600, "$dir/empty.secret";
+    mkdir "$dir/a-dir";
+
+    ($out, $rc) = nginx_t("session_keys $keys/ring1.keys;\n"
+        . "    session_redis 127.0.0.1:6379 password_file=$dir/redis.pass;");
+    is($rc, 0, 'a password file readable by others: nginx -t passes');
+    like($out, qr/\[warn\].*"session_redis" password file ".*redis\.pass" is accessible by group or others \(mode 0644\), it should be 0600/,
+         '... with the key file\'s warning');
+
+    ($out, $rc) = nginx_t("server { location / { session_signature github "
+                          . "secret_file=$dir/empty.secret; } }");
+    isnt($rc, 0, 'an empty secret file: nginx -t fails');
+    like($out, qr/\[emerg\].*"session_signature" file ".*empty\.secret" is empty/,
+         '... with the key file\'s message');
+
+    ($out, $rc) = nginx_t("server { location / { session_telegram "
+                          . "bot_token_file=$dir/a-dir; } }");
+    like($out, qr/\[emerg\].*"session_telegram" file ".*a-dir" is not a regular file/,
+         'a directory as bot token file: named as the key file would be');
+
+    ($out, $rc) = nginx_t("session_keys $dir/a-dir;");
+    like($out, qr/\[emerg\].*"session_keys" file ".*a-dir" is not a regular file/,
+         '... and as a key file');
+}
+
 # --- every time and size parameter is bounded (issue 16 item 6): the
 # error names the parameter, the range, and nginx.conf with its line
 my $sec = "$FindBin::Bin/secrets";

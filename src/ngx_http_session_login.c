@@ -1,6 +1,6 @@
 
 /*
- * ngx_http_session_module: minting and ending sessions.
+ * ngx_http_session_module: minting sessions (the login hand-off).
  *
  * The login hand-off: in a "session_issue on" location, an upstream
  * response carrying "X-Session-Subject" (and "X-Session-Claims") makes
@@ -11,8 +11,8 @@
  * sessions the same way.  Elsewhere those headers are removed and ignored.
  *
  * This file also re-issues the cookie of a request signed with an older
- * key (rotation) or renewed by a later login (grace period), and serves
- * "session_logout".
+ * key (rotation) or renewed by a later login (grace period).  Ending
+ * sessions in Redis and "session_logout" are in ngx_http_session_logout.c.
  *
  * The filters live in a module of their own, ngx_http_session_filter_module,
  * built into the same shared object, so that they sit after the copy filter
@@ -20,7 +20,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 #define NGX_HTTP_SESSION_BUFFERED     0x08
@@ -29,13 +29,10 @@
 #define NGX_HTTP_SESSION_F_HOLD       1
 #define NGX_HTTP_SESSION_F_FAILED     2
 
-#define NGX_HTTP_SESSION_SUBJECT_MAX  256
-
 
 typedef struct {
     ngx_http_request_t              *request;
-    ngx_http_session_op_t           *op;
-    ngx_event_t                      timer;
+    ngx_http_session_call_t          call;
     ngx_chain_t                     *held;
     ngx_uint_t                       state;
 
@@ -51,14 +48,6 @@ typedef struct {
 } ngx_http_session_filter_ctx_t;
 
 
-typedef struct {
-    ngx_http_request_t              *request;
-    ngx_http_session_op_t           *op;
-    ngx_event_t                      timer;
-    ngx_uint_t                       done;
-} ngx_http_session_logout_ctx_t;
-
-
 static ngx_int_t ngx_http_session_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_body_filter(ngx_http_request_t *r,
@@ -69,29 +58,16 @@ static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_send_create(
     ngx_http_session_filter_ctx_t *fctx);
-static ngx_http_session_op_t *ngx_http_session_send_revoke(
-    ngx_http_request_t *r, ngx_uint_t all, ngx_http_session_ctx_t *ctx,
-    ngx_str_t *subject, void *data, ngx_http_session_op_handler_pt handler);
-static void ngx_http_session_filter_reply(void *data, redisReply *reply);
-static void ngx_http_session_filter_timeout(ngx_event_t *ev);
+static void ngx_http_session_filter_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
 static void ngx_http_session_filter_cleanup(void *data);
 static void ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx,
     ngx_uint_t ok);
 static ngx_int_t ngx_http_session_fail(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
-static ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf);
-static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
-static ngx_int_t ngx_http_session_no_store(ngx_http_request_t *r);
 static void ngx_http_session_drop_upstream_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf);
-static void ngx_http_session_logout_reply(void *data, redisReply *reply);
-static void ngx_http_session_logout_timeout(ngx_event_t *ev);
-static void ngx_http_session_logout_cleanup(void *data);
-static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
-static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_session_h_subject = ngx_string("X-Session-Subject");
@@ -132,6 +108,59 @@ ngx_module_t  ngx_http_session_filter_module = {
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* session_issue on | off [grace=TIME]; */
+
+char *
+ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value, s;
+
+    if (slcf->issue != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_session_parse_flag(&value[1], &slcf->issue) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"session_issue\", "
+                           "it must be \"on\" or \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* for the error of ngx_http_session_check_cache(), at merge time */
+    slcf->issue_file = cf->conf_file->file.name;
+    slcf->issue_line = cf->conf_file->line;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "grace=", 6) != 0) {
+            goto invalid;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        slcf->grace = ngx_parse_time(&s, 1);
+        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
+            || slcf->grace > 300)
+        {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"session_issue\" parameter \"%V\" "
+                       "(grace=TIME, 1s to 5m)", &value[2]);
+    return NGX_CONF_ERROR;
+}
 
 
 static ngx_int_t
@@ -280,7 +309,7 @@ ngx_http_session_header_filter(ngx_http_request_t *r)
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                               "session: the upstream sent an invalid "
                               "X-Session-Subject (1..%d bytes, no control "
-                              "characters)", NGX_HTTP_SESSION_SUBJECT_MAX);
+                              "characters)", SS_SUBJECT_MAX);
                 return ngx_http_filter_finalize_request(r,
                                                 &ngx_http_session_filter_module,
                                                 NGX_HTTP_BAD_GATEWAY);
@@ -504,7 +533,7 @@ ngx_http_session_valid_subject(ngx_str_t *s)
 {
     u_char  *p;
 
-    if (s->len == 0 || s->len > NGX_HTTP_SESSION_SUBJECT_MAX) {
+    if (s->len == 0 || s->len > SS_SUBJECT_MAX) {
         return NGX_ERROR;
     }
 
@@ -527,11 +556,9 @@ static ngx_int_t
 ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx)
 {
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_session_ctx_t        *ctx;
-    ngx_http_session_main_conf_t  *smcf;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *ctx;
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     if (ctx && fctx->logout) {
@@ -570,16 +597,14 @@ ngx_http_session_start(ngx_http_request_t *r,
     cln->handler = ngx_http_session_filter_cleanup;
     cln->data = fctx;
 
-    fctx->timer.handler = ngx_http_session_filter_timeout;
-    fctx->timer.data = fctx;
-    fctx->timer.log = r->connection->log;
-
     if (fctx->logout) {
-        fctx->op = ngx_http_session_send_revoke(r,
+        if (ngx_http_session_send_revoke(r,
                                  fctx->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
                                  ctx, fctx->create ? &fctx->subject : NULL,
-                                 fctx, ngx_http_session_filter_reply);
-        if (fctx->op == NULL) {
+                                 &fctx->call, fctx,
+                                 ngx_http_session_filter_reply)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -589,8 +614,6 @@ ngx_http_session_start(ngx_http_request_t *r,
 
     fctx->state = NGX_HTTP_SESSION_F_HOLD;
     r->buffered |= NGX_HTTP_SESSION_BUFFERED;
-
-    ngx_add_timer(&fctx->timer, smcf->redis->timeout);
 
     return NGX_OK;
 }
@@ -615,9 +638,10 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
     u_char                         sealed[SC_GRACE_LEN];
     u_char                         now[NGX_TIME_T_LEN], abs[NGX_TIME_T_LEN];
     u_char                         grace[NGX_TIME_T_LEN];
-    u_char                         skey[128 + 2 + SC_HASH_HEX_LEN];
-    u_char                         ukey[128 + 2
-                                        + NGX_HTTP_SESSION_SUBJECT_MAX];
+    u_char                         skey[SS_PREFIX_MAX + 2
+                                        + SC_HASH_HEX_LEN];
+    u_char                         ukey[SS_PREFIX_MAX + 2
+                                        + SS_SUBJECT_MAX];
 
     r = fctx->request;
 
@@ -682,93 +706,32 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
                                               &meta, &args[12],
                                               &argslen[12]);
 
-    fctx->op = ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_CREATE,
-                                             ngx_http_session_filter_reply,
-                                             fctx, 2, 12 + n, args, argslen);
+    /* after a logout in the same response: the logout's deadline holds */
 
-    return fctx->op ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * REVOKE or REVOKE_ALL (SS_SCRIPT_REVOKE_ALL): the request's session, if
- * it had a cookie that verified, with its renewal chain; with "all" also
- * every session of the subject (NULL or empty: the request's session's).
- */
-
-static ngx_http_session_op_t *
-ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
-    ngx_http_session_ctx_t *ctx, ngx_str_t *subject, void *data,
-    ngx_http_session_op_handler_pt handler)
-{
-    u_char                        *p;
-    size_t                         argslen[4];
-    const char                    *args[4];
-    ngx_http_session_main_conf_t  *smcf;
-    u_char                         key[128 + 2 + SC_HASH_HEX_LEN
-                                       + NGX_HTTP_SESSION_SUBJECT_MAX];
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-
-    args[1] = (const char *) smcf->redis->prefix.data;
-    argslen[1] = smcf->redis->prefix.len;
-
-    if (ctx && ctx->have_token) {
-        args[0] = (const char *) key;
-        argslen[0] = ngx_http_session_key(key, smcf,
-                                          ngx_http_session_ctx_hash(ctx))
-                     - key;
-        args[2] = (const char *) ctx->hash;
-        argslen[2] = SC_HASH_HEX_LEN;
-
-    } else {
-        if (!all || subject == NULL || subject->len == 0) {
-            return NULL;
-        }
-
-        p = ngx_cpymem(key, smcf->redis->prefix.data,
-                       smcf->redis->prefix.len);
-        p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
-        p = ngx_cpymem(p, subject->data, subject->len);
-
-        args[0] = (const char *) key;
-        argslen[0] = p - key;
-        args[2] = "";
-        argslen[2] = 0;
-    }
-
-    if (!all) {
-        return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE,
-                                             handler, data, 1, 3, args,
-                                             argslen);
-    }
-
-    if (subject && subject->len) {
-        args[3] = (const char *) subject->data;
-        argslen[3] = subject->len;
-
-    } else {
-        args[3] = "";
-        argslen[3] = 0;
-    }
-
-    return ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
-                                         handler, data, 1, 4, args, argslen);
+    return ngx_http_session_call_script(&fctx->call, r,
+                                        ngx_http_session_filter_reply, fctx,
+                                        NGX_HTTP_SESSION_SCRIPT_CREATE, 2,
+                                        12 + n, args, argslen);
 }
 
 
 static void
-ngx_http_session_filter_reply(void *data, redisReply *reply)
+ngx_http_session_filter_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
 {
-    ngx_http_session_filter_ctx_t  *fctx = data;
+    ngx_http_session_filter_ctx_t  *fctx = call->data;
 
     ngx_http_request_t      *r;
     ngx_http_session_ctx_t  *ctx;
 
     r = fctx->request;
-    fctx->op = NULL;
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: redis did not confirm in time");
+        }
 
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -823,31 +786,11 @@ ngx_http_session_filter_reply(void *data, redisReply *reply)
 
 
 static void
-ngx_http_session_filter_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_filter_ctx_t  *fctx = ev->data;
-
-    ngx_log_error(NGX_LOG_INFO, fctx->request->connection->log, 0,
-                  "session: redis did not confirm in time");
-
-    ngx_http_session_redis_cancel(&fctx->op);
-
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_session_release(fctx, 0);
-}
-
-
-static void
 ngx_http_session_filter_cleanup(void *data)
 {
     ngx_http_session_filter_ctx_t  *fctx = data;
 
-    ngx_http_session_redis_cancel(&fctx->op);
-
-    if (fctx->timer.timer_set) {
-        ngx_del_timer(&fctx->timer);
-    }
+    /* the call has a cleanup of its own */
 
     ngx_explicit_memzero(fctx->token, SC_TOKEN_LEN);
 }
@@ -870,10 +813,6 @@ ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx, ngx_uint_t ok)
 
     r = fctx->request;
     c = r->connection;
-
-    if (fctx->timer.timer_set) {
-        ngx_del_timer(&fctx->timer);
-    }
 
     r->buffered &= ~NGX_HTTP_SESSION_BUFFERED;
 
@@ -996,399 +935,4 @@ ngx_http_session_fail(ngx_http_request_t *r,
     }
 
     return ngx_http_next_header_filter(r);
-}
-
-
-/* Set-Cookie for a token, signed with the first key of the ring */
-
-ngx_int_t
-ngx_http_session_set_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, u_char *token)
-{
-    size_t                         vlen;
-    ngx_int_t                      rc;
-    ngx_http_session_main_conf_t  *smcf;
-    u_char                         value[SC_COOKIE_MAX];
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-
-    vlen = sc_cookie_encode(smcf->keyring, token, (char *) value,
-                            sizeof(value));
-    if (vlen == 0) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_session_cookie_header(r, sscf, value, vlen);
-
-    ngx_explicit_memzero(value, sizeof(value));
-
-    return rc;
-}
-
-
-/* Set-Cookie that removes the cookie: same name, domain and path */
-
-static ngx_int_t
-ngx_http_session_expire_cookie(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf)
-{
-    return ngx_http_session_cookie_header(r, sscf, NULL, 0);
-}
-
-
-/* "name=value" with the configured attributes; value NULL: remove it */
-
-static ngx_int_t
-ngx_http_session_cookie_header(ngx_http_request_t *r,
-    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen)
-{
-    u_char           *p;
-    size_t            len;
-    ngx_str_t         v;
-
-    static ngx_str_t  key = ngx_string("Set-Cookie");
-    static ngx_str_t  samesite[] = {
-        ngx_string("; SameSite=Lax"),
-        ngx_string("; SameSite=Strict"),
-        ngx_string("; SameSite=None")
-    };
-    static ngx_str_t  gone =
-        ngx_string("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
-
-    len = sscf->name.len + 1 + vlen
-          + sizeof("; Path=") - 1 + sscf->path.len
-          + sizeof("; Domain=") - 1 + sscf->domain.len
-          + gone.len + NGX_TIME_T_LEN
-          + sizeof("; Secure; HttpOnly") - 1
-          + samesite[sscf->samesite].len;
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v.data = p;
-
-    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
-    *p++ = '=';
-
-    /* not memcpy(p, NULL, 0): the compiler may then drop the NULL test */
-
-    if (value) {
-        p = ngx_cpymem(p, value, vlen);
-    }
-
-    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
-    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
-
-    if (sscf->domain.len) {
-        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
-        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
-    }
-
-    if (value == NULL) {
-        p = ngx_cpymem(p, gone.data, gone.len);
-
-    } else if (sscf->max_age != NGX_CONF_UNSET) {
-        p = ngx_sprintf(p, "; Max-Age=%T", sscf->max_age);
-    }
-
-    if (sscf->secure) {
-        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
-    }
-
-    if (sscf->httponly) {
-        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
-    }
-
-    p = ngx_cpymem(p, samesite[sscf->samesite].data,
-                   samesite[sscf->samesite].len);
-
-    v.len = p - v.data;
-
-    if (ngx_http_session_add_header(r, &key, &v) == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_session_no_store(r);
-}
-
-
-/*
- * A response that sets or removes the session cookie must not be stored
- * by any cache: a shared cache in front of nginx would hand the token to
- * the next client.  The upstream's own Cache-Control lines are hidden and
- * "private, no-store" takes their place; it is kept out of
- * headers_out.cache_control, so that a later "expires" adds its own line
- * rather than rewriting this one (a cache obeys the strictest).
- */
-
-static ngx_int_t
-ngx_http_session_no_store(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    static ngx_str_t  key = ngx_string("Cache-Control");
-    static ngx_str_t  value = ngx_string("private, no-store");
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0 || h[i].key.len != key.len
-            || ngx_strncasecmp(h[i].key.data, key.data, key.len) != 0)
-        {
-            continue;
-        }
-
-        if (h[i].value.data == value.data) {
-            /* ours already: a second Set-Cookie of this response */
-            return NGX_OK;
-        }
-
-        h[i].hash = 0;
-    }
-
-#if (nginx_version >= 1023000)
-    r->headers_out.cache_control = NULL;
-#else
-    r->headers_out.cache_control.nelts = 0;
-#endif
-
-    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * session_logout [all] [redirect=URL]: a content handler.  Ends the
- * request's session (with "all", every session of its subject), removes
- * the cookie and answers 303 to the redirect or 204.  Without a valid
- * cookie only the cookie is removed.  Redis unavailable: 503.
- */
-
-ngx_int_t
-ngx_http_session_logout_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                       rc;
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_session_ctx_t         *ctx;
-    ngx_http_session_loc_conf_t    *slcf;
-    ngx_http_session_srv_conf_t    *sscf;
-    ngx_http_session_main_conf_t   *smcf;
-    ngx_http_session_logout_ctx_t  *lctx;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-
-    ctx = ngx_http_session_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* session_csrf: a logout is a state change too */
-
-    rc = ngx_http_session_csrf_check(r, ctx, slcf);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    /* no session cookie on this response, whatever it is (204, 303, 503) */
-    ctx->ended = 1;
-
-    if (!ctx->have_token
-        && ngx_http_session_find_cookie(r, sscf, smcf, ctx) != NGX_OK)
-    {
-        return ngx_http_session_logout_respond(r);
-    }
-
-    lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_logout_ctx_t));
-    if (lctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    lctx->request = r;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    lctx->op = ngx_http_session_send_revoke(r,
-                                 slcf->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
-                                 ctx, NULL, lctx,
-                                 ngx_http_session_logout_reply);
-    if (lctx->op == NULL) {
-        return ngx_http_session_logout_respond_error(r);
-    }
-
-    cln->handler = ngx_http_session_logout_cleanup;
-    cln->data = lctx;
-
-    lctx->timer.handler = ngx_http_session_logout_timeout;
-    lctx->timer.data = lctx;
-    lctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&lctx->timer, smcf->redis->timeout);
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_session_logout_reply(void *data, redisReply *reply)
-{
-    ngx_http_session_logout_ctx_t  *lctx = data;
-
-    ngx_int_t                rc;
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_session_ctx_t  *ctx;
-
-    r = lctx->request;
-    c = r->connection;
-    lctx->op = NULL;
-
-    if (lctx->timer.timer_set) {
-        ngx_del_timer(&lctx->timer);
-    }
-
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        rc = ngx_http_session_logout_respond_error(r);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "session: logout ended %i session(s)", reply->integer);
-
-        ngx_http_session_count(logouts);
-
-        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-        if (ctx) {
-            ngx_http_session_cache_evict(
-                ngx_http_get_module_main_conf(r, ngx_http_session_module),
-                ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
-        }
-
-        rc = ngx_http_session_logout_respond(r);
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_logout_timeout(ngx_event_t *ev)
-{
-    ngx_http_session_logout_ctx_t  *lctx = ev->data;
-
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = lctx->request;
-    c = r->connection;
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "session: redis did not confirm the logout in time");
-
-    ngx_http_session_redis_cancel(&lctx->op);
-
-    ngx_http_session_redis_timed_out();
-
-    ngx_http_finalize_request(r, ngx_http_session_logout_respond_error(r));
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_session_logout_cleanup(void *data)
-{
-    ngx_http_session_logout_ctx_t  *lctx = data;
-
-    ngx_http_session_redis_cancel(&lctx->op);
-
-    if (lctx->timer.timer_set) {
-        ngx_del_timer(&lctx->timer);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_session_logout_respond_error(ngx_http_request_t *r)
-{
-    if (ngx_http_session_retry_after(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_HTTP_SERVICE_UNAVAILABLE;
-}
-
-
-static ngx_int_t
-ngx_http_session_logout_respond(ngx_http_request_t *r)
-{
-    ngx_int_t                     rc;
-    ngx_table_elt_t              *h;
-    ngx_http_session_loc_conf_t  *slcf;
-    ngx_http_session_srv_conf_t  *sscf;
-
-    static ngx_str_t  location = ngx_string("Location");
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
-
-    /* with "Cache-Control: private, no-store" */
-
-    if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (slcf->logout_redirect.len) {
-        h = ngx_http_session_add_header(r, &location,
-                                        &slcf->logout_redirect);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.location = h;
-        r->headers_out.status = NGX_HTTP_SEE_OTHER;
-
-    } else {
-        r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    }
-
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
 }

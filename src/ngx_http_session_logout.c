@@ -1,0 +1,331 @@
+
+/*
+ * ngx_http_session_module: ending sessions.
+ *
+ * The REVOKE scripts for the request's session (with its renewal chain)
+ * or every session of a subject, used by "session_logout" (a content
+ * handler, here) and by an upstream's "X-Session-Logout" on a
+ * session_issue response (the login filter).
+ */
+
+
+#include "ngx_http_session.h"
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_http_session_call_t          call;
+    ngx_uint_t                       done;
+} ngx_http_session_logout_ctx_t;
+
+
+static void ngx_http_session_logout_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
+static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
+
+
+/*
+ * REVOKE or REVOKE_ALL (SS_SCRIPT_REVOKE_ALL): the request's session, if
+ * it had a cookie that verified, with its renewal chain; with "all" also
+ * every session of the subject (NULL or empty: the request's session's).
+ */
+
+ngx_int_t
+ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler)
+{
+    u_char                        *p;
+    size_t                         argslen[4];
+    const char                    *args[4];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         key[SS_PREFIX_MAX + 2 + SC_HASH_HEX_LEN
+                                       + SS_SUBJECT_MAX];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+
+    if (ctx && ctx->have_token) {
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_key(key, smcf,
+                                          ngx_http_session_ctx_hash(ctx))
+                     - key;
+        args[2] = (const char *) ctx->hash;
+        argslen[2] = SC_HASH_HEX_LEN;
+
+    } else {
+        if (!all || subject == NULL || subject->len == 0) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(key, smcf->redis->prefix.data,
+                       smcf->redis->prefix.len);
+        p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
+        p = ngx_cpymem(p, subject->data, subject->len);
+
+        args[0] = (const char *) key;
+        argslen[0] = p - key;
+        args[2] = "";
+        argslen[2] = 0;
+    }
+
+    if (!all) {
+        return ngx_http_session_call_script(call, r, handler, data,
+                                            NGX_HTTP_SESSION_SCRIPT_REVOKE,
+                                            1, 3, args, argslen);
+    }
+
+    if (subject && subject->len) {
+        args[3] = (const char *) subject->data;
+        argslen[3] = subject->len;
+
+    } else {
+        args[3] = "";
+        argslen[3] = 0;
+    }
+
+    return ngx_http_session_call_script(call, r, handler, data,
+                                        NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
+                                        1, 4, args, argslen);
+}
+
+
+/* session_logout [all] [redirect=URL]; */
+
+char *
+ngx_http_session_logout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->logout) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    slcf->logout = NGX_HTTP_SESSION_LOGOUT_CURRENT;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "all", 3) == 0) {
+            slcf->logout = NGX_HTTP_SESSION_LOGOUT_ALL;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redirect=", 9) == 0
+            && value[i].len > 9)
+        {
+            slcf->logout_redirect.data = value[i].data + 9;
+            slcf->logout_redirect.len = value[i].len - 9;
+
+            /* a local path or an absolute http(s) URL, nothing else */
+
+            if (slcf->logout_redirect.data[0] == '/'
+                && (slcf->logout_redirect.len == 1
+                    || (slcf->logout_redirect.data[1] != '/'
+                        && slcf->logout_redirect.data[1] != '\\')))
+            {
+                continue;
+            }
+
+            if (ngx_strncasecmp(slcf->logout_redirect.data,
+                                (u_char *) "http://", 7) == 0
+                || ngx_strncasecmp(slcf->logout_redirect.data,
+                                   (u_char *) "https://", 8) == 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"session_logout\" parameter \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_session_logout_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * session_logout [all] [redirect=URL]: a content handler.  Ends the
+ * request's session (with "all", every session of its subject), removes
+ * the cookie and answers 303 to the redirect or 204.  Without a valid
+ * cookie only the cookie is removed.  Redis unavailable: 503.
+ */
+
+ngx_int_t
+ngx_http_session_logout_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_http_session_ctx_t         *ctx;
+    ngx_http_session_loc_conf_t    *slcf;
+    ngx_http_session_srv_conf_t    *sscf;
+    ngx_http_session_main_conf_t   *smcf;
+    ngx_http_session_logout_ctx_t  *lctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    ctx = ngx_http_session_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* session_csrf: a logout is a state change too */
+
+    rc = ngx_http_session_csrf_check(r, ctx, slcf);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    /* no session cookie on this response, whatever it is (204, 303, 503) */
+    ctx->ended = 1;
+
+    if (!ctx->have_token
+        && ngx_http_session_find_cookie(r, sscf, smcf, ctx) != NGX_OK)
+    {
+        return ngx_http_session_logout_respond(r);
+    }
+
+    lctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_logout_ctx_t));
+    if (lctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lctx->request = r;
+
+    if (ngx_http_session_send_revoke(r,
+                                 slcf->logout == NGX_HTTP_SESSION_LOGOUT_ALL,
+                                 ctx, NULL, &lctx->call, lctx,
+                                 ngx_http_session_logout_reply)
+        != NGX_OK)
+    {
+        return ngx_http_session_logout_respond_error(r);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_logout_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_logout_ctx_t  *lctx = call->data;
+
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_session_ctx_t  *ctx;
+
+    r = lctx->request;
+    c = r->connection;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        if (call->timed_out) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "session: redis did not confirm the logout in "
+                          "time");
+        }
+
+        rc = ngx_http_session_logout_respond_error(r);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "session: logout ended %i session(s)", reply->integer);
+
+        ngx_http_session_count(logouts);
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+        if (ctx) {
+            ngx_http_session_cache_evict(
+                ngx_http_get_module_main_conf(r, ngx_http_session_module),
+                ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
+        }
+
+        rc = ngx_http_session_logout_respond(r);
+    }
+
+    /* the call runs the posted requests afterwards */
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_session_logout_respond_error(ngx_http_request_t *r)
+{
+    if (ngx_http_session_retry_after(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+static ngx_int_t
+ngx_http_session_logout_respond(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_table_elt_t              *h;
+    ngx_http_session_loc_conf_t  *slcf;
+    ngx_http_session_srv_conf_t  *sscf;
+
+    static ngx_str_t  location = ngx_string("Location");
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    /* with "Cache-Control: private, no-store" */
+
+    if (ngx_http_session_expire_cookie(r, sscf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (slcf->logout_redirect.len) {
+        h = ngx_http_session_add_header(r, &location,
+                                        &slcf->logout_redirect);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.location = h;
+        r->headers_out.status = NGX_HTTP_SEE_OTHER;
+
+    } else {
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    }
+
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}

@@ -1,0 +1,317 @@
+
+/*
+ * ngx_http_session_module: hiredis on nginx's event loop.  A hiredis
+ * context's socket is wrapped in an nginx connection, so that epoll sees
+ * it with nginx's stale-event protection; hiredis's add/del read/write
+ * hooks map to nginx events, and its cleanup hook closes the connection.
+ */
+
+
+#include "ngx_http_session_redis.h"
+
+#include <sys/ioctl.h>
+
+
+static void ngx_http_session_add_read(void *privdata);
+static void ngx_http_session_del_read(void *privdata);
+static void ngx_http_session_add_write(void *privdata);
+static void ngx_http_session_del_write(void *privdata);
+static void ngx_http_session_cleanup(void *privdata);
+static void ngx_http_session_read_handler(ngx_event_t *ev);
+static void ngx_http_session_write_handler(ngx_event_t *ev);
+
+
+/* inside redisAsyncHandleWrite(): see ngx_http_session_add_write() */
+static ngx_uint_t  ngx_http_session_writing;
+
+
+/*
+ * Wraps a new hiredis context's socket in an nginx connection and maps
+ * hiredis's event hooks to it.  NULL (and the context freed) on failure.
+ */
+
+redisAsyncContext *
+ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
+{
+    ngx_connection_t                 *c;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (ac == NULL) {
+        ngx_http_session_link_outage(link, "out of memory");
+        return NULL;
+    }
+
+    if (ac->err) {
+        ngx_http_session_link_outage(link, ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    c = ngx_get_connection(ac->c.fd, w->log);
+    if (c == NULL) {
+        ngx_http_session_link_outage(link, "no free worker connection");
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    /* before the first byte is read: every reply comes from the list */
+
+    ac->c.reader->fn = &ngx_http_session_reply_functions;
+    ac->c.reader->privdata = ac;
+
+    c->data = ac;
+    c->read->handler = ngx_http_session_read_handler;
+    c->write->handler = ngx_http_session_write_handler;
+    c->read->log = w->log;
+    c->write->log = w->log;
+    c->log = w->log;
+
+    ac->data = link;
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_session_add_read;
+    ac->ev.delRead = ngx_http_session_del_read;
+    ac->ev.addWrite = ngx_http_session_add_write;
+    ac->ev.delWrite = ngx_http_session_del_write;
+    ac->ev.cleanup = ngx_http_session_cleanup;
+
+    return ac;
+}
+
+
+/* AUTH, SELECT, the scripts or SUBSCRIBE: pipelined before anything else */
+
+
+/*
+ * Called by hiredis whenever a context is freed, whatever the reason:
+ * close the nginx connection (which also closes the socket) and tell
+ * hiredis the descriptor is gone, so that it is not closed twice.
+ */
+
+static void
+ngx_http_session_cleanup(void *privdata)
+{
+    ngx_connection_t         *c = privdata;
+    redisAsyncContext        *ac;
+    ngx_http_session_link_t  *link;
+
+    ac = c->data;
+    link = ac->data;
+
+    ngx_close_connection(c);
+    ac->c.fd = -1;
+
+    if (link->sentinel == ac) {
+        link->sentinel = NULL;
+
+        if (link->ac == NULL) {
+            if (link->connect_timer.timer_set) {
+                ngx_del_timer(&link->connect_timer);
+            }
+
+            ngx_http_session_link_schedule(link);
+        }
+
+        return;
+    }
+
+    if (link->ac != ac) {
+        /* a sentinel query that already handed over */
+        return;
+    }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->recheck.timer_set) {
+        ngx_del_timer(&link->recheck);
+    }
+
+    if (link->resolving
+        && link->resolve_for == NGX_HTTP_SESSION_RESOLVE_RECHECK)
+    {
+        /* the reconnection resolves anew */
+        ngx_resolve_name_done(link->resolving);
+        link->resolving = NULL;
+    }
+
+    link->ac = NULL;
+    link->inflight = 0;
+    link->subscribed = 0;
+
+    if (link->counted) {
+        ngx_http_session_uncount(redis_connections);
+        link->counted = 0;
+    }
+
+    ngx_http_session_link_schedule(link);
+}
+
+
+static ngx_uint_t
+ngx_http_session_event_flags(void)
+{
+    return (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT
+                                                   : NGX_LEVEL_EVENT;
+}
+
+
+static void
+ngx_http_session_add_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (!c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT,
+                          ngx_http_session_event_flags())
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "session redis: adding a read event failed");
+        }
+    }
+}
+
+
+static void
+ngx_http_session_del_read(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT,
+                      ngx_http_session_event_flags());
+    }
+}
+
+
+static void
+ngx_http_session_add_write(void *privdata)
+{
+    ngx_connection_t   *c = privdata;
+    redisAsyncContext  *ac = c->data;
+
+    /*
+     * Commands of a connected link are written once per event loop
+     * iteration, after all of its events: one write() carries every
+     * command the iteration produced, and the replies can be back by the
+     * next iteration, with no epoll_ctl() and no epoll_wait() round for
+     * EPOLLOUT.  Only when hiredis could not write everything (the socket
+     * buffer is full), or while connecting, does the link wait for
+     * EPOLLOUT.
+     */
+
+    if ((ac->c.flags & REDIS_CONNECTED) && !ngx_http_session_writing) {
+        if (!c->write->posted && !c->write->active) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    if (!c->write->active) {
+        if (ngx_add_event(c->write, NGX_WRITE_EVENT,
+                          ngx_http_session_event_flags())
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "session redis: adding a write event failed");
+        }
+    }
+}
+
+
+static void
+ngx_http_session_del_write(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT,
+                      ngx_http_session_event_flags());
+    }
+}
+
+
+/*
+ * hiredis reads at most 16 KB per redisAsyncHandleRead(); with an
+ * edge-triggered epoll a larger burst of replies would stay in the socket
+ * with no new edge to come, so read until the socket is drained.
+ */
+
+static void
+ngx_http_session_read_handler(ngx_event_t *ev)
+{
+    int                       n;
+    ngx_socket_t              fd;
+    ngx_connection_t         *c = ev->data;
+    redisAsyncContext        *ac = c->data;
+    ngx_http_session_link_t  *link = ac->data;
+
+    fd = c->fd;
+
+    for ( ;; ) {
+        redisAsyncHandleRead(ac);
+
+        if (link->ac != ac && link->sentinel != ac) {
+            /* freed inside, c is closed */
+            return;
+        }
+
+        if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_session_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t         *c = ev->data;
+    redisAsyncContext        *ac = c->data;
+    ngx_http_session_link_t  *link = ac->data;
+
+    link->unflushed = 0;
+
+    ngx_http_session_writing = 1;
+
+    redisAsyncHandleWrite(ac);
+
+    ngx_http_session_writing = 0;
+}
+
+
+/*
+ * A long event loop iteration (a burst of requests) would hold its first
+ * commands back until its end while Redis sits idle: when
+ * NGX_HTTP_SESSION_REDIS_BATCH commands are waiting and none is in flight
+ * before them, they are written at once, and Redis works on them while the
+ * worker goes on with the iteration.  Only then: while earlier commands
+ * are in flight Redis is busy anyway, and an extra write() (and an extra
+ * wakeup of Redis) would cost CPU for nothing.  The posted write event
+ * still runs at the end of the iteration and writes the rest.
+ * A write error stays in the context (redisBufferWrite() then fails at
+ * once) until that event's redisAsyncHandleWrite() drops the link as
+ * usual, outside of any request's handler; while the socket is full the
+ * link waits for EPOLLOUT and nothing is written here.
+ */
+
+void
+ngx_http_session_link_flush(ngx_http_session_link_t *link)
+{
+    int                 done;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
+
+    link->unflushed = 0;
+
+    ac = link->ac;
+    c = ac->ev.data;
+
+    if (!(ac->c.flags & REDIS_CONNECTED) || ac->c.err || c->write->active) {
+        return;
+    }
+
+    (void) redisBufferWrite(&ac->c, &done);
+}

@@ -1,0 +1,749 @@
+
+/*
+ * ngx_http_session_module: what every phase uses.
+ *
+ * The request's ctx (get_ctx/find_ctx), the session cookie with the
+ * worker's memo of verified cookies, the session's hash and Redis key,
+ * response headers (add_header, Retry-After, the session cookie with
+ * "Cache-Control: private, no-store") and reading a secret file at
+ * configuration time.  This file calls only down: the core (src/session_*)
+ * and nginx.
+ */
+
+
+#include "ngx_http_session.h"
+
+
+static void ngx_http_session_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen);
+static ngx_int_t ngx_http_session_no_store(ngx_http_request_t *r);
+
+
+/*
+ * Cookies whose MAC verified, per worker.  A browser sends the same cookie
+ * with every request; a hit skips the cookie's decoding, its MAC and the
+ * token hash (two BLAKE2b computations, about 3,000 instructions).  The
+ * table is direct-mapped by the first digits of the cookie's MAC, which the
+ * client chooses: a client can evict entries but never add one, since an
+ * entry is written only after its MAC verified, and a hit needs the whole
+ * cookie, compared in constant time.  Whether the session is valid is
+ * still asked of Redis (or session_cache) on every request.  The table
+ * belongs to the configuration's cycle: a reload, with its new keys,
+ * starts an empty one, and the old one is wiped with its pool.
+ */
+
+#define NGX_HTTP_SESSION_MEMO_BITS   10
+#define NGX_HTTP_SESSION_MEMO_SIZE   (1 << NGX_HTTP_SESSION_MEMO_BITS)
+
+typedef struct {
+    size_t                          len;         /* 0: empty */
+    size_t                          key_index;
+    u_char                          value[SC_COOKIE_MAX];
+    u_char                          token[SC_TOKEN_LEN];
+    u_char                          hash[SC_HASH_HEX_LEN];
+} ngx_http_session_memo_t;
+
+
+static ngx_http_session_memo_t *ngx_http_session_memo_slot(
+    ngx_http_session_main_conf_t *smcf, u_char *val, size_t len);
+static void ngx_http_session_memo_cleanup(void *data);
+
+
+/*
+ * The request's ctx, created on first use.  The request is the unit, not
+ * the location pass: an internal redirect (error_page, try_files,
+ * X-Accel-Redirect) and a named location clear r->ctx, so the ctx is also
+ * kept reachable from its pool cleanup entry (the module's own handler,
+ * whose data is the ctx) and set again from there.  Subrequests share the
+ * main request's pool: an entry counts only for the request it was made
+ * for.  A subrequest whose main request was already checked starts from
+ * that result (same cookie, no second lookup); one whose main request was
+ * not checks for itself.
+ */
+
+ngx_http_session_ctx_t *
+ngx_http_session_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *ctx, *mctx;
+
+    ctx = ngx_http_session_find_ctx(r);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->call.cleanup = 1;
+
+    cln->handler = ngx_http_session_ctx_cleanup;
+    cln->data = ctx;
+
+    if (r != r->main) {
+        mctx = ngx_http_session_find_ctx(r->main);
+
+        if (mctx && mctx->done) {
+            ctx->status = mctx->status;
+            ctx->user = mctx->user;
+            ctx->claims = mctx->claims;
+            ctx->expires = mctx->expires;
+            ctx->created = mctx->created;
+            ctx->key_index = mctx->key_index;
+            ngx_memcpy(ctx->hash, mctx->hash, SC_HASH_HEX_LEN);
+            ngx_memcpy(ctx->current_hash, mctx->current_hash,
+                       SC_HASH_HEX_LEN);
+            ctx->have_hash = mctx->have_hash;
+            ctx->counted = 1;
+            ctx->done = 1;
+        }
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+
+    return ctx;
+}
+
+
+/* the request's ctx if it has one, also after an internal redirect */
+
+ngx_http_session_ctx_t *
+ngx_http_session_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx || !r->internal) {
+        /* r->internal: a subrequest, or r->ctx may have been cleared */
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+
+        if (cln->handler != ngx_http_session_ctx_cleanup) {
+            continue;
+        }
+
+        ctx = cln->data;
+
+        if (ctx->request == r) {
+            ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Walks every Cookie header line and every cookie of our name in it: the
+ * first one whose MAC verifies wins.  A cookie of the same name planted
+ * for a parent domain (cookie tossing) therefore cannot shadow the real
+ * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
+ */
+
+ngx_int_t
+ngx_http_session_find_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
+    ngx_http_session_ctx_t *ctx)
+{
+    u_char                   *p, *last, *name, *val;
+    size_t                    name_len, val_len;
+    ngx_int_t                 rc;
+    ngx_uint_t                tried;
+    ngx_table_elt_t          *h;
+    ngx_http_session_memo_t  *memo;
+#if (nginx_version < 1023000)
+    ngx_uint_t                i;
+    ngx_table_elt_t         **cookies;
+#endif
+
+    tried = 0;
+    ctx->status = NGX_HTTP_SESSION_ST_MISSING;
+
+#if (nginx_version < 1023000)
+    cookies = r->headers_in.cookies.elts;
+
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        h = cookies[i];
+#else
+    for (h = r->headers_in.cookie; h; h = h->next) {
+#endif
+
+        p = h->value.data;
+        last = p + h->value.len;
+
+        while (p < last) {
+
+            while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
+                p++;
+            }
+
+            name = p;
+
+            while (p < last && *p != '=' && *p != ';') {
+                p++;
+            }
+
+            name_len = p - name;
+
+            while (name_len && (name[name_len - 1] == ' '
+                                || name[name_len - 1] == '\t'))
+            {
+                name_len--;
+            }
+
+            if (p == last || *p == ';') {
+                continue;
+            }
+
+            /* *p == '=' */
+
+            p++;
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            val = p;
+
+            /* the value is most of the header: memchr() scans it fastest */
+
+            p = memchr(p, ';', last - p);
+
+            if (p == NULL) {
+                p = last;
+            }
+
+            val_len = p - val;
+
+            while (val_len && (val[val_len - 1] == ' '
+                               || val[val_len - 1] == '\t'))
+            {
+                val_len--;
+            }
+
+            if (name_len != sscf->name.len
+                || ngx_strncmp(name, sscf->name.data, name_len) != 0)
+            {
+                continue;
+            }
+
+            if (tried++ == NGX_HTTP_SESSION_MAX_CANDIDATES) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "session: more than %d \"%V\" cookies, "
+                              "the rest are ignored",
+                              NGX_HTTP_SESSION_MAX_CANDIDATES, &sscf->name);
+                return NGX_DECLINED;
+            }
+
+            ctx->status = NGX_HTTP_SESSION_ST_INVALID;
+
+            memo = ngx_http_session_memo_slot(smcf, val, val_len);
+
+            if (memo && memo->len == val_len
+                && sc_equal(memo->value, val, val_len))
+            {
+                ngx_memcpy(ctx->token, memo->token, SC_TOKEN_LEN);
+                ngx_memcpy(ctx->hash, memo->hash, SC_HASH_HEX_LEN);
+                ctx->key_index = memo->key_index;
+                ctx->have_token = 1;
+                ctx->have_hash = 1;
+                ngx_memcpy(ctx->mac, val + val_len - SC_B64_32_LEN,
+                           SC_B64_32_LEN);
+                return NGX_OK;
+            }
+
+            rc = sc_cookie_decode(smcf->keyring, (char *) val, val_len,
+                                  ctx->token, &ctx->key_index);
+
+            if (rc == SC_OK) {
+                ctx->have_token = 1;
+                ngx_memcpy(ctx->mac, val + val_len - SC_B64_32_LEN,
+                           SC_B64_32_LEN);
+
+                if (memo) {
+                    ngx_memcpy(memo->value, val, val_len);
+                    ngx_memcpy(memo->token, ctx->token, SC_TOKEN_LEN);
+                    ngx_memcpy(memo->hash, ngx_http_session_ctx_hash(ctx),
+                               SC_HASH_HEX_LEN);
+                    memo->key_index = ctx->key_index;
+                    memo->len = val_len;
+                }
+
+                return NGX_OK;
+            }
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session: cookie rejected: %s",
+                           rc == SC_MALFORMED ? "malformed"
+                           : rc == SC_UNKNOWN_KID ? "unknown key id"
+                           : "bad MAC");
+        }
+    }
+
+    if (ctx->status == NGX_HTTP_SESSION_ST_INVALID) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: invalid \"%V\" cookie", &sscf->name);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The memo's slot for a cookie value, or NULL (a value of a length no
+ * cookie has, or no memory for the table).
+ */
+
+static ngx_http_session_memo_t *
+ngx_http_session_memo_slot(ngx_http_session_main_conf_t *smcf, u_char *val,
+    size_t len)
+{
+    u_char              *m;
+    uint32_t             h;
+    ngx_pool_cleanup_t  *cln;
+
+    if (len <= SC_COOKIE_TAIL + 1 || len > SC_COOKIE_MAX) {
+        return NULL;
+    }
+
+    if (smcf->memo == NULL) {
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        smcf->memo = ngx_pcalloc(ngx_cycle->pool,
+                                 NGX_HTTP_SESSION_MEMO_SIZE
+                                 * sizeof(ngx_http_session_memo_t));
+        if (smcf->memo == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_session_memo_cleanup;
+        cln->data = smcf->memo;
+    }
+
+    /* the MAC's first four digits, spread over the table */
+
+    m = val + len - SC_B64_32_LEN;
+    h = (uint32_t) m[0] | (uint32_t) m[1] << 8 | (uint32_t) m[2] << 16
+        | (uint32_t) m[3] << 24;
+
+    return (ngx_http_session_memo_t *) smcf->memo
+           + ((h * 2654435761u) >> (32 - NGX_HTTP_SESSION_MEMO_BITS));
+}
+
+
+static void
+ngx_http_session_memo_cleanup(void *data)
+{
+    ngx_explicit_memzero(data, NGX_HTTP_SESSION_MEMO_SIZE
+                               * sizeof(ngx_http_session_memo_t));
+}
+
+
+/*
+ * The session's hash, the Redis key of its record, derived on first use:
+ * a hit in session_cache brings it along and costs no hashing.
+ */
+
+u_char *
+ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx)
+{
+    if (!ctx->have_hash) {
+        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+        ctx->have_hash = 1;
+    }
+
+    return ctx->hash;
+}
+
+
+u_char *
+ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    u_char *hash)
+{
+    p = ngx_cpymem(p, smcf->session_prefix.data, smcf->session_prefix.len);
+    return ngx_cpymem(p, hash, SC_HASH_HEX_LEN);
+}
+
+
+static void
+ngx_http_session_ctx_cleanup(void *data)
+{
+    ngx_http_session_ctx_t  *ctx = data;
+
+    /* this is the lookup's call's cleanup too (call->cleanup is set) */
+
+    if (ngx_http_session_call_waiting(&ctx->call)) {
+        ngx_http_session_call_cancel(&ctx->call);
+    }
+
+    ngx_explicit_memzero(ctx->token, SC_TOKEN_LEN);
+}
+
+
+/* adds a response header; key and value must outlive the request */
+
+ngx_table_elt_t *
+ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = NULL;
+
+    return h;
+}
+
+
+ngx_int_t
+ngx_http_session_retry_after(ngx_http_request_t *r)
+{
+    static ngx_str_t  key = ngx_string("Retry-After");
+    static ngx_str_t  value = ngx_string("1");
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* "on" or "off" */
+
+ngx_int_t
+ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
+{
+    if (s->len == 2 && ngx_strncmp(s->data, "on", 2) == 0) {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Reads a secret file at configuration time: the key ring, password_file=,
+ * signature secrets, a bot token.  One set of checks and messages for all
+ * of them: a regular file of 1 byte to 64 KB, a warning when group or
+ * others may read it.  The content is NUL-terminated in cf->temp_pool and
+ * wiped when that pool goes, whatever the caller's path; callers wipe what
+ * they copy from it.  label is "" or, e.g., "password " (in messages:
+ * "password file").
+ */
+
+static void
+ngx_http_session_wipe(void *data)
+{
+    ngx_str_t  *s = data;
+
+    ngx_explicit_memzero(s->data, s->len);
+}
+
+
+ngx_int_t
+ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    const char *directive, const char *label, ngx_str_t *out)
+{
+    off_t                size;
+    ssize_t              n;
+    ngx_str_t           *wipe;
+    ngx_file_t           file;
+    const char          *file_label;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    file_label = *label ? "password file " : "";
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot open %s\"%V\"", directive,
+                           file_label, name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot stat %s\"%V\"", directive,
+                           file_label, name);
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" %sfile \"%V\" is not a regular file",
+                           directive, label, name);
+        goto failed;
+    }
+
+    if (fi.st_mode & (S_IRWXG|S_IRWXO)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" %sfile \"%V\" is accessible by group or "
+                           "others (mode 0%d%d%d), it should be 0600",
+                           directive, label, name,
+                           (int) ((fi.st_mode >> 6) & 7),
+                           (int) ((fi.st_mode >> 3) & 7),
+                           (int) (fi.st_mode & 7));
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" %sfile \"%V\" is empty",
+                           directive, label, name);
+        goto failed;
+    }
+
+    if (size > 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" %sfile \"%V\" is too large (at most "
+                           "64 KB)", directive, label, name);
+        goto failed;
+    }
+
+    out->len = (size_t) size;
+    out->data = ngx_pnalloc(cf->temp_pool, out->len + 1);
+    wipe = ngx_palloc(cf->temp_pool, sizeof(ngx_str_t));
+    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
+
+    if (out->data == NULL || wipe == NULL || cln == NULL) {
+        goto failed;
+    }
+
+    *wipe = *out;
+    cln->handler = ngx_http_session_wipe;
+    cln->data = wipe;
+
+    n = ngx_read_file(&file, out->data, out->len, 0);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot read %s\"%V\"", directive,
+                           file_label, name);
+        goto failed;
+    }
+
+    ngx_close_file(file.fd);
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(file.fd);
+    return NGX_ERROR;
+}
+
+
+/* Set-Cookie for a token, signed with the first key of the ring */
+
+ngx_int_t
+ngx_http_session_set_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *token)
+{
+    size_t                         vlen;
+    ngx_int_t                      rc;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         value[SC_COOKIE_MAX];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    vlen = sc_cookie_encode(smcf->keyring, token, (char *) value,
+                            sizeof(value));
+    if (vlen == 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_session_cookie_header(r, sscf, value, vlen);
+
+    ngx_explicit_memzero(value, sizeof(value));
+
+    return rc;
+}
+
+
+/* Set-Cookie that removes the cookie: same name, domain and path */
+
+ngx_int_t
+ngx_http_session_expire_cookie(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf)
+{
+    return ngx_http_session_cookie_header(r, sscf, NULL, 0);
+}
+
+
+/* "name=value" with the configured attributes; value NULL: remove it */
+
+static ngx_int_t
+ngx_http_session_cookie_header(ngx_http_request_t *r,
+    ngx_http_session_srv_conf_t *sscf, u_char *value, size_t vlen)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t         v;
+
+    static ngx_str_t  key = ngx_string("Set-Cookie");
+    static ngx_str_t  samesite[] = {
+        ngx_string("; SameSite=Lax"),
+        ngx_string("; SameSite=Strict"),
+        ngx_string("; SameSite=None")
+    };
+    static ngx_str_t  gone =
+        ngx_string("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+
+    len = sscf->name.len + 1 + vlen
+          + sizeof("; Path=") - 1 + sscf->path.len
+          + sizeof("; Domain=") - 1 + sscf->domain.len
+          + gone.len + NGX_TIME_T_LEN
+          + sizeof("; Secure; HttpOnly") - 1
+          + samesite[sscf->samesite].len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.data = p;
+
+    p = ngx_cpymem(p, sscf->name.data, sscf->name.len);
+    *p++ = '=';
+
+    /* not memcpy(p, NULL, 0): the compiler may then drop the NULL test */
+
+    if (value) {
+        p = ngx_cpymem(p, value, vlen);
+    }
+
+    p = ngx_cpymem(p, "; Path=", sizeof("; Path=") - 1);
+    p = ngx_cpymem(p, sscf->path.data, sscf->path.len);
+
+    if (sscf->domain.len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, sscf->domain.data, sscf->domain.len);
+    }
+
+    if (value == NULL) {
+        p = ngx_cpymem(p, gone.data, gone.len);
+
+    } else if (sscf->max_age != NGX_CONF_UNSET) {
+        p = ngx_sprintf(p, "; Max-Age=%T", sscf->max_age);
+    }
+
+    if (sscf->secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (sscf->httponly) {
+        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
+    }
+
+    p = ngx_cpymem(p, samesite[sscf->samesite].data,
+                   samesite[sscf->samesite].len);
+
+    v.len = p - v.data;
+
+    if (ngx_http_session_add_header(r, &key, &v) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_no_store(r);
+}
+
+
+/*
+ * A response that sets or removes the session cookie must not be stored
+ * by any cache: a shared cache in front of nginx would hand the token to
+ * the next client.  The upstream's own Cache-Control lines are hidden and
+ * "private, no-store" takes their place; it is kept out of
+ * headers_out.cache_control, so that a later "expires" adds its own line
+ * rather than rewriting this one (a cache obeys the strictest).
+ */
+
+static ngx_int_t
+ngx_http_session_no_store(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  key = ngx_string("Cache-Control");
+    static ngx_str_t  value = ngx_string("private, no-store");
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != key.len
+            || ngx_strncasecmp(h[i].key.data, key.data, key.len) != 0)
+        {
+            continue;
+        }
+
+        if (h[i].value.data == value.data) {
+            /* ours already: a second Set-Cookie of this response */
+            return NGX_OK;
+        }
+
+        h[i].hash = 0;
+    }
+
+#if (nginx_version >= 1023000)
+    r->headers_out.cache_control = NULL;
+#else
+    r->headers_out.cache_control.nelts = 0;
+#endif
+
+    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
+}
