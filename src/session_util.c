@@ -1,6 +1,6 @@
 
 /*
- * ngx_http_session_module core: base64, percent-decoding, constant time
+ * ngx_http_session_module core utilities: base64, percent-decoding, constant time
  * comparison, randomness, error messages.  No nginx headers, no
  * allocation, no I/O.
  */
