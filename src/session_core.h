@@ -78,6 +78,10 @@ int sc_error_set(sc_error_t *err, unsigned line, const char *fmt, ...)
 /* must be called once before any other function (wraps sodium_init) */
 int sc_init(void);
 
+/* a key id: 1..SC_KID_MAX of [A-Za-z0-9_-]; 1 or 0 */
+int sc_kid_valid(const char *kid, size_t len);
+
+
 /*
  * Key file: one key per line, "<kid> <base64 secret>", the secret in the
  * standard or URL-safe alphabet, padded or not, at least 32 bytes decoded.
