@@ -1,8 +1,8 @@
 
 /*
- * ngx_http_session_module core utilities: base64, percent-decoding, constant time
- * comparison, randomness, error messages.  No nginx headers, no
- * allocation, no I/O.
+ * ngx_http_session_module core utilities: base64, hex digits, decimals,
+ * percent-decoding, constant time comparison, randomness, error
+ * messages.  No nginx headers, no allocation, no I/O.
  */
 
 
