@@ -506,6 +506,18 @@ ngx_int_t ngx_http_session_csrf_variable(ngx_http_request_t *r,
 /* ngx_http_session_registry.c */
 extern ngx_module_t  ngx_http_session_registry_module;
 
+typedef struct {
+    ngx_http_complex_value_t       *client_address;  /* NULL: remote_addr */
+    ngx_uint_t                      limit;           /* 0: none */
+    ngx_uint_t                      limit_refuse;
+    ngx_flag_t                      live_close;
+    ngx_uint_t                      handler;         /* list or revoke */
+} ngx_http_session_registry_loc_conf_t;
+
+#define NGX_HTTP_SESSION_REG_NONE      0
+#define NGX_HTTP_SESSION_REG_LIST      1
+#define NGX_HTTP_SESSION_REG_REVOKE    2
+
 #define NGX_HTTP_SESSION_REGISTRY_NARGS  6
 
 typedef struct {
@@ -519,8 +531,11 @@ ngx_int_t ngx_http_session_registry_create_args(ngx_http_request_t *r,
     const char **args, size_t *argslen);
 void ngx_http_session_registry_created(ngx_http_request_t *r,
     ngx_int_t reply);
-void ngx_http_session_registry_revoked(u_char *hash, size_t len);
-void ngx_http_session_registry_resync(ngx_http_session_main_conf_t *smcf);
+
+/* ngx_http_session_live.c */
+ngx_int_t ngx_http_session_live_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_session_live_handler(ngx_http_request_t *r);
+void ngx_http_session_live_revoked(u_char *hash, size_t len);
 
 /* ngx_http_session_variables.c */
 ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);

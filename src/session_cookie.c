@@ -87,30 +87,6 @@ sc_hex(const unsigned char *in, size_t len, char *out)
 }
 
 
-static int
-sc_kid_valid(const char *kid, size_t len)
-{
-    size_t  i;
-    char    c;
-
-    if (len == 0 || len > SC_KID_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        c = kid[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 size_t
 sc_cookie_encode(const sc_keyring_t *kr,
     const unsigned char token[SC_TOKEN_LEN], char *out, size_t outlen)

@@ -78,6 +78,10 @@ int sc_error_set(sc_error_t *err, unsigned line, const char *fmt, ...)
 /* must be called once before any other function (wraps sodium_init) */
 int sc_init(void);
 
+/* a key id: 1..SC_KID_MAX of [A-Za-z0-9_-]; 1 or 0 */
+int sc_kid_valid(const char *kid, size_t len);
+
+
 /*
  * Key file: one key per line, "<kid> <base64 secret>", the secret in the
  * standard or URL-safe alphabet, padded or not, at least 32 bytes decoded.
@@ -194,6 +198,15 @@ int sc_claims_parse(const char *in, size_t len, sc_claim_t *claims,
  */
 size_t sc_claims_get(const char *in, size_t len, const char *name,
     size_t name_len, char *out, size_t outlen);
+
+/* a hex digit's value (either case), or -1 */
+int sc_hex_value(unsigned char c);
+
+/*
+ * decimal, no sign, no leading zero, at most INT64_MAX: 1 with *out set,
+ * or 0
+ */
+int sc_dec_parse(const char *p, size_t len, int64_t *out);
 
 /* percent-decodes; returns the length or (size_t) -1 on a bad escape */
 size_t sc_pct_decode(const char *in, size_t len, char *out, size_t outlen);

@@ -38,7 +38,9 @@ sc_is_blank(char c)
 }
 
 
-static int
+/* the rule for a key id, for the key file, cookies and sessionctl */
+
+int
 sc_kid_valid(const char *kid, size_t len)
 {
     size_t  i;

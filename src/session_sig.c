@@ -42,6 +42,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "session_core.h"
 #include "session_sig.h"
 
 
@@ -128,25 +129,6 @@ sc_sig_is_blank(char c)
 }
 
 
-static int
-sc_sig_hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
-}
-
-
 /* exactly 2 * SC_SIG_MAC_LEN hex digits to SC_SIG_MAC_LEN bytes */
 
 static int
@@ -160,8 +142,8 @@ sc_sig_hex_mac(const char *p, size_t len, unsigned char *out)
     }
 
     for (i = 0; i < SC_SIG_MAC_LEN; i++) {
-        hi = sc_sig_hex_value((unsigned char) p[2 * i]);
-        lo = sc_sig_hex_value((unsigned char) p[2 * i + 1]);
+        hi = sc_hex_value((unsigned char) p[2 * i]);
+        lo = sc_hex_value((unsigned char) p[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return 0;
@@ -191,36 +173,11 @@ sc_sig_hex_encode(const unsigned char *in, size_t len, char *out)
 static int
 sc_sig_parse_ts(const char *p, size_t len, int64_t *ts)
 {
-    size_t   i;
-    int64_t  v, d;
-
-    if (len == 0 || len > SC_SIG_TS_DIGITS_MAX) {
+    if (len > SC_SIG_TS_DIGITS_MAX) {
         return 0;
     }
 
-    if (p[0] == '0' && len > 1) {
-        return 0;
-    }
-
-    v = 0;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return 0;
-        }
-
-        d = p[i] - '0';
-
-        if (v > (INT64_MAX - d) / 10) {
-            return 0;
-        }
-
-        v = v * 10 + d;
-    }
-
-    *ts = v;
-
-    return 1;
+    return sc_dec_parse(p, len, ts);
 }
 
 

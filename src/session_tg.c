@@ -46,63 +46,10 @@ typedef struct {
 
 
 static int
-sc_tg_hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
-}
-
-
-static int
 sc_tg_key_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
            || (c >= '0' && c <= '9') || c == '_';
-}
-
-
-/* decimal, no sign, no leading zero, at most INT64_MAX */
-
-static int
-sc_tg_parse_int(const char *p, size_t len, int64_t *out)
-{
-    size_t   i;
-    int64_t  v, d;
-
-    if (len == 0 || (p[0] == '0' && len > 1)) {
-        return 0;
-    }
-
-    v = 0;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return 0;
-        }
-
-        d = p[i] - '0';
-
-        if (v > (INT64_MAX - d) / 10) {
-            return 0;
-        }
-
-        v = v * 10 + d;
-    }
-
-    *out = v;
-
-    return 1;
 }
 
 
@@ -126,8 +73,8 @@ sc_tg_form_decode(const char *in, size_t len, char *out)
                 return (size_t) -1;
             }
 
-            hi = sc_tg_hex_value((unsigned char) in[i + 1]);
-            lo = sc_tg_hex_value((unsigned char) in[i + 2]);
+            hi = sc_hex_value((unsigned char) in[i + 1]);
+            lo = sc_hex_value((unsigned char) in[i + 2]);
 
             if (hi < 0 || lo < 0) {
                 return (size_t) -1;
@@ -361,7 +308,7 @@ sc_tg_parse(sc_tg_t *tg, const char *in, size_t len)
         return sc_tg_fail(tg, "no auth_date in initData");
     }
 
-    if (!sc_tg_parse_int(tg->data + ad->value, ad->value_len,
+    if (!sc_dec_parse(tg->data + ad->value, ad->value_len,
                          &tg->auth_date))
     {
         return sc_tg_fail(tg, "invalid auth_date in initData");
@@ -513,8 +460,8 @@ sc_tg_verify(const sc_tg_t *tg, const char *bot_token, size_t len)
     h = tg->data + f->value;
 
     for (i = 0; i < sizeof(want); i++) {
-        hi = sc_tg_hex_value((unsigned char) h[2 * i]);
-        lo = sc_tg_hex_value((unsigned char) h[2 * i + 1]);
+        hi = sc_hex_value((unsigned char) h[2 * i]);
+        lo = sc_hex_value((unsigned char) h[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return SC_TG_INVALID;
@@ -619,7 +566,7 @@ sc_tg_bot_id(const char *bot_token, size_t len, uint64_t *bot_id)
 
     colon = memchr(bot_token, ':', len);
 
-    if (colon == NULL || !sc_tg_parse_int(bot_token, colon - bot_token, &v)
+    if (colon == NULL || !sc_dec_parse(bot_token, colon - bot_token, &v)
         || v == 0)
     {
         return SC_TG_INVALID;
@@ -791,7 +738,7 @@ sc_tg_json_string(sc_tg_json_t *j, int *is_id)
                 cp = 0;
 
                 for (k = 0; k < 4; k++) {
-                    v = sc_tg_hex_value((unsigned char) j->p[k]);
+                    v = sc_hex_value((unsigned char) j->p[k]);
 
                     if (v < 0) {
                         return 0;
@@ -953,7 +900,7 @@ sc_tg_json_object(sc_tg_json_t *j, unsigned depth, int64_t *id,
                 }
 
                 *id_ok = integer
-                         && sc_tg_parse_int(num, j->p - num, id)
+                         && sc_dec_parse(num, j->p - num, id)
                          && *id > 0;
 
             } else {

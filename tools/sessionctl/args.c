@@ -164,33 +164,6 @@ sctl_check_subject(const char *s)
 
 
 int
-sctl_b64url_only(const char *s, size_t len)
-{
-    size_t  i;
-    char    c;
-
-    for (i = 0; i < len; i++) {
-        c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-int
-sctl_kid_valid(const char *s, size_t len)
-{
-    return len > 0 && len <= SC_KID_MAX && sctl_b64url_only(s, len);
-}
-
-
-int
 sctl_claim_name_valid(const char *s, size_t len)
 {
     size_t  i;

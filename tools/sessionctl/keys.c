@@ -291,7 +291,7 @@ sctl_new_kid(sctl_ctx_t *ctx, const sc_keyring_t *kr, char *kid)
     struct tm  tm;
 
     if (ctx->kid) {
-        if (!sctl_kid_valid(ctx->kid, strlen(ctx->kid))) {
+        if (!sc_kid_valid(ctx->kid, strlen(ctx->kid))) {
             return sctl_usage_error("--kid: \"%s\" is not 1..%d of "
                                     "[A-Za-z0-9_-]", ctx->kid, SC_KID_MAX);
         }
@@ -414,7 +414,7 @@ sctl_cookie_analyze(sctl_ctx_t *ctx, const char *in, sctl_cookie_t *c)
 
     klen = (size_t) (dot - in);
 
-    if (!sctl_kid_valid(in, klen)
+    if (!sc_kid_valid(in, klen)
         || len != klen + 2 + 2 * SC_B64_32_LEN
         || dot[1 + SC_B64_32_LEN] != '.')
     {

@@ -250,8 +250,6 @@ void sctl_json_null(sctl_json_t *j, const char *key);
 
 /* args.c */
 int sctl_check_subject(const char *s);
-int sctl_b64url_only(const char *s, size_t len);
-int sctl_kid_valid(const char *s, size_t len);
 int sctl_claim_name_valid(const char *s, size_t len);
 int sctl_parse_time(const char *s, long *out);
 int sctl_check_redis_addr(sctl_ctx_t *ctx);

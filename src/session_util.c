@@ -1,8 +1,8 @@
 
 /*
- * ngx_http_session_module core: base64, percent-decoding, constant time
- * comparison, randomness, error messages.  No nginx headers, no
- * allocation, no I/O.
+ * ngx_http_session_module core utilities: base64, hex digits, decimals,
+ * percent-decoding, constant time comparison, randomness, error
+ * messages.  No nginx headers, no allocation, no I/O.
  */
 
 
@@ -348,7 +348,7 @@ sc_init(void)
 }
 
 
-static int
+int
 sc_hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9') {
@@ -362,6 +362,38 @@ sc_hex_value(unsigned char c)
     }
 
     return -1;
+}
+
+
+int
+sc_dec_parse(const char *p, size_t len, int64_t *out)
+{
+    size_t   i;
+    int64_t  v, d;
+
+    if (len == 0 || (p[0] == '0' && len > 1)) {
+        return 0;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return 0;
+        }
+
+        d = p[i] - '0';
+
+        if (v > (INT64_MAX - d) / 10) {
+            return 0;
+        }
+
+        v = v * 10 + d;
+    }
+
+    *out = v;
+
+    return 1;
 }
 
 
