@@ -10,7 +10,7 @@
  */
 
 
-#include "ngx_http_session_module.h"
+#include "ngx_http_session.h"
 
 
 /* a request of a live_close location with a session, while it runs */
