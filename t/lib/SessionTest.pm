@@ -143,37 +143,48 @@ sub redis_cli {
 }
 
 # nginx_start(http => "...", main => "...", workers => N, port => P)
-# the http text may use $PORT for the listening port
+# the http text may use $PORT for the listening port.  Also (scripts/bench,
+# scripts/soak): access_log => 'off', connections => worker_connections,
+# modules => [paths] instead of TEST_NGINX_LOAD_MODULES, and wrapper =>
+# [argv]: one process in the foreground (master_process off) under that
+# command, e.g. valgrind --tool=callgrind, a child of ours ($n->{child})
 sub nginx_start {
     my (%o) = @_;
     my $n = {
         port   => $o{port} // free_port(),
         root   => $o{root} // tempdir(CLEANUP => 1),
+        wrapper => $o{wrapper},
+        slow   => $o{wrapper} ? 20 : slow(),
     };
     my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
     my $root = $n->{root};
     # workers may run as an unprivileged user: let them reach their
     # temporary paths under this directory
+    mkdir $root unless -d $root;
     chmod 0755, $root;
     mkdir "$root/$_" for qw(conf logs html);
     my $http = $o{http} // '';
     $http =~ s/\$PORT\b/$n->{port}/g;
     my $modules = join '',
         map { "load_module $_;\n" }
-        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+        $o{modules} ? @{ $o{modules} }
+                    : split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
     my $workers = $o{workers} // 1;
+    my $mode = $o{wrapper} ? "daemon off;\nmaster_process off;"
+                           : "daemon on;\nmaster_process on;";
+    my $access = $o{access_log} // "$root/logs/access.log";
+    my $conns = $o{connections} // 1024;
     open my $fh, '>', "$root/conf/nginx.conf" or die $!;
     print $fh <<"CONF";
 $modules
 worker_processes $workers;
-daemon on;
-master_process on;
+$mode
 error_log $root/logs/error.log ${\($o{log_level} // 'info')};
 ${\NginxReady::log_directive("$root/logs")}pid $root/logs/nginx.pid;
 ${\($o{main} // '')}
-events { worker_connections 1024; accept_mutex off; }
+events { worker_connections $conns; accept_mutex off; }
 http {
-    access_log $root/logs/access.log;
+    access_log $access;
     client_body_temp_path $root/body;
     proxy_temp_path $root/proxy;
     fastcgi_temp_path $root/fastcgi;
@@ -201,6 +212,7 @@ sub slow { valgrind() ? 20 : 1 }
 
 sub nginx_up {
     my ($n) = @_;
+    return nginx_up_wrapped($n) if $n->{wrapper};
     my $cmd = "$n->{binary} -p $n->{root} -c $n->{root}/conf/nginx.conf";
     if (valgrind()) {
         $cmd = "valgrind -q --tool=memcheck --trace-children=yes "
@@ -218,6 +230,26 @@ sub nginx_up {
     nginx_ready($n, $mark);
 }
 
+# one nginx process in the foreground under $n->{wrapper}, our child
+sub nginx_up_wrapped {
+    my ($n) = @_;
+    my $mark = NginxReady::mark("$n->{root}/logs");
+    my $pid = fork // die "fork: $!\n";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', "$n->{root}/logs/wrapper.log" or die $!;
+        open STDERR, '>&', \*STDOUT;
+        exec @{ $n->{wrapper} }, $n->{binary}, '-p', "$n->{root}/",
+             '-c', "$n->{root}/conf/nginx.conf"
+            or die "exec: $!\n";
+    }
+    $n->{child} = $pid;
+    $n->{running} = 1;
+    wait_port($n->{port}, 1, 5 * $n->{slow})
+        or die "nginx did not listen on $n->{port}\n";
+    nginx_ready($n, $mark);
+}
+
 # Every current worker's link to Redis is up (t/lib/NginxReady.pm), after
 # a start, restart or reload; bounded, and only a diagnostic when the bound
 # runs out (the test's own checks then say what fails).
@@ -225,7 +257,9 @@ sub nginx_ready {
     my ($n, $mark) = @_;
     my $err = NginxReady::wait_links(conf => "$n->{root}/conf/nginx.conf",
                                      logdir => "$n->{root}/logs", from => $mark,
-                                     timeout => valgrind() ? 120 : 20);
+                                     pid => $n->{child},
+                                     timeout => ($n->{slow} // slow()) > 1
+                                                ? 120 : 20);
     print STDERR "# $err\n" if $err;
 }
 
@@ -242,15 +276,18 @@ sub nginx_pid {
 sub nginx_stop {
     my ($n) = @_;
     return unless $n->{running};
-    my $pid = nginx_pid($n);
+    my $pid = $n->{child} // nginx_pid($n);
     $n->{running} = 0;
     return unless $pid;
     kill 'QUIT', $pid;
-    for (1 .. 100 * slow()) {
-        return unless kill 0, $pid;
+    for (1 .. 100 * ($n->{slow} // slow())) {
+        # our own child (wrapper) must be reaped, or it stays a zombie
+        return if $n->{child} ? waitpid($pid, WNOHANG) != 0
+                              : !kill 0, $pid;
         sleep 0.05;
     }
     kill 'KILL', $pid;
+    waitpid($pid, 0) if $n->{child};
 }
 
 sub nginx_restart {
