@@ -127,6 +127,7 @@ typedef struct {
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */
     ngx_str_t                       lookup;          /* the HMGET, in RESP */
     size_t                          lookup_hash;     /* the hash's offset */
+    ngx_uint_t                      lookup_fields;   /* 7 with "cre" */
     ngx_str_t                       channel;         /* "<prefix>revoked" */
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;

@@ -227,8 +227,9 @@ ngx_http_session_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_session_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_session_main_conf_t  *smcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -253,14 +254,22 @@ ngx_http_session_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_session_telegram_handler;
 
-    /* session_assertion: the identity header, after every access check */
+    /*
+     * session_assertion: the identity header, after every access check.
+     * Only where it can be configured (it needs session_assertion_keys):
+     * a phase handler runs for every request of every location.
+     */
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if (smcf->assertion_keys) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_session_assertion_handler;
     }
-
-    *h = ngx_http_session_assertion_handler;
 
     /* subrequests and X-Accel-Redirect from a login: see access.c */
 

@@ -223,8 +223,20 @@ ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t
 ngx_http_session_registry_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_session_main_conf_t  *smcf;
+
+    /*
+     * Only where "session_live_close on" appears: a phase handler runs
+     * for every request of every location.
+     */
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if (smcf == NULL || !smcf->live_close) {
+        return NGX_OK;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -54,7 +54,8 @@
  * and "nt" (the new token, sealed under the old one; sc_grace_open) until
  * its grace period ends: nginx then looks the new session up, answers for
  * it, and sets its cookie.  "cre" is the session's auth_time in the
- * identity assertion (session_assertion).
+ * identity assertion (session_assertion), asked for only when
+ * session_assertion_keys is configured (a field less to parse otherwise).
  */
 #define SS_LOOKUP_FIELDS      7     /* sub abs last cl nx nt cre */
 
