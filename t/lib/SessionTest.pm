@@ -147,7 +147,9 @@ sub redis_cli {
 # scripts/soak): access_log => 'off', connections => worker_connections,
 # modules => [paths] instead of TEST_NGINX_LOAD_MODULES, and wrapper =>
 # [argv]: one process in the foreground (master_process off) under that
-# command, e.g. valgrind --tool=callgrind, a child of ours ($n->{child})
+# command, e.g. valgrind --tool=callgrind, a child of ours ($n->{child});
+# ready => 0: no wait for the workers' Redis links (t/lib/NginxReady.pm;
+# a module older than its "redis link up" line would be waited for)
 sub nginx_start {
     my (%o) = @_;
     my $n = {
@@ -155,6 +157,7 @@ sub nginx_start {
         root   => $o{root} // tempdir(CLEANUP => 1),
         wrapper => $o{wrapper},
         slow   => $o{wrapper} ? 20 : slow(),
+        ready  => $o{ready} // 1,
     };
     my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
     my $root = $n->{root};
@@ -255,6 +258,7 @@ sub nginx_up_wrapped {
 # runs out (the test's own checks then say what fails).
 sub nginx_ready {
     my ($n, $mark) = @_;
+    return unless $n->{ready} // 1;
     my $err = NginxReady::wait_links(conf => "$n->{root}/conf/nginx.conf",
                                      logdir => "$n->{root}/logs", from => $mark,
                                      pid => $n->{child},
