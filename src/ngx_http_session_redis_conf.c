@@ -1,14 +1,51 @@
 
 /*
- * ngx_http_session_module: session_redis, its parameters and addresses.
+ * ngx_http_session_module: session_redis, its parameters and addresses,
+ * and the Lua scripts every link loads.  The bottom of the Redis layer:
+ * it calls only the configuration helpers (ngx_http_session_conf.c).
  */
 
 
 #include "ngx_http_session_redis.h"
 
+#include <openssl/sha.h>
+
 
 static ngx_array_t *ngx_http_session_resolve_list(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_array_t *list);
+
+
+/*
+ * The scripts, in NGX_HTTP_SESSION_SCRIPT_* order: loaded on every link
+ * (SCRIPT LOAD) and run by EVALSHA.
+ */
+
+ngx_http_session_script_t  ngx_http_session_scripts[] = {
+    { ngx_string(SS_SCRIPT_TOUCH), "" },
+    { ngx_string(SS_SCRIPT_CREATE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
+    { ngx_string(SS_SCRIPT_REPLAY), "" },
+    { ngx_string(SS_SCRIPT_LIST), "" },
+    { ngx_string(SS_SCRIPT_REVOKE_ID), "" }
+};
+
+
+/* EVALSHA names a script by the SHA1 of its text, as Redis does */
+
+void
+ngx_http_session_scripts_init(void)
+{
+    ngx_uint_t                  i;
+    ngx_http_session_script_t  *s;
+    u_char                      md[SHA_DIGEST_LENGTH];
+
+    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
+        s = &ngx_http_session_scripts[i];
+        SHA1(s->text.data, s->text.len, md);
+        ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
+    }
+}
 
 
 /* session_redis ADDRESS [db=N] ...; */
@@ -251,7 +288,7 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
     ngx_str_t *value, ngx_uint_t n)
 {
     u_char                   *p, *last, *buf;
-    ngx_int_t                 db;
+    ngx_int_t                 db, t;
     ngx_str_t                 s, file, a, content;
     ngx_uint_t                i;
     ngx_http_session_addr_t  *sa;
@@ -367,8 +404,11 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         }
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-            if (db == NGX_ERROR || db > 65535) {
+            if (ngx_http_session_parse_bounded_int(value[i].data + 3,
+                                                   value[i].len - 3, 0, 65535,
+                                                   &db)
+                != NGX_OK)
+            {
                 goto invalid;
             }
 
@@ -402,13 +442,15 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             s.data = value[i].data + 16;
             s.len = value[i].len - 16;
 
-            rc->connect_timeout = ngx_parse_time(&s, 0);
-            if (rc->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rc->connect_timeout == 0
-                || rc->connect_timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
+            if (ngx_http_session_parse_bounded_time(&s, 0, 1,
+                                                NGX_HTTP_SESSION_TIMEOUT_MAX,
+                                                &t)
+                != NGX_OK)
             {
                 goto invalid_timeout;
             }
+
+            rc->connect_timeout = (ngx_msec_t) t;
 
             continue;
         }
@@ -417,12 +459,15 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
 
-            rc->timeout = ngx_parse_time(&s, 0);
-            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0
-                || rc->timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
+            if (ngx_http_session_parse_bounded_time(&s, 0, 1,
+                                                NGX_HTTP_SESSION_TIMEOUT_MAX,
+                                                &t)
+                != NGX_OK)
             {
                 goto invalid_timeout;
             }
+
+            rc->timeout = (ngx_msec_t) t;
 
             continue;
         }
