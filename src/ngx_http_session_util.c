@@ -69,10 +69,20 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
     ngx_pool_cleanup_t      *cln;
     ngx_http_session_ctx_t  *ctx, *mctx;
 
-    ctx = ngx_http_session_find_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     if (ctx) {
         return ctx;
+    }
+
+    if (r->internal) {
+        /* r->ctx may have been cleared: the search of find_ctx() */
+
+        ctx = ngx_http_session_find_ctx(r);
+
+        if (ctx) {
+            return ctx;
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
