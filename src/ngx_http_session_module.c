@@ -10,6 +10,7 @@
 
 
 static ngx_int_t ngx_http_session_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_check_order(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_session_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -220,7 +221,79 @@ ngx_http_session_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_session_check_order(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_session_add_variables(cf);
+}
+
+
+/*
+ * The module order, as "config" sets it (ngx_module_order of the dynamic
+ * module; a static build's HTTP_FILTER modules land in the same place):
+ *
+ *   stock HTTP modules      access, auth_basic, auth_request, proxy ...
+ *   ngx_http_session_module
+ *                           its access handlers are pushed after the
+ *                           stock ones, so they run first in the access
+ *                           phase; its merge sees the response cache
+ *                           settings of proxy, fastcgi ... final
+ *   ngx_http_session_filter_module
+ *                           before the copy filter in the module list, so
+ *                           its body filter is called after the copy
+ *                           filter and sees the login body in memory
+ *   ngx_http_session_registry_module
+ *                           after ngx_http_session_module: its merge reads
+ *                           that module's merged location configuration
+ *   ngx_http_copy_filter_module
+ *
+ * A build that changes it (another config, a packager's patch) fails here,
+ * at nginx -t, instead of misbehaving.  Positions in cycle->modules count,
+ * not module->index, which is only a unique number.
+ */
+
+static ngx_int_t
+ngx_http_session_check_order(ngx_conf_t *cf)
+{
+    ngx_uint_t     i, n, pos[4];
+    ngx_module_t  *m;
+
+    static char   *order[] = {
+        "ngx_http_session_module",
+        "ngx_http_session_filter_module",
+        "ngx_http_session_registry_module",
+        "ngx_http_copy_filter_module"
+    };
+
+    for (n = 0; n < 4; n++) {
+        pos[n] = NGX_CONF_UNSET_UINT;
+    }
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        for (n = 0; n < 4; n++) {
+            if (ngx_strcmp(m->name, order[n]) == 0) {
+                pos[n] = i;
+            }
+        }
+    }
+
+    for (n = 1; n < 4; n++) {
+        if (pos[n - 1] == NGX_CONF_UNSET_UINT || pos[n] == NGX_CONF_UNSET_UINT
+            || pos[n - 1] > pos[n])
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "session: this build has the module order "
+                               "wrong: \"%s\" must come after \"%s\" "
+                               "(see the module's \"config\")",
+                               order[n], order[n - 1]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
