@@ -288,4 +288,18 @@ cli('DEL', sk((grep { length } split /\n/,
 like($out, qr/"sessions":\[\],"pruned":1/, 'list prunes a gone far member')
     or diag $out;
 
+# --db applies to the source (a cluster has database 0 only)
+{
+    my ($ck3) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                           "127.0.0.1:$r->{port}", '--db', 3, '--prefix',
+                           'tk:', 'create', 'erin');
+    ($out, $rc) = sessionctl('--prefix', 'tk:', '--db', 3, '--json',
+                             'migrate', '--from', "127.0.0.1:$r->{port}",
+                             '--to', "cluster=$seeds");
+    is($rc, 0, 'migrate --db 3') or diag $out;
+    like($out, qr/"sessions":1,"copied":1,/, 'the session of database 3');
+    (undef, $rc) = ctl('show', $ck3);
+    is($rc, 0, 'found on the cluster');
+}
+
 done_testing();

@@ -117,6 +117,21 @@ sctl_cmd_migrate(sctl_ctx_t *ctx)
         goto done;
     }
 
+    /* a Redis without cluster support answers an error: said at once */
+
+    argv[0] = "CLUSTER";
+    argvlen[0] = 7;
+    argv[1] = "INFO";
+    argvlen[1] = 4;
+
+    r = sctl_redis_command(ctx, 2, argv, argvlen);
+    if (r == NULL) {
+        rc = SCTL_RUNTIME;
+        goto done;
+    }
+
+    freeReplyObject(r);
+
     /* the prefix with SCAN's glob characters escaped, then "*" */
 
     for (i = 0, n = 0; i < ctx->prefix_len; i++) {
