@@ -168,6 +168,23 @@ unlike(join('', map { ev($_, [$ix], 'tk:', $t, 'x') }
                 qw(SS_CLUSTER_SCRIPT_REVOKE_ID SS_CLUSTER_SCRIPT_LIST)),
        qr/CROSSSLOT|non local|ERR/, 'no cross-slot error');
 
+# --- sessionctl revoke --id on the cluster (a session created there) ------
+
+{
+    my ($j, $rc) = ctl('--json', 'create', 'frank');
+    my ($id) = $j =~ /"id":"([0-9a-f]{16})"/;
+    my ($cookie) = $j =~ /"cookie":"([^"]+)"/;
+    my ($o) = ctl('--json', 'list', 'frank');
+    like($o, qr/"id":"$id","via":"sessionctl"/,
+         'create on the cluster stores the metadata');
+    ($o, $rc) = ctl('revoke', 'frank', '--id', $id);
+    is($rc, 0, 'revoke --id on the cluster') or diag $o;
+    (undef, $rc) = ctl('show', $cookie);
+    is($rc, 3, 'the session is gone');
+    (undef, $rc) = ctl('revoke', 'frank', '--id', $id);
+    is($rc, 3, 'revoke --id again: not found');
+}
+
 # --- sessionctl migrate ---------------------------------------------------
 
 my $r = redis_start();
