@@ -6,8 +6,6 @@
 
 #include "ngx_http_session.h"
 
-#include <openssl/sha.h>
-
 
 static ngx_int_t ngx_http_session_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_check_order(ngx_conf_t *cf);
@@ -201,17 +199,6 @@ ngx_module_t  ngx_http_session_module = {
 };
 
 
-ngx_http_session_script_t  ngx_http_session_scripts[] = {
-    { ngx_string(SS_SCRIPT_TOUCH), "" },
-    { ngx_string(SS_SCRIPT_CREATE), "" },
-    { ngx_string(SS_SCRIPT_REVOKE), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
-    { ngx_string(SS_SCRIPT_REPLAY), "" },
-    { ngx_string(SS_SCRIPT_LIST), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ID), "" }
-};
-
-
 static ngx_int_t
 ngx_http_session_preconfiguration(ngx_conf_t *cf)
 {
@@ -375,18 +362,9 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_session_main_conf_t  *smcf = conf;
 
-    u_char                     *p;
-    ngx_uint_t                  i;
-    ngx_http_session_script_t  *s;
-    u_char                      md[SHA_DIGEST_LENGTH];
+    u_char  *p;
 
-    /* EVALSHA names a script by the SHA1 of its text, as Redis does */
-
-    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
-        s = &ngx_http_session_scripts[i];
-        SHA1(s->text.data, s->text.len, md);
-        ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
-    }
+    ngx_http_session_scripts_init();
 
     if (smcf->redis) {
         /* names: resolved now, or by http{}'s resolver in the worker */
