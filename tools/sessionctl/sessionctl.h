@@ -4,7 +4,8 @@
  * main.c (main), args.c (the command table, options and their checks),
  * output.c (errors, text and the JSON writer), keys.c (key files and
  * cookies), redis.c (the connection and its helpers), commands.c (one
- * function per command).
+ * function per command), cluster.c (what reaches past a subject's slot on
+ * a Redis Cluster), migrate.c (the migrate command).
  */
 
 #ifndef _SESSIONCTL_H_INCLUDED_
