@@ -305,6 +305,46 @@ cli('DEL', sk((grep { length } split /\n/,
 like($out, qr/"sessions":\[\],"pruned":1/, 'list prunes a gone far member')
     or diag $out;
 
+# resumable: --cursor goes on from a SCAN cursor; a run that stops names it
+{
+    redis_cli($r, "EVAL", q{
+        for i = 1, 1200 do
+          local h = string.format("%064x", i)
+          redis.call("HSET", "tm:s:" .. h, "sub", "u" .. (i % 7), "last",
+                     "1", "abs", ARGV[1])
+          redis.call("EXPIRE", "tm:s:" .. h, 3600)
+        end
+        return 1
+    }, 0, $now + 3600);
+    my $scan = redis_cli($r, 'SCAN', 0, 'MATCH', 'tm:*', 'COUNT', 500);
+    my ($cur) = split /\n/, $scan;
+    ok($cur > 0, "a SCAN cursor after the first batch ($cur)");
+    my @m = (migrate => '--from', "127.0.0.1:$r->{port}", '--to',
+             "cluster=$seeds");
+    ($out, $rc) = sessionctl('--prefix', 'tm:', '--json', @m, '--cursor',
+                             $cur);
+    is($rc, 0, 'migrate --cursor') or diag $out;
+    my ($done1) = $out =~ /"copied":(\d+)/;
+    ok($done1 > 0 && $done1 < 1200,
+       "from the cursor on: $done1 of 1200 sessions");
+    ($out, $rc) = sessionctl('--prefix', 'tm:', '--json', @m);
+    my ($done2) = $out =~ /"copied":(\d+)/;
+    is($done1 + $done2, 1200, 'then from the start: the rest, the others '
+       . 'already there');
+
+    redis_cli($r, 'SET', 'tm:s:' . ('e' x 64), 'not a hash');
+    ($out, $rc) = sessionctl('--prefix', 'tm:', @m, '--cursor', 0);
+    is($rc, 2, 'a run that fails exits 2');
+    my $bin = $ENV{TEST_NGINX_SESSIONCTL}
+              || "$FindBin::Bin/../build/sessionctl";
+    like(`$bin --prefix tm: @m 2>&1 >/dev/null`,
+         qr/WRONGTYPE.*\n.*migrate stopped at SCAN cursor \d+: run it again with --cursor \d+ to go on/,
+         'and names the cursor to go on from');
+    (undef, $rc) = sessionctl('migrate', '--from', "127.0.0.1:$r->{port}",
+                              '--to', "cluster=$seeds", '--cursor', 'x1');
+    is($rc, 1, '--cursor must be a number');
+}
+
 # --db applies to the source (a cluster has database 0 only)
 {
     my ($ck3) = sessionctl('--keys', "$keys/ring1.keys", '--redis',

@@ -79,8 +79,9 @@ static const sctl_command_t  sctl_commands[] = {
       "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
 
     { "migrate", sctl_cmd_migrate, 0, 0,
-      SCTL_OPT_FROM | SCTL_OPT_TO | SCTL_OPT_DRY_RUN,
-      "migrate --from HOST:PORT --to cluster=HOST:PORT[,...] [--dry-run]",
+      SCTL_OPT_FROM | SCTL_OPT_TO | SCTL_OPT_DRY_RUN | SCTL_OPT_CURSOR,
+      "migrate --from HOST:PORT --to cluster=HOST:PORT[,...] [--dry-run]\n"
+      "        [--cursor N]",
       "Copies the sessions of a single Redis (--from; --db applies to it)\n"
       "into a Redis Cluster (--to) without logging anyone out: each\n"
       "<prefix>s:<hash> becomes <prefix>s:{<hash[0..3]>}<hash> with its\n"
@@ -90,7 +91,9 @@ static const sctl_command_t  sctl_commands[] = {
       "run it again to copy what changed: a second run over the same data\n"
       "changes nothing.  --user, --password-file and --prefix apply to\n"
       "both sides.  Prints the counts (--json: an object); --dry-run\n"
-      "writes nothing and counts what would be copied.\n" },
+      "writes nothing and counts what would be copied.  A run that\n"
+      "stops names the SCAN cursor it reached: --cursor N goes on from\n"
+      "there.\n" },
     { "inspect", sctl_cmd_inspect, 1, 1, 0,
       "inspect COOKIE",
       "Decodes COOKIE offline, without Redis: key id, public id, record\n"
@@ -119,6 +122,7 @@ static const sctl_option_t  sctl_options[] = {
     { "--from",          SCTL_OPT_FROM,     1 },
     { "--to",            SCTL_OPT_TO,       1 },
     { "--dry-run",       SCTL_OPT_DRY_RUN,  0 },
+    { "--cursor",        SCTL_OPT_CURSOR,   1 },
     { NULL, 0, 0 }
 };
 
@@ -140,6 +144,7 @@ static const char  sctl_usage[] =
     "  assertion-rotate FILE [--kid KID]\n"
     "  inspect COOKIE\n"
     "  migrate --from HOST:PORT --to cluster=HOST:PORT[,...] [--dry-run]\n"
+    "          [--cursor N]\n"
     "\n"
     "Global options:\n"
     "  --keys FILE           key file, \"<kid> <base64 secret>\" lines\n"
@@ -534,6 +539,17 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
 
     case SCTL_OPT_FROM:
         ctx->from = val;
+        break;
+
+    case SCTL_OPT_CURSOR:
+        if (val[0] == '\0' || strlen(val) > 20
+            || strspn(val, "0123456789") != strlen(val))
+        {
+            return sctl_usage_error("--cursor: \"%s\" is not a SCAN cursor",
+                                    val);
+        }
+
+        ctx->cursor = val;
         break;
 
     case SCTL_OPT_TO:

@@ -82,7 +82,8 @@ int
 sctl_cmd_migrate(sctl_ctx_t *ctx)
 {
     int                    rc;
-    char                   cursor[32], pattern[2 * SCTL_PREFIX_MAX + 2];
+    char                   cursor[32], prev[32];
+    char                   pattern[2 * SCTL_PREFIX_MAX + 2];
     size_t                 i, n;
     sctl_json_t            j;
     redisReply            *r;
@@ -92,6 +93,7 @@ sctl_cmd_migrate(sctl_ctx_t *ctx)
     sctl_migrate_stats_t   st;
 
     memset(&st, 0, sizeof(sctl_migrate_stats_t));
+    prev[0] = '\0';
 
     /* the source: the same credentials, prefix and --db */
 
@@ -145,9 +147,11 @@ sctl_cmd_migrate(sctl_ctx_t *ctx)
     pattern[n++] = '*';
     pattern[n] = '\0';
 
-    strcpy(cursor, "0");
+    strcpy(cursor, ctx->cursor ? ctx->cursor : "0");
 
     do {
+        strcpy(prev, cursor);
+
         argv[0] = "SCAN";
         argvlen[0] = 4;
         argv[1] = cursor;
@@ -186,8 +190,6 @@ sctl_cmd_migrate(sctl_ctx_t *ctx)
         freeReplyObject(r);
 
         if (rc != SCTL_OK) {
-            /* what was copied stays; a new run skips it */
-            sctl_error("migrate stopped: run it again to go on");
             goto done;
         }
 
@@ -221,6 +223,12 @@ sctl_cmd_migrate(sctl_ctx_t *ctx)
     rc = SCTL_OK;
 
 done:
+
+    if (rc != SCTL_OK && prev[0]) {
+        /* what was copied stays; a new run skips it */
+        sctl_error("migrate stopped at SCAN cursor %s: run it again with "
+                   "--cursor %s to go on", prev, prev);
+    }
 
     if (src.redis) {
         redisFree(src.redis);

@@ -81,6 +81,7 @@
 #define SCTL_OPT_FROM         0x2000
 #define SCTL_OPT_TO           0x4000
 #define SCTL_OPT_DRY_RUN      0x8000
+#define SCTL_OPT_CURSOR       0x10000
 
 /* cookie status besides the SC_* codes: no key ring to check the MAC */
 #define SCTL_UNCHECKED        1
@@ -220,6 +221,7 @@ struct sctl_ctx_s {
     const char            *kid;
     const char            *id;
     const char            *from;            /* migrate --from */
+    const char            *cursor;          /* migrate --cursor */
 
     char                   host[INET6_ADDRSTRLEN];
     int                    port;
