@@ -53,6 +53,17 @@ sub tag_of {
     return substr($h // '', 0, 4);
 }
 
+# the tag of a subject's index key on the cluster, if it exists
+sub tag_of_idx {
+    my ($s) = @_;
+    for my $m (cluster_masters($c)) {
+        for (split /\n/, cluster_cli($m, '--scan', '--pattern', "tk:u:*}$s")) {
+            return $1 if /\{(....)\}/;
+        }
+    }
+    return '';
+}
+
 sub sk { "tk:s:{" . substr($_[0], 0, 4) . "}$_[0]" }
 
 # a 64-digit id of tag t
@@ -264,6 +275,11 @@ for my $u (qw(bob carol dave)) {
     is($rc, 0, "show finds $u\'s migrated session") or diag $out;
     like($out, qr/subject:\s+\Q$u\E/, "show: $u");
 }
+($out) = ctl('--json', 'show', $ck{dave}[0]);
+my ($dref) = $out =~ /"ref":"([0-9a-f]{16})"/;
+my ($dl) = ctl('--json', 'list', 'dave');
+like($dl, qr/"ref":"$dref"/, 'show of a migrated session: its ref is the '
+     . 'one list shows') or diag "$out\n$dl";
 ($out, $rc) = ctl('--json', 'list', 'bob');
 is($rc, 0, 'list bob');
 is(scalar(() = $out =~ /"ref"/g), 2, 'list: both migrated sessions')
@@ -295,6 +311,8 @@ is(scalar(() = $out =~ /"ref"/g), 2, 'list: the migrated and the new one');
 is($rc, 0, 'revoke-all');
 is($out, '2', 'revoke-all ended the migrated and the new session');
 (undef, $rc) = ctl('show', $_), is($rc, 3, 'ended') for $ck{bob}[0], $nb;
+is(cli('SCARD', 'tk:u:{' . tag_of_idx('bob') . '}bob'), '0',
+   'revoke-all emptied the index, migrated members included');
 ($out) = ctl('list', 'bob');
 is($out, '', 'list after revoke-all: nothing');
 

@@ -359,6 +359,11 @@ sctl_cmd_show(sctl_ctx_t *ctx)
                 sodium_memzero(&c, sizeof(sctl_cookie_t));
                 return SCTL_RUNTIME;
             }
+
+            if (r->type != REDIS_REPLY_INTEGER) {
+                /* found there: its ref is that hash */
+                memcpy(c.hash, c.legacy, SC_HASH_HEX_LEN);
+            }
         }
 
         if (r->type != REDIS_REPLY_INTEGER
@@ -881,8 +886,13 @@ sctl_cmd_revoke_all(sctl_ctx_t *ctx)
             count += n;
         }
 
-        if (n == 0) {
-            /* a stale or foreign entry: the script removed nothing */
+        if (n == 0 || ctx->cluster_seeds) {
+            /*
+             * a stale or foreign entry: the script removed nothing; on a
+             * cluster, a migrated record's chain cannot reach its
+             * subject's index on another slot (session_store.h): the
+             * entry goes here
+             */
             argv[0] = "SREM";
             argvlen[0] = 4;
             argv[2] = e->str;
