@@ -51,16 +51,8 @@ static void ngx_http_session_sentinel_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_session_sentinel_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
-
-
-ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
-
-
-/* session_cache and the live connections of ngx_http_session_registry.c */
-#define NGX_HTTP_SESSION_REVOKED_MAX  4
-
-static ngx_http_session_revoked_pt
-    ngx_http_session_redis_revoked[NGX_HTTP_SESSION_REVOKED_MAX];
+static void ngx_http_session_link_closed(ngx_http_session_link_t *link,
+    redisAsyncContext *ac);
 
 
 ngx_int_t
@@ -73,6 +65,9 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
 
     w->smcf = smcf;
     w->log = cycle->log;
+    w->outage = ngx_http_session_link_outage;
+    w->garbage = ngx_http_session_link_garbage;
+    w->closed = ngx_http_session_link_closed;
 
     ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
     ngx_http_session_link_connect(&w->cmd);
@@ -244,40 +239,6 @@ ngx_http_session_link_garbage(ngx_http_session_link_t *link, const char *why)
     ngx_http_session_link_outage(link, why);
 
     link->backoff = NGX_HTTP_SESSION_BACKOFF_MAX;
-}
-
-
-/* linked into the parent only once complete, as hiredis's own do */
-
-/* who hears the revocation channel (session_cache) */
-
-void
-ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i] == NULL
-            || ngx_http_session_redis_revoked[i] == handler)
-        {
-            ngx_http_session_redis_revoked[i] = handler;
-            return;
-        }
-    }
-}
-
-
-static void
-ngx_http_session_redis_revoke(ngx_http_session_main_conf_t *smcf,
-    u_char *hash)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i]) {
-            ngx_http_session_redis_revoked[i](smcf, hash);
-        }
-    }
 }
 
 
@@ -909,7 +870,7 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         }
 
         /* messages may have been missed while unsubscribed */
-        ngx_http_session_redis_revoke(w->smcf, NULL);
+        ngx_http_session_channel_revoked(w->smcf, NULL);
 
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
@@ -920,8 +881,8 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         && rr->element[2]->type == REDIS_REPLY_STRING
         && rr->element[2]->len == SC_HASH_HEX_LEN)
     {
-        ngx_http_session_redis_revoke(w->smcf,
-                                      (u_char *) rr->element[2]->str);
+        ngx_http_session_channel_revoked(w->smcf,
+                                         (u_char *) rr->element[2]->str);
     }
 }
 
@@ -1077,6 +1038,63 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     redisAsyncFree(ac);
 
     ngx_http_session_link_target(link, &sa, NGX_HTTP_SESSION_RESOLVE_SERVER);
+}
+
+
+/*
+ * A hiredis context of the link is gone (its connection closed by the
+ * event glue): the link forgets it and schedules the reconnection.
+ */
+
+static void
+ngx_http_session_link_closed(ngx_http_session_link_t *link,
+    redisAsyncContext *ac)
+{
+    if (link->sentinel == ac) {
+        link->sentinel = NULL;
+
+        if (link->ac == NULL) {
+            if (link->connect_timer.timer_set) {
+                ngx_del_timer(&link->connect_timer);
+            }
+
+            ngx_http_session_link_schedule(link);
+        }
+
+        return;
+    }
+
+    if (link->ac != ac) {
+        /* a sentinel query that already handed over */
+        return;
+    }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->recheck.timer_set) {
+        ngx_del_timer(&link->recheck);
+    }
+
+    if (link->resolving
+        && link->resolve_for == NGX_HTTP_SESSION_RESOLVE_RECHECK)
+    {
+        /* the reconnection resolves anew */
+        ngx_resolve_name_done(link->resolving);
+        link->resolving = NULL;
+    }
+
+    link->ac = NULL;
+    link->inflight = 0;
+    link->subscribed = 0;
+
+    if (link->counted) {
+        ngx_http_session_uncount(redis_connections);
+        link->counted = 0;
+    }
+
+    ngx_http_session_link_schedule(link);
 }
 
 

@@ -110,6 +110,12 @@ struct ngx_http_session_reply_s {
 };
 
 
+typedef void (*ngx_http_session_link_event_pt)(
+    ngx_http_session_link_t *link, const char *why);
+typedef void (*ngx_http_session_link_closed_pt)(
+    ngx_http_session_link_t *link, redisAsyncContext *ac);
+
+
 typedef struct {
     ngx_http_session_main_conf_t      *smcf;
     ngx_log_t                         *log;
@@ -123,9 +129,19 @@ typedef struct {
 
     ngx_http_session_reply_t          *free_replies;
     ngx_uint_t                         nfree_replies;
+
+    /*
+     * The link layer's (_redis.c) answers to what happens below it, set
+     * by ngx_http_session_redis_init_process(): the event glue and the
+     * reply functions call up through these, never by name.
+     */
+    ngx_http_session_link_event_pt     outage;
+    ngx_http_session_link_event_pt     garbage;
+    ngx_http_session_link_closed_pt    closed;
 } ngx_http_session_redis_worker_t;
 
 
+/* ngx_http_session_redis_reply.c, the bottom of the layer */
 extern ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
 extern redisReplyObjectFunctions        ngx_http_session_reply_functions;
 
@@ -140,6 +156,10 @@ void ngx_http_session_load_scripts(redisAsyncContext *ac);
 void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
 
 ngx_int_t ngx_http_session_is_literal(u_char *host, size_t len);
+
+/* ngx_http_session_redis_channel.c */
+void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
+    u_char *hash);
 
 /* ngx_http_session_redis_event.c */
 redisAsyncContext *ngx_http_session_attach(ngx_http_session_link_t *link,
