@@ -174,6 +174,24 @@ is(cli('EXISTS', sk($f2)), '1', 'still there');
 is(ev('SS_CLUSTER_SCRIPT_REVOKE', [sk($f2)], 'tk:', substr($f2, 0, 4), $f2,
       'beefbeefbeefbeef'), '1', 'revoke with its public id: ended');
 
+# EVALSHA, as the module sends it once the script is loaded on the masters
+{
+    my $sha;
+    for my $m (cluster_masters($c)) {
+        my $q = $S{SS_CLUSTER_SCRIPT_CREATE};
+        $q =~ s/'/'\\''/g;
+        $sha = `redis-cli -p $m SCRIPT LOAD '$q'`;
+        chomp $sha;
+    }
+    like($sha, qr/^[0-9a-f]{40}$/, 'SCRIPT LOAD on every master');
+    my $e1 = id($t);
+    is(cli('EVALSHA', $sha, 2, sk($e1), $ix, 'alice', $now, $now + 3600,
+           600, '', $e1, 'tk:', '', '', '', substr($e1, -16), '', '', 'login',
+           0, 'evict'),
+       "1\n0", 'EVALSHA of the cluster create, keys on their slot');
+    is(cli('HGET', sk($e1), 'via'), 'login', 'written');
+}
+
 # nothing above was refused by the cluster
 unlike(join('', map { ev($_, [$ix], 'tk:', $t, 'x') }
                 qw(SS_CLUSTER_SCRIPT_REVOKE_ID SS_CLUSTER_SCRIPT_LIST)),
@@ -302,6 +320,39 @@ is($rc, 3, 'revoke --id of another subject\'s session: not found');
 is($rc, 0, 'revoke COOKIE of a migrated session') or diag $out;
 (undef, $rc) = ctl('show', $ck{carol}[0]);
 is($rc, 3, 'gone');
+
+# a renewal chain made at the source, migrated: revoking the old cookie
+# on the cluster follows the chain to the live session on another slot
+{
+    my @s1 = ('--keys', "$keys/ring1.keys", '--redis',
+              "127.0.0.1:$r->{port}", '--prefix', 'tg:');
+    my @c1 = ('--keys', "$keys/ring1.keys", '--redis', "cluster=$seeds",
+              '--prefix', 'tg:');
+    my ($jo) = sessionctl(@s1, '--json', 'create', 'gina');
+    my ($jn) = sessionctl(@s1, '--json', 'create', 'gina');
+    my ($old) = $jo =~ /"cookie":"([^"]+)"/;
+    my ($new) = $jn =~ /"cookie":"([^"]+)"/;
+    my @h = split /\n/, redis_cli($r, 'SMEMBERS', 'tg:u:gina');
+    my ($ho) = grep { redis_cli($r, 'HGET', "tg:s:$_", 'pid')
+                      eq ($jo =~ /"id":"(\w+)"/)[0] } @h;
+    my ($hn) = grep { $_ ne $ho } @h;
+    # what SS_SCRIPT_CREATE's renewal leaves: nx/nt on the old record,
+    # the old hash out of the index
+    redis_cli($r, 'HSET', "tg:s:$ho", 'nx', $hn, 'nt', 'sealed');
+    redis_cli($r, 'SREM', 'tg:u:gina', $ho);
+    ($out) = sessionctl('--prefix', 'tg:', '--json', 'migrate', '--from',
+                        "127.0.0.1:$r->{port}", '--to', "cluster=$seeds");
+    like($out, qr/"copied":2,.*"renewed":1,/, 'migrated: the renewed '
+         . 'record is copied, not indexed') or diag $out;
+    isnt(substr($ho, 0, 4), substr($hn, 0, 4),
+         'the two records are on different tags');
+    ($out, $rc) = sessionctl(@c1, 'revoke', $old);
+    is($rc, 0, 'revoke of the old cookie ends the live session') or diag $out;
+    (undef, $rc) = sessionctl(@c1, 'show', $new);
+    is($rc, 3, 'the live session on the other slot is gone');
+    is(cli('EXISTS', 'tg:s:{' . substr($ho, 0, 4) . "}$ho"), '0',
+       'and the old record');
+}
 
 # a new session of bob on the cluster next to the migrated one
 my ($nb) = ctl('create', 'bob');
