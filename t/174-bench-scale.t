@@ -44,6 +44,19 @@ like($out, qr/ttl:\s+86\d\d\d/, 'its TTL');
 is(redis_cli($r, 'SMEMBERS', 'bs:u:user7') =~ /^[0-9a-f]{64}$/ ? 1 : 0, 1,
    'indexed');
 
+# claims padded to a size
+is(system("BENCH_SEED_CLAIM_BYTES=500 $seed $keys 3 bp: $tmp/c3 > $tmp/r3"),
+   0, 'seed with 500-byte claims');
+`redis-cli -p $r->{port} --pipe < $tmp/r3`;
+my ($ph) = split /\n/, redis_cli($r, 'SMEMBERS', 'bp:u:user1');
+is(length(redis_cli($r, 'HGET', "bp:s:$ph", 'cl')), 500,
+   'the claims are 500 bytes');
+open $fh, '<', "$tmp/c3" or die;
+my @c3 = map { chomp; $_ } <$fh>;
+($out, $rc) = sessionctl('--keys', $keys, '--redis', "127.0.0.1:$r->{port}",
+                         '--prefix', 'bp:', '--json', 'show', $c3[1]);
+like($out, qr/"pad":"x{400,}"/, 'and valid claims (a "pad" claim)');
+
 # --- cluster layout ---
 my $cl = cluster_start(masters => 3, replicas => 0);
 my @m = cluster_masters($cl);
@@ -83,11 +96,14 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     done_testing();
     exit 0;
 }
-$out = `$root/scripts/bench-scale --sessions 300 --duration 1 --rounds 1 2>&1`;
+$out = `$root/scripts/bench-scale --sessions 300 --duration 1 --rounds 1 --ring 3 2>&1`;
 is($? >> 8, 0, 'scripts/bench-scale runs') or diag $out;
 like($out, qr/^\| 300 \| \d+ \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \/ [\d.]+ \/ [\d.]+ \| \d+ \| [\d.]+ \|$/m,
      'its table: req/s of the three cases, ratios, p99, memory, CPU')
     or diag $out;
-unlike($out, qr/WARNING/, 'every module request answered 2xx');
+unlike($out, qr/WARNING/, 'every module request answered 2xx (cookies '
+       . 'signed by the oldest key of a ring of 3)');
+like($out, qr/key ring of 3 \(cookies signed by its last key\)/,
+     'the conditions are printed with the table');
 
 done_testing();

@@ -11,6 +11,8 @@
  * Redis protocol for "redis-cli --pipe": on stdout, or, with SLOTMAP (a
  * file of "START END PORT" lines, from CLUSTER SLOTS), in OUTDIR/PORT for
  * the master of each key's slot.  Subjects are user0 .. user<N-1>.
+ * BENCH_SEED_CLAIM_BYTES=B (environment) pads the claims with a "pad"
+ * claim to about B bytes (at most SC_CLAIMS_BYTES).
  * A benchmark tool: the cookies it writes are live credentials of the
  * benchmark's Redis only.
  */
@@ -140,7 +142,10 @@ main(int argc, char **argv)
     long            n, k;
     char           *buf;
     char            hash[SC_HASH_HEX_LEN], pid[SC_PUBLIC_ID_LEN];
-    char            sub[32], cl[256], cookie[SC_COOKIE_MAX + 1];
+    char            sub[32], cookie[SC_COOKIE_MAX + 1];
+    static char     cl[SC_CLAIMS_BYTES + 1];
+    long            pad;
+    const char     *e;
     char            now_s[24], abs_s[24], ttl_s[24];
     char            skey[SS_PREFIX_MAX + 80], ukey[SS_PREFIX_MAX + 80];
     size_t          len, plen, clen, slen, alen[20];
@@ -203,6 +208,15 @@ main(int argc, char **argv)
 
     cluster = argc == 7;
 
+    e = getenv("BENCH_SEED_CLAIM_BYTES");
+    pad = e ? atol(e) : 0;
+
+    if (pad < 0 || pad > SC_CLAIMS_BYTES) {
+        fprintf(stderr, "bench_seed: BENCH_SEED_CLAIM_BYTES: 0..%d\n",
+                SC_CLAIMS_BYTES);
+        return 1;
+    }
+
     if (cluster && bs_load_map(argv[5], argv[6]) != 0) {
         return 1;
     }
@@ -219,6 +233,12 @@ main(int argc, char **argv)
         clen = (size_t) snprintf(cl, sizeof(cl),
                                  "role=member; name=User%%20%ld; "
                                  "email=user%ld%%40example.com", k, k);
+
+        if (pad > (long) clen + 6) {
+            memcpy(cl + clen, "; pad=", 6);
+            memset(cl + clen + 6, 'x', pad - clen - 6);
+            clen = pad;
+        }
 
         sc_random(token, SC_TOKEN_LEN);
 
