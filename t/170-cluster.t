@@ -143,7 +143,8 @@ sub tag_of {
 
 # --- the module's cluster scripts: no CROSSSLOT ---------------------------
 
-my %script = store_scripts("$FindBin::Bin/../src/session_store.h");
+my %script = cluster_scripts("$FindBin::Bin/../src/session_store.h",
+                             qr/^SS_CLUSTER_SCRIPT_/);
 
 sub ev {
     my ($name, $keys, @args) = @_;
@@ -168,12 +169,12 @@ for (keys %script) {
     my $ix = "tc:u:{$t}alice";
     my $now = time;
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($a), $ix], 'alice', int $now,
-          int $now + 3600, 600, '', $a), '1', 'cluster create');
+          int $now + 3600, 600, '', $a), "1\n0", 'cluster create');
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($b), $ix], 'alice', int $now,
-          int $now + 3600, 600, '', $b, 'tc:', $a, 'sealed', 30), '1',
+          int $now + 3600, 600, '', $b, 'tc:', $a, 'sealed', 30), "1\n0",
        'cluster create renewing a session of the same tag: one script');
     like(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($b), $ix], 'alice', int $now,
-            int $now + 3600, 600, '', $b), qr/^1$/, 'no CROSSSLOT');
+            int $now + 3600, 600, '', $b), qr/^1\n0$/, 'no CROSSSLOT');
     my $nx = `redis-cli -c -p $ports[0] HGET '${\ $sk->($a)}' nx`;
     chomp $nx;
     is($nx, $b, 'the renewed record points at the new one');
@@ -183,7 +184,7 @@ for (keys %script) {
     my $mix = "tc:u:{$mt}mallory";
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($m), $mix], 'mallory',
           int $now, int $now + 3600, 600, '', $m, 'tc:', $b, 'sealed', 30),
-       '2', 'renewing a session of another tag: left to RETIRE');
+       "1\n1", 'renewing a session of another tag: left to RETIRE');
     is(ev('SS_CLUSTER_SCRIPT_RETIRE', [$sk->($b)], 'tc:', $b, 'mallory', $m,
           'sealed', 30), 'alice', 'retire deletes the other subject\'s one');
     is(`redis-cli -c -p $ports[0] EXISTS '${\ $sk->($b)}'` + 0, 0,
@@ -214,41 +215,6 @@ sub tag_of_new {
     my $t = tag_of($s);
     ctl('revoke-all', $s);
     return $t;
-}
-
-# C string literals of the "#define SS_CLUSTER_*" macros, expanded
-sub store_scripts {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!\n";
-    my $text = join '', <$fh>;
-    $text =~ s/\\\n/ /g;
-    my %def;
-    while ($text =~ /^#define\s+(\w+)\s+(.*)$/mg) {
-        $def{$1} = $2;
-    }
-    my $expand;
-    $expand = sub {
-        my ($body) = @_;
-        my $s = '';
-        while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
-            if (defined $1) {
-                (my $l = $1) =~ s/\\n/\n/g;
-                $l =~ s/\\(["\\])/$1/g;
-                $s .= $l;
-            } else {
-                $s .= $expand->($def{$2} // die "unknown macro $2\n");
-            }
-        }
-        return $s;
-    };
-    my %out;
-    for (grep { /^SS_CLUSTER_SCRIPT_/ } keys %def) {
-        $out{$_} = $expand->($def{$_});
-        $out{$_} =~ s/"/\\"/g;   # for the shell's "$(cat ...)"
-    }
-    # the shell reads the file: keep it raw
-    $out{$_} =~ s/\\"/"/g for keys %out;
-    return %out;
 }
 
 # --- failover: a master SIGKILLed, its replica promoted -----------------
