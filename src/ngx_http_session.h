@@ -397,6 +397,9 @@ typedef void (*ngx_http_session_revoked_pt)(
 
 /* ngx_http_session_redis.c */
 void ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler);
+void ngx_http_session_redis_on_revoked_now(
+    ngx_http_session_revoked_pt handler);
+ngx_int_t ngx_http_session_redis_drain_revocations(void);
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);

@@ -21,8 +21,14 @@ typedef struct {
 
 static void ngx_http_session_logout_reply(ngx_http_session_call_t *call,
     redisReply *reply);
+static void ngx_http_session_logout_delivered(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
+
+
+static const char  *ngx_http_session_ping[] = { "PING" };
+static size_t       ngx_http_session_ping_len[] = { 4 };
 
 
 /*
@@ -266,11 +272,50 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
                 ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
         }
 
+        /*
+         * The revocation messages are out before the answer (see
+         * ngx_http_session_logout_delivered()); if the PING cannot even
+         * be sent, the logout is done all the same.
+         */
+
+        if (ngx_http_session_call_command(call, r,
+                                          ngx_http_session_logout_delivered,
+                                          lctx, 1, ngx_http_session_ping,
+                                          ngx_http_session_ping_len)
+            == NGX_OK)
+        {
+            return;
+        }
+
         rc = ngx_http_session_logout_respond(r);
     }
 
     /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The PING sent once the REVOKE script has answered.  Redis writes the
+ * script's PUBLISH messages to every subscriber (every worker of every
+ * edge with session_cache or session_live_close) in the same pass of its
+ * event loop as the script's reply, and answers the PING in a later pass:
+ * once the PING has its answer, the messages are in the subscribers'
+ * sockets, even when Redis was preempted between those writes.  The
+ * logout is answered only then, so that the browser's next request, on
+ * any edge, comes after the message (whose worker reads it before it
+ * serves a cached session: ngx_http_session_cache_get()).  The logout is
+ * done whatever the PING's fate: no answer in time is no error.
+ */
+
+static void
+ngx_http_session_logout_delivered(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_logout_ctx_t  *lctx = call->data;
+
+    ngx_http_finalize_request(lctx->request,
+                              ngx_http_session_logout_respond(lctx->request));
 }
 
 

@@ -34,6 +34,9 @@
 /* the least time between two checks of a connected name's address */
 #define NGX_HTTP_SESSION_RECHECK_MIN      1000
 
+/* reads of 16 KB at most by one drain of the subscriber link */
+#define NGX_HTTP_SESSION_DRAIN_MAX        8
+
 /* a host name, NUL ended */
 #define NGX_HTTP_SESSION_HOST_LEN         256
 
@@ -164,6 +167,7 @@ void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
 /* ngx_http_session_redis_event.c */
 redisAsyncContext *ngx_http_session_attach(ngx_http_session_link_t *link,
     redisAsyncContext *ac);
+ngx_int_t ngx_http_session_link_drain(ngx_http_session_link_t *link);
 
 
 #endif /* _NGX_HTTP_SESSION_REDIS_H_INCLUDED_ */

@@ -3,9 +3,11 @@
 # and one Redis.  A login on edge A is valid on edge B at once; a logout
 # on one edge is refused on the other on the very next request, although
 # B had the session in its shared cache: the revocation reaches every
-# worker of every edge through the pub/sub channel, and a worker about to
-# serve a cached session first reads the revocation messages already
-# waiting on its subscriber link (ngx_http_session_redis_drain_revocations).
+# worker of every edge through the pub/sub channel; the logout is answered
+# only once Redis has written the message to every subscriber (a PING
+# after the revoke script), and a worker about to serve a cached session
+# first reads the revocation messages already waiting on its subscriber
+# link (ngx_http_session_redis_drain_revocations).
 use strict;
 use warnings;
 use Test::More;
@@ -13,6 +15,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use SessionTest;
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use IO::Select;
 
 my $keys = test_keys_dir();
 my $redis = redis_start();
@@ -61,6 +65,23 @@ for (1 .. 100) {
 }
 is($subs, 4, 'four workers (two per edge) subscribed');
 
+# an nginx's worker processes (its master's children)
+sub workers {
+    my $master = do {
+        open my $fh, '<', "$_[0]{root}/logs/nginx.pid" or die $!;
+        local $/; <$fh>
+    };
+    chomp $master;
+    my @w;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @w, $pid if $ppid == $master;
+    }
+    return @w;
+}
+
 sub get { http_request($_[0]{port}, "GET $_[1]",
                        $_[2] ? { Cookie => "sid=$_[2]" } : {}) }
 
@@ -97,11 +118,11 @@ for my $round (1 .. 3) {
 }
 
 # many quick rounds: the very next request on the other edge is refused
-# every time.  Redis writes the revocation message to every subscriber in
-# the same pass as the logout's reply, so it is waiting in the other
-# edge's subscriber socket when that request comes; without the drain on
-# the cache-hit path, about one round in three was served from the cache.
-# After 200 ms every round is refused on both edges (every worker).
+# every time.  Redis writes the revocation message to the subscribers in
+# the same pass as the script's reply, but after it: when Redis lost the
+# CPU in between, the other edge served the next request from its cache
+# (2 rounds of 60, twice, before the logout waited for a PING).  After
+# 200 ms every round is refused on both edges (every worker).
 {
     my $rounds = $ENV{TEST_EDGE_ROUNDS} || 60;
     my ($served, $late, @seen) = (0, 0);
@@ -120,6 +141,53 @@ for my $round (1 .. 3) {
     is($served, 0, "$rounds logouts: the very next request on the other "
        . 'edge refused every time') or diag "@seen";
     is($late, 0, "$rounds logouts: refused on both edges 200 ms later");
+}
+
+# The worker reads the revocations waiting on its subscriber link before
+# it serves a cached session.  Made deterministic: B's workers are stopped
+# while a request to B is under way; its next bytes arrive first, then the
+# logout on A (whose message Redis writes into B's subscriber sockets), then
+# its last bytes.  When B's workers go on, epoll reports the request's
+# connection before the subscriber links (it was ready first): without the
+# drain on the cache-hit path the request was served from B's cache (2
+# rounds of 5).
+{
+    my @workers = workers($b);
+    is(scalar @workers, 2, "edge B's two workers");
+    my ($served, @seen) = (0);
+    my $rounds = 8;
+    for my $i (1 .. $rounds) {
+        my $c = login($a, "stopped$i");
+        get($b, '/p', $c) for 1 .. 3;
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $b->{port})
+            or die "connect: $!";
+        $s->autoflush(1);
+        print $s "GET /p HTTP/1.1\r\n";
+        sleep 0.1;                       # read by one of B's workers
+        kill 'STOP', @workers;
+        print $s "Host: localhost\r\nConnection: close\r\n";
+        sleep 0.1;
+        my $lo = get($a, '/logout', $c)->{status};
+        sleep 0.1;
+        print $s "Cookie: sid=$c\r\n\r\n";
+        sleep 0.1;
+        kill 'CONT', @workers;
+        my $resp = '';
+        my $sel = IO::Select->new($s);
+        while ($sel->can_read(5)) {
+            my $n = sysread $s, my $buf, 65536;
+            last unless $n;
+            $resp .= $buf;
+        }
+        close $s;
+        my ($st) = $resp =~ m{^HTTP/1\.1 (\d{3})};
+        $st //= 0;
+        push @seen, "$lo/$st";
+        $served++ if $st != 401;
+    }
+    is($served, 0, "$rounds requests completed after the logout, while B's "
+       . 'workers were stopped: refused') or diag "@seen";
 }
 
 # the other direction, with logout-all
