@@ -27,8 +27,9 @@ static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
 
 
-static const char  *ngx_http_session_ping[] = { "PING" };
-static size_t       ngx_http_session_ping_len[] = { 4 };
+/* with an argument: hiredis peeks past a lone command's name */
+static const char  *ngx_http_session_ping[] = { "PING", "logout" };
+static size_t       ngx_http_session_ping_len[] = { 4, 6 };
 
 
 /*
@@ -280,7 +281,7 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
 
         if (ngx_http_session_call_command(call, r,
                                           ngx_http_session_logout_delivered,
-                                          lctx, 1, ngx_http_session_ping,
+                                          lctx, 2, ngx_http_session_ping,
                                           ngx_http_session_ping_len)
             == NGX_OK)
         {
