@@ -10,8 +10,8 @@
  * The cache-hit path reads the messages already waiting on the subscriber
  * link before it serves a cached session
  * (ngx_http_session_redis_drain_revocations()), so that a revocation
- * published before the request came, by any worker of any edge, is never
- * served from the cache.  That runs inside a request's handler: only the
+ * whose message reached the worker before the request, from any worker of
+ * any edge, is never served from the cache.  That runs inside a request's handler: only the
  * handlers registered with ngx_http_session_redis_on_revoked_now() (the
  * cache: shared-memory evictions) are called then; the others (which may
  * end other requests) get the messages from a posted event, at the end of
@@ -185,10 +185,10 @@ ngx_http_session_channel_deferred(ngx_event_t *ev)
 /*
  * Called by the cache-hit path before it serves a cached session: the
  * revocation messages already waiting on this worker's subscriber link
- * are read and dispatched now (the cache's handler evicts at once).
- * Redis writes a PUBLISH to every subscriber in the same pass as its
- * reply to the publisher, so a revocation that was answered before the
- * request was sent is waiting there by the time the request comes.
+ * are read and dispatched now (the cache's handler evicts at once).  A
+ * message can wait there while the worker handles a request that came
+ * after it: epoll reports a connection that was ready earlier (its
+ * request still incomplete) before the subscriber link.
  *
  * NGX_OK: nothing was left unread; the caller still checks that the link
  * is subscribed (the drain may have found it closed) and looks the
