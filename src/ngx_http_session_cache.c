@@ -457,11 +457,11 @@ ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
  * worker's subscriber link are read (ngx_http_session_redis_drain_
  * revocations(), one recv() when there are none): a revocation whose
  * message reached this worker before the request, from any worker of any
- * edge, is then never outrun by it (session_logout answers only once the
- * message is out: ngx_http_session_logout_delivered()).  The drain evicts from the zone, so it runs
- * without the zone's lock, after the entry was copied out; if the zone's
- * revocation generation moved meanwhile (here or in another worker), the
- * entry is looked up again.
+ * edge, is then never outrun by it (a logout is answered only once its
+ * message is out: ngx_http_session_revoke_reply()).  The drain evicts
+ * from the zone, so it runs without the zone's lock, after the entry was
+ * copied out; if the zone's revocation generation moved meanwhile (here
+ * or in another worker), the entry is looked up again.
  */
 
 ngx_int_t

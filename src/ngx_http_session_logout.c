@@ -19,9 +19,19 @@ typedef struct {
 } ngx_http_session_logout_ctx_t;
 
 
+/* a revocation's caller, and the script's answer kept for after the PING */
+typedef struct {
+    ngx_http_session_call_pt         handler;
+    void                            *data;
+    redisReply                       reply;
+} ngx_http_session_revoke_t;
+
+
 static void ngx_http_session_logout_reply(ngx_http_session_call_t *call,
     redisReply *reply);
-static void ngx_http_session_logout_delivered(ngx_http_session_call_t *call,
+static void ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
+static void ngx_http_session_revoke_delivered(ngx_http_session_call_t *call,
     redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
@@ -47,11 +57,20 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     u_char                        *p;
     size_t                         argslen[4];
     const char                    *args[4];
+    ngx_http_session_revoke_t     *rv;
     ngx_http_session_main_conf_t  *smcf;
     u_char                         key[SS_PREFIX_MAX + 2 + SC_HASH_HEX_LEN
                                        + SS_SUBJECT_MAX];
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    rv = ngx_palloc(r->pool, sizeof(ngx_http_session_revoke_t));
+    if (rv == NULL) {
+        return NGX_ERROR;
+    }
+
+    rv->handler = handler;
+    rv->data = data;
 
     args[1] = (const char *) smcf->redis->prefix.data;
     argslen[1] = smcf->redis->prefix.len;
@@ -81,7 +100,8 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     }
 
     if (!all) {
-        return ngx_http_session_call_script(call, r, handler, data,
+        return ngx_http_session_call_script(call, r,
+                                            ngx_http_session_revoke_reply, rv,
                                             NGX_HTTP_SESSION_SCRIPT_REVOKE,
                                             1, 3, args, argslen);
     }
@@ -95,9 +115,68 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
         argslen[3] = 0;
     }
 
-    return ngx_http_session_call_script(call, r, handler, data,
+    return ngx_http_session_call_script(call, r,
+                                        ngx_http_session_revoke_reply, rv,
                                         NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
                                         1, 4, args, argslen);
+}
+
+
+/*
+ * The REVOKE script has answered: a PING follows before the caller hears
+ * of it.  Redis writes the script's PUBLISH messages to every subscriber
+ * (every worker of every edge with session_cache or session_live_close)
+ * in the same pass of its event loop as the script's reply, but after
+ * it, and answers the PING in a later pass: once the PING has its answer
+ * (even an error), the messages are in the subscribers' sockets, even if
+ * Redis lost the CPU between those writes.  So the browser hears of the
+ * logout (session_logout's answer, or the response with X-Session-Logout)
+ * only after the message is out, and its next request, on any edge, finds
+ * it there (the cache reads it before serving a hit:
+ * ngx_http_session_cache_get()).  The revocation is done whatever the
+ * PING's fate: a PING that cannot be sent or is not answered in time
+ * only delays the answer, which is the script's all the same.
+ */
+
+static void
+ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_revoke_t *rv = call->data;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        ngx_memzero(&rv->reply, sizeof(redisReply));
+        rv->reply.type = REDIS_REPLY_INTEGER;
+        rv->reply.integer = reply->integer;
+
+        if (ngx_http_session_call_command(call, call->request,
+                                          ngx_http_session_revoke_delivered,
+                                          rv, 2, ngx_http_session_ping,
+                                          ngx_http_session_ping_len)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        reply = &rv->reply;
+    }
+
+    call->data = rv->data;
+    rv->handler(call, reply);
+}
+
+
+static void
+ngx_http_session_revoke_delivered(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_revoke_t *rv = call->data;
+
+    /* the revocation was confirmed: only the PING may have been late */
+    call->timed_out = 0;
+
+    call->data = rv->data;
+    rv->handler(call, &rv->reply);
 }
 
 
@@ -273,50 +352,11 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
                 ctx->current_hash[0] ? ctx->current_hash : ctx->hash);
         }
 
-        /*
-         * The revocation messages are out before the answer (see
-         * ngx_http_session_logout_delivered()); if the PING cannot even
-         * be sent, the logout is done all the same.
-         */
-
-        if (ngx_http_session_call_command(call, r,
-                                          ngx_http_session_logout_delivered,
-                                          lctx, 2, ngx_http_session_ping,
-                                          ngx_http_session_ping_len)
-            == NGX_OK)
-        {
-            return;
-        }
-
         rc = ngx_http_session_logout_respond(r);
     }
 
     /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
-}
-
-
-/*
- * The PING sent once the REVOKE script has answered.  Redis writes the
- * script's PUBLISH messages to every subscriber (every worker of every
- * edge with session_cache or session_live_close) in the same pass of its
- * event loop as the script's reply, and answers the PING in a later pass:
- * once the PING has its answer, the messages are in the subscribers'
- * sockets, even when Redis was preempted between those writes.  The
- * logout is answered only then, so that the browser's next request, on
- * any edge, comes after the message (whose worker reads it before it
- * serves a cached session: ngx_http_session_cache_get()).  The logout is
- * done whatever the PING's fate: no answer in time is no error.
- */
-
-static void
-ngx_http_session_logout_delivered(ngx_http_session_call_t *call,
-    redisReply *reply)
-{
-    ngx_http_session_logout_ctx_t  *lctx = call->data;
-
-    ngx_http_finalize_request(lctx->request,
-                              ngx_http_session_logout_respond(lctx->request));
 }
 
 

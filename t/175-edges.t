@@ -45,6 +45,14 @@ sub edge {
             proxy_pass http://127.0.0.1:\$PORT/echo;
         }
         location = /logout { session_logout; }
+        location = /app-logout {
+            session_issue on;
+            proxy_pass http://127.0.0.1:\$PORT/backend/logout;
+        }
+        location = /backend/logout {
+            add_header X-Session-Logout current;
+            return 200 "bye\\n";
+        }
         location = /logout-all { session_logout all; }
         location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
     }
@@ -141,6 +149,24 @@ for my $round (1 .. 3) {
     is($served, 0, "$rounds logouts: the very next request on the other "
        . 'edge refused every time') or diag "@seen";
     is($late, 0, "$rounds logouts: refused on both edges 200 ms later");
+}
+
+# the same with a logout by the application (X-Session-Logout on a
+# session_issue response): the response is held until the message is out
+{
+    my $rounds = $ENV{TEST_EDGE_ROUNDS} || 60;
+    my ($served, @seen) = (0);
+    for my $i (1 .. $rounds) {
+        my $c = login($i % 2 ? $a : $b, "app$i");
+        my ($x, $y) = $i % 2 ? ($a, $b) : ($b, $a);
+        get($y, '/p', $c) for 1 .. 2;
+        my $lo = get($x, '/app-logout', $c)->{status};
+        my $st = get($y, '/p', $c)->{status};
+        push @seen, "$lo/$st";
+        $served++ if $st != 401;
+    }
+    is($served, 0, "$rounds X-Session-Logout logouts: the very next "
+       . 'request on the other edge refused every time') or diag "@seen";
 }
 
 # The worker reads the revocations waiting on its subscriber link before
