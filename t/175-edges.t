@@ -17,10 +17,27 @@ use SessionTest;
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 use IO::Select;
+use POSIX ();
 
 my $keys = test_keys_dir();
 my $redis = redis_start();
 my $rport = $redis->{port};
+
+# an event stream (t/lib/live_backend.py) for session_live_close
+my $live = eval { system('/usr/bin/python3', '-c', 'import websockets') == 0 };
+my ($wsport, $sseport) = (free_port(), free_port());
+my $backend;
+if ($live) {
+    $backend = fork // die "fork: $!";
+    if ($backend == 0) {
+        setpgrp(0, 0);
+        { exec '/usr/bin/python3', "$FindBin::Bin/lib/live_backend.py",
+               $wsport, $sseport };
+        POSIX::_exit(127);
+    }
+    wait_port($sseport, 1);
+}
+END { kill 'KILL', $backend if $backend; }
 
 sub edge {
     return nginx_start(workers => 2, http => <<"HTTP");
@@ -55,6 +72,13 @@ sub edge {
         }
         location = /logout-all { session_logout all; }
         location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
+        location /events {
+            session_required on;
+            session_live_close on;
+            proxy_pass http://127.0.0.1:$sseport;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }
     }
 HTTP
 }
@@ -88,6 +112,34 @@ sub workers {
         push @w, $pid if $ppid == $master;
     }
     return @w;
+}
+
+# an event stream of the session, open (its first event read)
+sub sse_open {
+    my ($n, $cookie) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $n->{port}, Timeout => 5)
+        or return;
+    print $s "GET /events HTTP/1.1\r\nHost: localhost\r\n"
+             . "Cookie: sid=$cookie\r\n\r\n";
+    my ($got, $sel) = ('', IO::Select->new($s));
+    while ($got !~ /data: tick/) {
+        return unless $sel->can_read(5);
+        sysread($s, my $buf, 4096) or return;
+        $got .= $buf;
+    }
+    return $got =~ m{^HTTP/1\.1 200} ? $s : undef;
+}
+
+# seconds until the server closes the stream, undef if still open
+sub closed_within {
+    my ($s, $max) = @_;
+    my ($t0, $sel) = (time, IO::Select->new($s));
+    while (time - $t0 < $max) {
+        next unless $sel->can_read(0.05);
+        return time - $t0 unless sysread $s, my $buf, 65536;
+    }
+    return undef;
 }
 
 sub get { http_request($_[0]{port}, "GET $_[1]",
@@ -180,11 +232,12 @@ for my $round (1 .. 3) {
 {
     my @workers = workers($b);
     is(scalar @workers, 2, "edge B's two workers");
-    my ($served, @seen) = (0);
+    my ($served, $open, @seen) = (0, 0);
     my $rounds = 8;
     for my $i (1 .. $rounds) {
         my $c = login($a, "stopped$i");
         get($b, '/p', $c) for 1 .. 3;
+        my $ev = $live ? sse_open($b, $c) : undef;
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $b->{port})
             or die "connect: $!";
@@ -211,9 +264,19 @@ for my $round (1 .. 3) {
         $st //= 0;
         push @seen, "$lo/$st";
         $served++ if $st != 401;
+        if ($live) {
+            # the messages a drain read reach session_live_close from a
+            # posted event: the stream is closed all the same
+            $open++ unless $ev && defined closed_within($ev, 3);
+        }
     }
     is($served, 0, "$rounds requests completed after the logout, while B's "
        . 'workers were stopped: refused') or diag "@seen";
+    SKIP: {
+        skip 'python3-websockets is not installed (scripts/deps)', 1
+            unless $live;
+        is($open, 0, "$rounds event streams on B of the session closed");
+    }
 }
 
 # the other direction, with logout-all
