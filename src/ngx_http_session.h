@@ -20,6 +20,7 @@
 #include "session_sig.h"
 #include "session_tg.h"
 #include "session_jws.h"
+#include "session_slot.h"
 
 
 #define NGX_HTTP_SESSION_OFF            0
@@ -100,6 +101,9 @@ typedef struct {
     ngx_str_t                       prefix;
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
+    unsigned                        cluster:1;   /* cluster=: servers are
+                                                    the seeds */
+    unsigned                        legacy:1;    /* cluster=...,legacy */
 } ngx_http_session_redis_conf_t;
 
 
@@ -110,7 +114,11 @@ typedef struct {
 #define NGX_HTTP_SESSION_SCRIPT_REPLAY      4
 #define NGX_HTTP_SESSION_SCRIPT_LIST        5
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE_ID   6
-#define NGX_HTTP_SESSION_NSCRIPTS           7
+#define NGX_HTTP_SESSION_SCRIPT_C_CREATE    7
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE    8
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ALL 9
+#define NGX_HTTP_SESSION_SCRIPT_C_RETIRE    10
+#define NGX_HTTP_SESSION_NSCRIPTS           11
 
 
 typedef struct {
@@ -127,6 +135,7 @@ typedef struct {
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */
     ngx_str_t                       lookup;          /* the HMGET, in RESP */
     size_t                          lookup_hash;     /* the hash's offset */
+    size_t                          lookup_id;       /* its length there */
     ngx_str_t                       channel;         /* "<prefix>revoked" */
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;
@@ -215,6 +224,14 @@ struct ngx_http_session_op_s {
     void                           *data;        /* NULL: cancelled */
     ngx_http_session_op_t          *next;        /* free list */
     uint64_t                        start;       /* microseconds */
+
+    /* session_redis cluster=: the command kept for a redirection */
+    u_char                         *cmd;
+    size_t                          len;
+    size_t                          size;
+    void                           *node;
+    ngx_uint_t                      slot;
+    ngx_uint_t                      hops;
 };
 
 
@@ -412,6 +429,15 @@ ngx_int_t ngx_http_session_redis_init_conf(ngx_conf_t *cf,
 ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
     ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
     const char **args, const size_t *argslen);
+
+/* ngx_http_session_cluster.c (session_redis cluster=) */
+void ngx_http_session_token_id(ngx_http_session_main_conf_t *smcf,
+    const u_char *token, u_char *id);
+void ngx_http_session_cluster_tag_token(ngx_str_t *subject, u_char *token);
+u_char *ngx_http_session_subject_key(u_char *p,
+    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
+ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
+    redisReply *reply, ngx_int_t *ended);
 
 /* ngx_http_session_call.c */
 ngx_int_t ngx_http_session_call_send(ngx_http_session_call_t *call,

@@ -20,9 +20,6 @@
 #include "ngx_http_session_redis.h"
 
 
-static void ngx_http_session_link_init(ngx_http_session_link_t *link,
-    const char *name, ngx_uint_t subscriber, ngx_cycle_t *cycle);
-static void ngx_http_session_link_connect(ngx_http_session_link_t *link);
 static void ngx_http_session_link_open(ngx_http_session_link_t *link,
     const char *host, in_port_t port, const char *path);
 static void ngx_http_session_link_target(ngx_http_session_link_t *link,
@@ -33,7 +30,6 @@ static void ngx_http_session_resolved(ngx_resolver_ctx_t *ctx);
 static void ngx_http_session_recheck_handler(ngx_event_t *ev);
 static void ngx_http_session_sentinel_open(ngx_http_session_link_t *link,
     const char *host, in_port_t port);
-static void ngx_http_session_link_drop(ngx_http_session_link_t *link);
 static void ngx_http_session_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_session_connect_timeout(ngx_event_t *ev);
 static void ngx_http_session_connected(const redisAsyncContext *ac,
@@ -74,8 +70,15 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     w->smcf = smcf;
     w->log = cycle->log;
 
-    ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
-    ngx_http_session_link_connect(&w->cmd);
+    if (smcf->redis->cluster) {
+        if (ngx_http_session_cluster_init(cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
+        ngx_http_session_link_connect(&w->cmd);
+    }
 
     if (smcf->cache_zone || smcf->live_close) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
@@ -97,12 +100,18 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_session_link_drop(&w->cmd);
     ngx_http_session_link_drop(&w->sub);
+    ngx_http_session_cluster_exit();
 
     /* every pending command has been called back by now */
 
     while (w->free_ops) {
         op = w->free_ops;
         w->free_ops = op->next;
+
+        if (op->cmd) {
+            ngx_free(op->cmd);
+        }
+
         ngx_free(op);
     }
 
@@ -116,7 +125,7 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
-static void
+void
 ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
     ngx_uint_t subscriber, ngx_cycle_t *cycle)
 {
@@ -146,7 +155,7 @@ ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
 
 /* frees the link's contexts and cancels its timers (worker exit) */
 
-static void
+void
 ngx_http_session_link_drop(ngx_http_session_link_t *link)
 {
     redisAsyncContext  *ac;
@@ -193,6 +202,10 @@ ngx_http_session_redis_available(void)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
+    if (w->smcf->redis->cluster) {
+        return ngx_http_session_cluster_available();
+    }
+
     return w->cmd.ac != NULL
            && (w->cmd.state == NGX_HTTP_SESSION_LINK_READY
                || w->cmd.state == NGX_HTTP_SESSION_LINK_CONNECTING);
@@ -218,17 +231,21 @@ ngx_http_session_redis_subscribed(void)
 void
 ngx_http_session_redis_desync(const char *why)
 {
+    ngx_http_session_link_t          *link;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    if (w->cmd.ac == NULL
-        || (w->cmd.ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
+    /* on a cluster, the link whose reply is being handled */
+    link = w->replying ? w->replying : &w->cmd;
+
+    if (link->ac == NULL
+        || (link->ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
     {
         return;
     }
 
-    ngx_http_session_link_garbage(&w->cmd, why);
+    ngx_http_session_link_garbage(link, why);
 
-    redisAsyncFree(w->cmd.ac);
+    redisAsyncFree(link->ac);
 }
 
 
@@ -281,7 +298,7 @@ ngx_http_session_redis_revoke(ngx_http_session_main_conf_t *smcf,
 }
 
 
-static void
+void
 ngx_http_session_link_connect(ngx_http_session_link_t *link)
 {
     ngx_http_session_addr_t          *sa;
@@ -289,6 +306,19 @@ ngx_http_session_link_connect(ngx_http_session_link_t *link)
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     rc = w->smcf->redis;
+
+    if (link->fixed) {
+        /* a cluster node: only while the slot map has a use for it */
+
+        if (ngx_http_session_cluster_wanted(link)) {
+            ngx_http_session_link_target(link, link->fixed,
+                                         NGX_HTTP_SESSION_RESOLVE_SERVER);
+        } else {
+            link->state = NGX_HTTP_SESSION_LINK_DOWN;
+        }
+
+        return;
+    }
 
     if (rc->sentinels) {
         ngx_http_session_sentinel_query(link);
@@ -761,20 +791,7 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
     ngx_http_session_count(redis_connections);
     link->counted = 1;
 
-    /*
-     * Once per worker, when all of its links are first ready: the test
-     * harnesses wait for this line after every start and reload.
-     */
-
-    if (!w->announced
-        && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
-        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
-            || w->sub.subscribed))
-    {
-        w->announced = 1;
-        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                      "session: redis link up (worker pid %P)", ngx_pid);
-    }
+    ngx_http_session_redis_announce();
 
     if (!link->outage) {
         link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
@@ -797,6 +814,30 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     if (link->subscriber && !link->restored.posted) {
         ngx_post_event(&link->restored, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Once per worker, when all of its links are first ready: the test
+ * harnesses wait for this line after every start and reload.
+ */
+
+void
+ngx_http_session_redis_announce(void)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (!w->announced
+        && (w->smcf->redis->cluster ? ngx_http_session_cluster_ready()
+                                    : w->cmd.state
+                                      == NGX_HTTP_SESSION_LINK_READY)
+        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
+            || w->sub.subscribed))
+    {
+        w->announced = 1;
+        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                      "session: redis link up (worker pid %P)", ngx_pid);
     }
 }
 

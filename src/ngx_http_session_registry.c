@@ -62,8 +62,6 @@ static ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
 static size_t ngx_http_session_json_len(u_char *s, size_t len);
 static u_char *ngx_http_session_json_str(u_char *p, u_char *s, size_t len);
 static size_t ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max);
-static u_char *ngx_http_session_subject_key(u_char *p,
-    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
 
 
 static ngx_command_t  ngx_http_session_registry_commands[] = {
@@ -187,11 +185,22 @@ ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->limit_refuse, prev->limit_refuse, 0);
     ngx_conf_merge_value(conf->live_close, prev->live_close, 0);
 
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if ((conf->handler != NGX_HTTP_SESSION_REG_NONE || conf->limit)
+        && smcf->redis && smcf->redis->cluster)
+    {
+        /* their scripts walk a subject's index: not on Cluster yet */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_list\", \"session_revoke\" and "
+                           "\"session_limit\" are not supported with "
+                           "\"session_redis cluster=\" yet");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->handler == NGX_HTTP_SESSION_REG_NONE && !conf->live_close) {
         return NGX_CONF_OK;
     }
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
 
     if (smcf->keyring == NULL || smcf->redis == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -987,15 +996,6 @@ ngx_http_session_reg_no_store(ngx_http_request_t *r)
 }
 
 
-static u_char *
-ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
-    ngx_str_t *subject)
-{
-    p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
-    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
-
-    return ngx_cpymem(p, subject->data, subject->len);
-}
 
 
 /*

