@@ -204,6 +204,7 @@ is($bad, 0, 'every session is found through nginx (lookups on every '
         $c3;
     my $lo = get($n, '/logout-all', $c1);
     ok($lo->{status} < 400, "logout-all ($lo->{status})");
+    sleep 0.2;   # the other workers' caches hear it through pub/sub
     is(get($n, '/p', $_)->{status}, 401, 'ended by logout-all')
         for $c1, $c2, $c3;
     is(scalar(grep { $_->[1] =~ /multi$/ } all_keys()), 0,
@@ -317,7 +318,195 @@ sub session_of {
     my $lo = get($n, '/logout', $ck);
     ok($lo->{status} < 400, 'logout routed to the new owner');
     is(get($n, '/p', $ck)->{status}, 401, 'refused after');
-    ok(SessionTest::error_log($n) !~ /\[(?:alert|crit|emerg)\]/, 'no alert in the log');
+    ok(SessionTest::error_log($n) !~ /\[(?:alert|crit|emerg)\]/,
+       'no alert in the log');
+}
+
+# the master of each remaining session, by its record's key
+sub owners {
+    my %own;
+    my %by_tag;
+    for (all_keys()) {
+        $by_tag{$1} = $_->[0] if $_->[1] =~ /^tn:s:\{(....)\}/;
+    }
+    for my $u (keys %cookie) {
+        my ($o, $rc) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                                  "cluster=$seeds", '--prefix', 'tn:',
+                                  'show', $cookie{$u});
+        my ($id) = $o =~ /\b([0-9a-f]{4})[0-9a-f]{60}\b/;
+        $own{$u} = $by_tag{$id} if $id;
+    }
+    return %own;
+}
+
+sub pid_of {
+    my ($port) = @_;
+    open my $fh, '<', "$c->{dir}/$port/redis.pid" or die;
+    my $pid = <$fh>;
+    chomp $pid;
+    return $pid;
+}
+
+sub replica_of {
+    my ($master) = @_;
+    my %id = node_ids();
+    for (split /\n/, cluster_cli($master, 'CLUSTER', 'NODES')) {
+        my @f = split / /;
+        return $1 if $f[3] eq $id{$master} && $f[1] =~ /:(\d+)@/;
+    }
+    return undef;
+}
+
+# --- an unreachable slot owner: 503 for its slots only ----------------------
+
+# without session_cache: every request asks the cluster
+my $n2 = edge();
+$n = $n2;
+
+{
+    # no failover and no full coverage for this part: the owner just hangs
+    my ($victim) = cluster_masters($c);
+    my $replica = replica_of($victim);
+    ok($replica, "$victim has a replica ($replica)");
+    for my $p (@ports) {
+        next if $c->{dead}{$p};
+        cluster_cli($p, 'CONFIG', 'SET', 'cluster-require-full-coverage',
+                    'no');
+    }
+    cluster_cli($replica, 'CONFIG', 'SET', 'cluster-replica-no-failover',
+                'yes');
+
+    my $own = { map { $_ => 1 } grep { 1 } () };
+    my %tag_owner;
+    for (all_keys()) {
+        $tag_owner{$1} = $_->[0] if $_->[1] =~ /^tn:s:\{(....)\}/;
+    }
+    my (@on, @off);
+    for my $u (sort keys %cookie) {
+        my $r = get($n, '/p', $cookie{$u});
+        next unless $r->{status} == 200;
+        # which master: ask it directly
+        my $found = 0;
+        for (all_keys()) {
+            next unless $_->[0] == $victim && $_->[1] =~ /^tn:u:\{....\}\Q$u\E$/;
+            $found = 1;
+        }
+        push @{$found ? \@on : \@off}, $u;
+    }
+    ok(@on > 0 && @off > 0, scalar(@on) . ' sessions on the victim, '
+       . scalar(@off) . ' elsewhere');
+
+    kill 'STOP', pid_of($victim);
+    my (%st, $retry_after);
+    for my $round (1 .. 3) {
+        for my $u (@on, @off) {
+            my $r = get($n, '/p', $cookie{$u});
+            $st{$u}{$r->{status}}++;
+            $retry_after = $r->{headers}{'retry-after'}[0]
+                if $r->{status} == 503;
+        }
+    }
+    kill 'CONT', pid_of($victim);
+
+    my $on503 = grep { ($st{$_}{503} // 0) == 3 } @on;
+    my $off200 = grep { ($st{$_}{200} // 0) == 3 } @off;
+    is($on503, scalar @on, 'every session on the hung master: 503');
+    ok(defined $retry_after, '... with Retry-After ('
+       . ($retry_after // 'none') . ')');
+    is($off200, scalar @off, 'every session on the other masters: 200');
+
+    my $back = 0;
+    my $t0 = time;
+    while (time - $t0 < 10) {
+        $back = grep { get($n, '/p', $cookie{$_})->{status} == 200 } @on;
+        last if $back == @on;
+        sleep 0.2;
+    }
+    is($back, scalar @on, sprintf 'served again once it answers (%.1f s)',
+       time - $t0);
+    cluster_cli($replica, 'CONFIG', 'SET', 'cluster-replica-no-failover',
+                'no');
+    ok(cluster_wait_ok($c, 20), 'cluster ok');
+}
+
+# --- failover: a master SIGKILLed, its replica followed within 5 s -----------
+
+{
+    # the replicas have every write before the kill
+    for my $m (cluster_masters($c)) {
+        my $deadline = time + 10;
+        while (time < $deadline) {
+            my $info = cluster_cli($m, 'INFO', 'replication');
+            my ($mo) = $info =~ /master_repl_offset:(\d+)/;
+            my ($so) = $info =~ /slave0:.*offset=(\d+)/;
+            last if defined $so && $so == $mo;
+            sleep 0.05;
+        }
+    }
+    my ($victim) = cluster_masters($c);
+    my @on;
+    for my $u (sort keys %cookie) {
+        push @on, $u if grep { $_->[0] == $victim
+                               && $_->[1] =~ /^tn:u:\{....\}\Q$u\E$/ }
+                        all_keys();
+    }
+    ok(@on > 0, scalar(@on) . " sessions on $victim");
+    my $replica = replica_of($victim);
+    cluster_kill($c, $victim);
+    my $t0 = time;
+    my ($dt, $promoted);
+    while (time - $t0 < 15) {
+        $promoted //= time - $t0
+            if cluster_cli($replica, 'ROLE') =~ /^master/;
+        if (get($n, '/p', $cookie{$on[0]})->{status} == 200) {
+            $dt = time - $t0;
+            last;
+        }
+        sleep 0.05;
+    }
+    ok(defined $dt && $dt < 5, sprintf 'nginx follows the promoted replica '
+       . 'within 5 s (%s s; the replica was promoted after %s s)',
+       defined $dt ? sprintf('%.2f', $dt) : 'never',
+       defined $promoted ? sprintf('%.2f', $promoted) : '?');
+    ok(cluster_wait_ok($c, 20), 'cluster ok again');
+    my %st;
+    $st{$_} = get($n, '/p', $cookie{$_})->{status} for sort keys %cookie;
+    my $lost = grep { $st{$_} != 200 } keys %st;
+    is($lost, 0, 'no session lost in the failover ('
+       . scalar(keys %cookie) . ' checked)') or diag explain \%st;
+}
+
+# --- reshard under load -----------------------------------------------------
+
+{
+    my @m = cluster_masters($c);
+    my %id = node_ids();
+    my ($from, $to) = @m[0, 1];
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $o = `redis-cli --cluster reshard 127.0.0.1:$from --cluster-from $id{$from} --cluster-to $id{$to} --cluster-slots 3000 --cluster-yes 2>&1`;
+        POSIX::_exit($? >> 8);
+    }
+    my ($checks, $refused, %why) = (0, 0);
+    my @users = sort keys %cookie;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        for my $u (@users) {
+            my $st = get($n, '/p', $cookie{$u})->{status};
+            $checks++;
+            if ($st != 200) {
+                $refused++;
+                $why{$st}++;
+            }
+        }
+    }
+    is($? >> 8, 0, 'redis-cli --cluster reshard of 3000 slots');
+    ok($checks > 100, "$checks lookups through nginx during the reshard");
+    is($refused, 0, 'no valid session refused during the reshard')
+        or diag explain \%why;
+    my $after = grep { get($n, '/p', $cookie{$_})->{status} != 200 } @users;
+    is($after, 0, 'every session found after the reshard');
+    ok(SessionTest::error_log($n) !~ /\[(?:alert|crit|emerg)\]/,
+       'no alert in the log');
 }
 
 done_testing();
