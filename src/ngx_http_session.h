@@ -145,7 +145,10 @@ typedef struct {
 } ngx_http_session_main_conf_t;
 
 
+/* in ngx_http_session_redis_conf.c */
 extern ngx_http_session_script_t  ngx_http_session_scripts[];
+
+void ngx_http_session_scripts_init(void);
 
 
 typedef struct {
@@ -372,6 +375,12 @@ extern ngx_module_t  ngx_http_session_filter_module;
 extern const char   *ngx_http_session_scheme_label[];
 
 
+/* ngx_http_session_conf.c: helpers of configuration time */
+ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    const char *directive, const char *label, ngx_str_t *out);
+ngx_int_t ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag);
+
+
 /* ngx_http_session_util.c: what every phase uses */
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
 ngx_http_session_ctx_t *ngx_http_session_find_ctx(ngx_http_request_t *r);
@@ -384,9 +393,6 @@ u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
 ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
-ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    const char *directive, const char *label, ngx_str_t *out);
-ngx_int_t ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag);
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token);
 ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,

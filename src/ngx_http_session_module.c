@@ -6,10 +6,9 @@
 
 #include "ngx_http_session.h"
 
-#include <openssl/sha.h>
-
 
 static ngx_int_t ngx_http_session_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_check_order(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_session_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -200,21 +199,6 @@ ngx_module_t  ngx_http_session_module = {
 };
 
 
-ngx_http_session_script_t  ngx_http_session_scripts[] = {
-    { ngx_string(SS_SCRIPT_TOUCH), "" },
-    { ngx_string(SS_SCRIPT_CREATE), "" },
-    { ngx_string(SS_SCRIPT_REVOKE), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
-    { ngx_string(SS_SCRIPT_REPLAY), "" },
-    { ngx_string(SS_SCRIPT_LIST), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ID), "" },
-    { ngx_string(SS_CLUSTER_SCRIPT_CREATE), "" },
-    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE), "" },
-    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ALL), "" },
-    { ngx_string(SS_CLUSTER_SCRIPT_RETIRE), "" }
-};
-
-
 static ngx_int_t
 ngx_http_session_preconfiguration(ngx_conf_t *cf)
 {
@@ -224,7 +208,79 @@ ngx_http_session_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_session_check_order(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_session_add_variables(cf);
+}
+
+
+/*
+ * The module order, as "config" sets it (ngx_module_order of the dynamic
+ * module; a static build's HTTP_FILTER modules land in the same place):
+ *
+ *   stock HTTP modules      access, auth_basic, auth_request, proxy ...
+ *   ngx_http_session_module
+ *                           its access handlers are pushed after the
+ *                           stock ones, so they run first in the access
+ *                           phase; its merge sees the response cache
+ *                           settings of proxy, fastcgi ... final
+ *   ngx_http_session_filter_module
+ *                           before the copy filter in the module list, so
+ *                           its body filter is called after the copy
+ *                           filter and sees the login body in memory
+ *   ngx_http_session_registry_module
+ *                           after ngx_http_session_module: its merge reads
+ *                           that module's merged location configuration
+ *   ngx_http_copy_filter_module
+ *
+ * A build that changes it (another config, a packager's patch) fails here,
+ * at nginx -t, instead of misbehaving.  Positions in cycle->modules count,
+ * not module->index, which is only a unique number.
+ */
+
+static ngx_int_t
+ngx_http_session_check_order(ngx_conf_t *cf)
+{
+    ngx_uint_t     i, n, pos[4];
+    ngx_module_t  *m;
+
+    static char   *order[] = {
+        "ngx_http_session_module",
+        "ngx_http_session_filter_module",
+        "ngx_http_session_registry_module",
+        "ngx_http_copy_filter_module"
+    };
+
+    for (n = 0; n < 4; n++) {
+        pos[n] = NGX_CONF_UNSET_UINT;
+    }
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        for (n = 0; n < 4; n++) {
+            if (ngx_strcmp(m->name, order[n]) == 0) {
+                pos[n] = i;
+            }
+        }
+    }
+
+    for (n = 1; n < 4; n++) {
+        if (pos[n - 1] == NGX_CONF_UNSET_UINT || pos[n] == NGX_CONF_UNSET_UINT
+            || pos[n - 1] > pos[n])
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "session: this build has the module order "
+                               "wrong: \"%s\" must come after \"%s\" "
+                               "(see the module's \"config\")",
+                               order[n], order[n - 1]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -306,18 +362,9 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_session_main_conf_t  *smcf = conf;
 
-    u_char                     *p;
-    ngx_uint_t                  i;
-    ngx_http_session_script_t  *s;
-    u_char                      md[SHA_DIGEST_LENGTH];
+    u_char  *p;
 
-    /* EVALSHA names a script by the SHA1 of its text, as Redis does */
-
-    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
-        s = &ngx_http_session_scripts[i];
-        SHA1(s->text.data, s->text.len, md);
-        ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
-    }
+    ngx_http_session_scripts_init();
 
     if (smcf->redis) {
         /* names: resolved now, or by http{}'s resolver in the worker */

@@ -1,16 +1,57 @@
 
 /*
- * ngx_http_session_module: session_redis, its parameters and addresses.
+ * ngx_http_session_module: session_redis, its parameters and addresses,
+ * and the Lua scripts every link loads.  The bottom of the Redis layer:
+ * it calls only the configuration helpers (ngx_http_session_conf.c).
  */
 
 
 #include "ngx_http_session_redis.h"
+
+#include <openssl/sha.h>
 
 
 static ngx_array_t *ngx_http_session_resolve_list(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_array_t *list);
 static ngx_int_t ngx_http_session_cluster_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value);
+
+
+/*
+ * The scripts, in NGX_HTTP_SESSION_SCRIPT_* order: loaded on every link
+ * (SCRIPT LOAD) and run by EVALSHA.
+ */
+
+ngx_http_session_script_t  ngx_http_session_scripts[] = {
+    { ngx_string(SS_SCRIPT_TOUCH), "" },
+    { ngx_string(SS_SCRIPT_CREATE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE), "" },
+    { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
+    { ngx_string(SS_SCRIPT_REPLAY), "" },
+    { ngx_string(SS_SCRIPT_LIST), "" },
+    { ngx_string(SS_SCRIPT_REVOKE_ID), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_CREATE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ALL), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_RETIRE), "" }
+};
+
+
+/* EVALSHA names a script by the SHA1 of its text, as Redis does */
+
+void
+ngx_http_session_scripts_init(void)
+{
+    ngx_uint_t                  i;
+    ngx_http_session_script_t  *s;
+    u_char                      md[SHA_DIGEST_LENGTH];
+
+    for (i = 0; i < NGX_HTTP_SESSION_NSCRIPTS; i++) {
+        s = &ngx_http_session_scripts[i];
+        SHA1(s->text.data, s->text.len, md);
+        ngx_hex_dump(s->sha, md, SHA_DIGEST_LENGTH);
+    }
+}
 
 
 /* session_redis ADDRESS [db=N] ...; */
