@@ -388,6 +388,10 @@ ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);
 u_char *ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx);
+void ngx_http_session_token_id(ngx_http_session_main_conf_t *smcf,
+    const u_char *token, u_char *id);
+u_char *ngx_http_session_subject_key(u_char *p,
+    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
 u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
@@ -436,15 +440,6 @@ ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
     ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
     const char **args, const size_t *argslen);
 
-/* ngx_http_session_cluster.c (session_redis cluster=) */
-void ngx_http_session_token_id(ngx_http_session_main_conf_t *smcf,
-    const u_char *token, u_char *id);
-void ngx_http_session_cluster_tag_token(ngx_str_t *subject, u_char *token);
-u_char *ngx_http_session_subject_key(u_char *p,
-    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
-ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
-    redisReply *reply, ngx_int_t *ended);
-
 /* ngx_http_session_call.c */
 ngx_int_t ngx_http_session_call_send(ngx_http_session_call_t *call,
     ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
@@ -469,6 +464,8 @@ char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_session_logout.c */
+ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
+    redisReply *reply, ngx_int_t *ended);
 ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
     ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
     ngx_http_session_call_t *call, void *data,

@@ -659,7 +659,8 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
 
     if (smcf->redis->cluster) {
         /* its subject's slot (docs/redis.md, "Redis Cluster") */
-        ngx_http_session_cluster_tag_token(&fctx->subject, fctx->token);
+        sc_subject_tag((const char *) fctx->subject.data,
+                       fctx->subject.len, fctx->token);
     }
 
     ngx_http_session_token_id(smcf, fctx->token, hash);

@@ -519,3 +519,67 @@ ngx_http_session_logout_respond(ngx_http_request_t *r)
 
     return ngx_http_send_special(r, NGX_HTTP_LAST);
 }
+
+
+/*
+ * The reply of a revoke script: an integer on a single Redis; on a
+ * cluster { ended, far ids... }, each far id (a record on another slot)
+ * revoked by one more single-slot script, not waited for.
+ */
+
+ngx_int_t
+ngx_http_session_revoke_result(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t *ended)
+{
+    size_t                         argslen[4];
+    ngx_uint_t                     i;
+    redisReply                    *e;
+    const char                    *args[4];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN];
+
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        *ended = reply->integer;
+        return NGX_OK;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    *ended = reply->element[0]->integer;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    for (i = 1; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING || e->len != SC_HASH_HEX_LEN) {
+            continue;
+        }
+
+        /* SS_CLUSTER_SCRIPT_REVOKE: key; prefix, the id's tag, the id */
+
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_key(key, smcf, (u_char *) e->str)
+                     - key;
+        args[1] = (const char *) smcf->redis->prefix.data;
+        argslen[1] = smcf->redis->prefix.len;
+        args[2] = e->str;
+        argslen[2] = SC_TAG_HEX_LEN;
+        args[3] = e->str;
+        argslen[3] = SC_HASH_HEX_LEN;
+
+        (void) ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
+                                             NULL, NULL, 1, 4, args,
+                                             argslen);
+    }
+
+    return NGX_OK;
+}

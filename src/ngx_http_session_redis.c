@@ -589,21 +589,6 @@ ngx_http_session_recheck_handler(ngx_event_t *ev)
 }
 
 
-ngx_int_t
-ngx_http_session_is_literal(u_char *host, size_t len)
-{
-#if (NGX_HAVE_INET6)
-    u_char  addr6[16];
-
-    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
-        return 1;
-    }
-#endif
-
-    return ngx_inet_addr(host, len) != INADDR_NONE;
-}
-
-
 static void
 ngx_http_session_link_open(ngx_http_session_link_t *link, const char *host,
     in_port_t port, const char *path)

@@ -165,6 +165,23 @@ ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
 }
 
 
+/* a literal IPv4 or IPv6 address, not a host name */
+
+ngx_int_t
+ngx_http_session_is_literal(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return ngx_inet_addr(host, len) != INADDR_NONE;
+}
+
+
 /*
  * cluster=HOST:PORT[,HOST:PORT...][,legacy]: the seeds the slot map is
  * first asked from (ngx_http_session_cluster.c), kept as the servers;
