@@ -364,6 +364,7 @@ typedef struct {
     unsigned                        done:1;
     unsigned                        have_token:1;
     unsigned                        have_hash:1;
+    unsigned                        legacy:1;    /* cluster=...,legacy hit */
     unsigned                        have_public_id:1;
     unsigned                        login_pass:1;  /* a session_issue pass */
     unsigned                        csrf:3;        /* $session_csrf_status */

@@ -463,6 +463,27 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
             return;
         }
 
+        smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+        if (e[0]->type != REDIS_REPLY_STRING && !ctx->hop && !ctx->legacy
+            && smcf->redis->legacy)
+        {
+            /*
+             * cluster=...,legacy: a record migrated from a single Redis
+             * is keyed by the single Redis's hash (docs/redis.md, "Moving
+             * from a single Redis"); from here on it is the session's id
+             */
+            ctx->legacy = 1;
+            sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+
+            if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+                ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+                goto done;
+            }
+
+            return;
+        }
+
         if (!ctx->hop) {
             ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
         }

@@ -16,6 +16,7 @@ typedef struct {
     ngx_http_session_call_pt         handler;
     void                            *data;
     ngx_http_session_ctx_t          *ctx;
+    u_char                           legacy[SC_HASH_HEX_LEN];
 } ngx_http_session_cluster_all_t;
 
 
@@ -35,6 +36,8 @@ static ngx_int_t ngx_http_session_send_cluster_revoke(ngx_http_request_t *r,
     ngx_http_session_call_pt handler);
 static void ngx_http_session_cluster_all_reply(ngx_http_session_call_t *call,
     redisReply *reply);
+static void ngx_http_session_cluster_legacy_reply(
+    ngx_http_session_call_t *call, redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
 
 
@@ -224,6 +227,28 @@ ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
                                        st, 3, argv, argvlen);
     }
 
+    if (smcf->redis->legacy && !ctx->legacy) {
+        /*
+         * cluster=...,legacy and no lookup said which: the record may be
+         * a migrated one, keyed by the single Redis's hash; that one is
+         * ended first, then the Cluster layout's
+         */
+
+        st = ngx_palloc(r->pool, sizeof(ngx_http_session_cluster_all_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->handler = handler;
+        st->data = data;
+        st->ctx = ctx;
+
+        sc_token_hash_hex(ctx->token, (char *) st->legacy);
+        hash = st->legacy;
+        handler = ngx_http_session_cluster_legacy_reply;
+        data = st;
+    }
+
     args[0] = (const char *) key;
     argslen[0] = ngx_http_session_key(key, smcf, hash) - key;
     args[2] = (const char *) hash;
@@ -234,6 +259,30 @@ ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
     return ngx_http_session_call_script(call, r, handler, data,
                                         NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
                                         1, 4, args, argslen);
+}
+
+
+/* the migrated record is done with: now the Cluster layout's */
+
+static void
+ngx_http_session_cluster_legacy_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_cluster_all_t  *st = call->data;
+
+    call->data = st->data;
+
+    /* done with: the next revoke is the Cluster layout's id */
+    st->ctx->legacy = 1;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR
+        || ngx_http_session_send_cluster_revoke(call->request, 0, st->ctx,
+                                                NULL, call, st->data,
+                                                st->handler)
+           != NGX_OK)
+    {
+        st->handler(call, NULL);
+    }
 }
 
 

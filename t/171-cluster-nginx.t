@@ -90,7 +90,7 @@ sub edge {
     my (%o) = @_;
     return nginx_start(workers => $o{workers} // 2, http => <<"HTTP");
     session_keys $keys/ring1.keys;
-    session_redis cluster=$seeds prefix=tn: timeout=${\ ($o{timeout} // '500ms')};
+    session_redis cluster=$seeds${\ ($o{legacy} ? ',legacy' : '')} prefix=tn: timeout=${\ ($o{timeout} // '500ms')};
     session_cookie sid secure=off;
     ${\ ($o{cache} ? 'session_cache zone=sess:1m valid=60s;' : '')}
 
@@ -355,6 +355,39 @@ sub replica_of {
         return $1 if $f[3] eq $id{$master} && $f[1] =~ /:(\d+)@/;
     }
     return undef;
+}
+
+# --- legacy: records migrated from a single Redis ---------------------------
+
+{
+    my $single = redis_start();
+    my ($ck, $rc) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                               "127.0.0.1:$single->{port}", '--prefix', 'tn:',
+                               'create', 'olduser');
+    is($rc, 0, 'a session on a single Redis');
+    my ($k) = grep { /^tn:s:/ } split /\n/,
+        redis_cli($single, '--scan', '--pattern', 'tn:s:*');
+    my ($h) = $k =~ /^tn:s:([0-9a-f]{64})$/;
+    ok($h, 'its single-Redis record');
+    # moved as "sessionctl migrate" does: s:{<hash[0..3]>}<hash>, its TTL
+    my %f = split /\n/, redis_cli($single, 'HGETALL', $k);
+    my $ttl = redis_cli($single, 'TTL', $k);
+    my $nk = 'tn:s:{' . substr($h, 0, 4) . "}$h";
+    `redis-cli -c -p $ports[0] HSET '$nk' @{[ map { "'$_'" } %f ]}`;
+    `redis-cli -c -p $ports[0] EXPIRE '$nk' $ttl`;
+
+    my $nl = edge(legacy => 1, workers => 1);
+    is(get($nl, '/p', $ck)->{body}, "user=[olduser]\n",
+       'cluster=...,legacy: the migrated session is valid');
+    is(get($n, '/p', $ck)->{status}, 401,
+       'without legacy it is not found');
+    is(get($nl, '/p', $cookie{user9})->{status}, 200,
+       'with legacy, sessions of the Cluster layout still are found');
+    my $lo = get($nl, '/logout', $ck);
+    ok($lo->{status} < 400, "logout of the migrated session ($lo->{status})");
+    is(get($nl, '/p', $ck)->{status}, 401, 'refused after');
+    is(`redis-cli -c -p $ports[0] EXISTS '$nk'` + 0, 0, 'its record is gone');
+    nginx_stop($nl);
 }
 
 # --- an unreachable slot owner: 503 for its slots only ----------------------
