@@ -663,7 +663,7 @@ ngx_http_session_cluster_slots(redisAsyncContext *ac, void *reply,
 {
     redisReply                       *rr = reply, *r, *m;
     ngx_int_t                         start, end, port;
-    ngx_uint_t                        i, j, down;
+    ngx_uint_t                        i, j, down, changed;
     ngx_http_session_link_t          *link = ac->data;
     ngx_http_session_cnode_t         *node, *asked;
     ngx_http_session_cluster_t       *cl = &ngx_http_session_cluster;
@@ -738,6 +738,15 @@ ngx_http_session_cluster_slots(redisAsyncContext *ac, void *reply,
         }
     }
 
+    changed = !cl->have_map;
+
+    for (i = 0; i < SC_CLUSTER_SLOTS; i++) {
+        if (cl->slots[i] != map[i]) {
+            changed = 1;
+            break;
+        }
+    }
+
     ngx_memcpy(cl->slots, map, SC_CLUSTER_SLOTS);
 
     for (i = 0; i < cl->nnodes; i++) {
@@ -750,9 +759,9 @@ ngx_http_session_cluster_slots(redisAsyncContext *ac, void *reply,
         }
     }
 
-    if (!cl->have_map) {
+    if (changed) {
         ngx_log_error(NGX_LOG_INFO, w->log, 0,
-                      "session redis cluster: slot map of %ui range(s) "
+                      "session redis cluster: new slot map, %ui range(s), "
                       "from %s", (ngx_uint_t) rr->elements, link->name);
     }
 

@@ -506,12 +506,30 @@ $n = $n2;
        . 'within 5 s (%s s; the replica was promoted after %s s)',
        defined $dt ? sprintf('%.2f', $dt) : 'never',
        defined $promoted ? sprintf('%.2f', $promoted) : '?');
+    # every session of the victim's slots on both workers (requests go to
+    # either): all of them 200 in two passes running
+    my ($all, $passes) = (undef, 0);
+    while (time - $t0 < 15 * SessionTest::slow()) {
+        my $fail = grep { get($n, '/p', $cookie{$_})->{status} != 200 } @on;
+        $passes = $fail ? 0 : $passes + 1;
+        if ($passes == 2) {
+            $all = time - $t0;
+            last;
+        }
+        sleep 0.05;
+    }
+    ok(defined $all && $all < 5 * SessionTest::slow(),
+       sprintf 'every session of those slots served within 5 s (%s s)',
+       defined $all ? sprintf('%.2f', $all) : 'never');
     ok(cluster_wait_ok($c, 20), 'cluster ok again');
     my %st;
     $st{$_} = get($n, '/p', $cookie{$_})->{status} for sort keys %cookie;
     my $lost = grep { $st{$_} != 200 } keys %st;
     is($lost, 0, 'no session lost in the failover ('
-       . scalar(keys %cookie) . ' checked)') or diag explain \%st;
+       . scalar(keys %cookie) . ' checked)')
+        or diag explain(\%st),
+           join "\n", grep { /cluster|unavail|restored/ } split /\n/,
+                           SessionTest::error_log($n);
 }
 
 # --- reshard under load -----------------------------------------------------
