@@ -755,8 +755,7 @@ ngx_http_session_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_session_link_ready(ngx_http_session_link_t *link)
 {
-    ngx_msec_t                        delay;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    ngx_msec_t  delay;
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
@@ -781,8 +780,8 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
     if (!link->outage) {
         link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session %s: ready", link->name);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_session_redis_worker.log,
+                       0, "session %s: ready", link->name);
         return;
     }
 
