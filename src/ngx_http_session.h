@@ -380,6 +380,12 @@ extern const char   *ngx_http_session_scheme_label[];
 ngx_int_t ngx_http_session_read_file(ngx_conf_t *cf, ngx_str_t *name,
     const char *directive, const char *label, ngx_str_t *out);
 ngx_int_t ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag);
+ngx_int_t ngx_http_session_parse_bounded_time(ngx_str_t *s, ngx_uint_t is_sec,
+    ngx_int_t min, ngx_int_t max, ngx_int_t *out);
+ngx_int_t ngx_http_session_conf_time(ngx_conf_t *cf, ngx_str_t *param,
+    const char *name, time_t min, time_t max, const char *range, time_t *out);
+ngx_int_t ngx_http_session_parse_bounded_int(u_char *p, size_t len,
+    ngx_int_t min, ngx_int_t max, ngx_int_t *out);
 
 
 /* ngx_http_session_util.c: what every phase uses */
@@ -416,6 +422,10 @@ void ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler);
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_session_cluster.c */
+ngx_int_t ngx_http_session_cluster_init(ngx_cycle_t *cycle);
+void ngx_http_session_cluster_exit(void);
 ngx_int_t ngx_http_session_redis_available(void);
 ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,

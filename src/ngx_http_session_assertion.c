@@ -169,7 +169,8 @@ ngx_http_session_assertion(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_loc_conf_t *slcf = conf;
 
-    ngx_str_t                          *value, s;
+    ngx_int_t                           rc;
+    ngx_str_t                          *value;
     ngx_uint_t                          i, j;
     ngx_http_session_assertion_conf_t  *acf;
 
@@ -232,20 +233,14 @@ ngx_http_session_assertion(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
+        rc = ngx_http_session_conf_time(cf, &value[i], "ttl", 1,
+                                        NGX_HTTP_SESSION_ASSERT_TTL_MAX,
+                                        "1s to 5m", &acf->ttl);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
-            acf->ttl = ngx_parse_time(&s, 1);
-            if (acf->ttl == (time_t) NGX_ERROR || acf->ttl < 1
-                || acf->ttl > NGX_HTTP_SESSION_ASSERT_TTL_MAX)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"session_assertion\" parameter "
-                                   "\"%V\" (ttl=TIME, 1s to 5m)", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 

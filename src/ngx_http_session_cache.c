@@ -114,6 +114,7 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                    *p;
     ssize_t                    size;
+    ngx_int_t                  rc;
     ngx_str_t                 *value, name, s;
     ngx_uint_t                 i;
     ngx_http_session_cache_t  *cache;
@@ -166,21 +167,13 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "valid=", 6) == 0) {
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
+        rc = ngx_http_session_conf_time(cf, &value[i], "valid", 1, 60,
+                                        "1s to 60s", &smcf->cache_valid);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
-            smcf->cache_valid = ngx_parse_time(&s, 1);
-            if (smcf->cache_valid == (time_t) NGX_ERROR
-                || smcf->cache_valid < 1 || smcf->cache_valid > 60)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"session_cache\" parameter "
-                                   "\"%V\" (valid=TIME, 1s to 60s)",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 

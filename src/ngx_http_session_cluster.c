@@ -68,6 +68,13 @@ typedef struct {
 static ngx_http_session_cluster_t  ngx_http_session_cluster;
 
 
+static ngx_int_t ngx_http_session_cluster_send(ngx_http_session_op_t *op,
+    u_char *cmd, size_t len);
+static ngx_int_t ngx_http_session_cluster_ready(void);
+static ngx_int_t ngx_http_session_cluster_available(void);
+static ngx_int_t ngx_http_session_cluster_wanted(
+    ngx_http_session_link_t *link);
+static void ngx_http_session_cluster_timed_out(void);
 static ngx_http_session_cnode_t *ngx_http_session_cluster_node(u_char *host,
     size_t len, in_port_t port);
 static ngx_int_t ngx_http_session_cluster_dispatch(ngx_http_session_op_t *op,
@@ -82,6 +89,15 @@ static void ngx_http_session_cluster_slots(redisAsyncContext *ac,
     void *reply, void *privdata);
 static ngx_int_t ngx_http_session_cluster_key(u_char *cmd, size_t len,
     ngx_uint_t *slot);
+
+
+static ngx_http_session_router_t  ngx_http_session_cluster_router = {
+    ngx_http_session_cluster_send,
+    ngx_http_session_cluster_timed_out,
+    ngx_http_session_cluster_available,
+    ngx_http_session_cluster_ready,
+    ngx_http_session_cluster_wanted
+};
 
 
 ngx_int_t
@@ -106,6 +122,8 @@ ngx_http_session_cluster_init(ngx_cycle_t *cycle)
     }
 
     ngx_memset(cl->slots, NGX_HTTP_SESSION_CLUSTER_NONE, SC_CLUSTER_SLOTS);
+
+    w->router = &ngx_http_session_cluster_router;
 
     cl->refresh.handler = ngx_http_session_cluster_refresh_handler;
     cl->refresh.log = cycle->log;
@@ -141,11 +159,15 @@ void
 ngx_http_session_cluster_exit(void)
 {
     ngx_uint_t                   i;
+    ngx_http_session_op_t       *op;
     ngx_http_session_cluster_t  *cl = &ngx_http_session_cluster;
 
     if (cl->nodes == NULL) {
         return;
     }
+
+    /* the replies of the links dropped below ask for nothing more */
+    ngx_http_session_redis_worker.exiting = 1;
 
     if (cl->refresh.timer_set) {
         ngx_del_timer(&cl->refresh);
@@ -155,6 +177,16 @@ ngx_http_session_cluster_exit(void)
         ngx_http_session_link_drop(&cl->nodes[i].link);
     }
 
+    /* every op is back in the free list: their copies of commands go */
+
+    for (op = ngx_http_session_redis_worker.free_ops; op; op = op->next) {
+        if (op->cmd) {
+            ngx_free(op->cmd);
+            op->cmd = NULL;
+            op->size = 0;
+        }
+    }
+
     cl->nodes = NULL;
     cl->nnodes = 0;
 }
@@ -162,7 +194,7 @@ ngx_http_session_cluster_exit(void)
 
 /* requests are routed once a slot map is in */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_cluster_available(void)
 {
     return ngx_http_session_cluster.have_map;
@@ -171,7 +203,7 @@ ngx_http_session_cluster_available(void)
 
 /* the slot map is in and every master's link is up */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_cluster_ready(void)
 {
     ngx_uint_t                   i;
@@ -195,7 +227,7 @@ ngx_http_session_cluster_ready(void)
 
 /* a node's link is (re)connected only while the map has a use for it */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_cluster_wanted(ngx_http_session_link_t *link)
 {
     ngx_http_session_cnode_t    *node = (ngx_http_session_cnode_t *) link;
@@ -260,7 +292,7 @@ ngx_http_session_cluster_node(u_char *host, size_t len, in_port_t port)
 
 /* ngx_http_session_redis_send(): a command to the owner of its slot */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_cluster_send(ngx_http_session_op_t *op, u_char *cmd,
     size_t len)
 {
@@ -539,7 +571,7 @@ ngx_http_session_cluster_redirect(ngx_http_session_op_t *op, redisReply *rr,
  * dead (a host that vanished sends no RST) and dropped.
  */
 
-void
+static void
 ngx_http_session_cluster_timed_out(void)
 {
     ngx_uint_t                        i;

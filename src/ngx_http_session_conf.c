@@ -3,9 +3,10 @@
  * ngx_http_session_module: helpers of configuration time.
  *
  * Reading a secret file (the key ring, password_file=, signature secrets,
- * bot tokens) and parsing "on" or "off" in a parameter.  The bottom of the
- * nginx glue: the directive parsers of every file, the Redis layer's
- * included, call it, and it calls only nginx.
+ * bot tokens), parsing "on" or "off" in a parameter, and bounded TIME and
+ * integer parameters (one error message for every "name=TIME").  The
+ * bottom of the nginx glue: the directive parsers of every file, the Redis
+ * layer's included, call it, and it calls only nginx.
  */
 
 
@@ -31,6 +32,88 @@ ngx_http_session_parse_flag(ngx_str_t *s, ngx_flag_t *flag)
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * TIME as ngx_parse_time() reads it (seconds when is_sec, else
+ * milliseconds), from min to max inclusive.  NGX_ERROR when s is not a
+ * time or is out of bounds: the caller's message names the parameter.
+ */
+
+ngx_int_t
+ngx_http_session_parse_bounded_time(ngx_str_t *s, ngx_uint_t is_sec,
+    ngx_int_t min, ngx_int_t max, ngx_int_t *out)
+{
+    ngx_int_t  t;
+
+    t = ngx_parse_time(s, is_sec);
+    if (t == NGX_ERROR || t < min || t > max) {
+        return NGX_ERROR;
+    }
+
+    *out = t;
+    return NGX_OK;
+}
+
+
+/*
+ * A "name=TIME" parameter of the directive being parsed, in seconds from
+ * min to max: NGX_DECLINED when param is not "name=...", NGX_OK with *out
+ * set, or NGX_ERROR once this error is logged:
+ *   invalid "<directive>" parameter "<param>" (<name>=TIME, <range>)
+ */
+
+ngx_int_t
+ngx_http_session_conf_time(ngx_conf_t *cf, ngx_str_t *param,
+    const char *name, time_t min, time_t max, const char *range, time_t *out)
+{
+    size_t      len;
+    ngx_int_t   t;
+    ngx_str_t  *value, s;
+
+    len = ngx_strlen(name);
+
+    if (param->len <= len || param->data[len] != '='
+        || ngx_strncmp(param->data, name, len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    s.data = param->data + len + 1;
+    s.len = param->len - len - 1;
+
+    if (ngx_http_session_parse_bounded_time(&s, 1, min, max, &t) != NGX_OK) {
+        value = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" parameter \"%V\" (%s=TIME, %s)",
+                           &value[0], param, name, range);
+        return NGX_ERROR;
+    }
+
+    *out = (time_t) t;
+    return NGX_OK;
+}
+
+
+/*
+ * A decimal integer from min to max inclusive (ngx_atoi(): digits only,
+ * NGX_ERROR on overflow).
+ */
+
+ngx_int_t
+ngx_http_session_parse_bounded_int(u_char *p, size_t len, ngx_int_t min,
+    ngx_int_t max, ngx_int_t *out)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(p, len);
+    if (n == NGX_ERROR || n < min || n > max) {
+        return NGX_ERROR;
+    }
+
+    *out = n;
+    return NGX_OK;
 }
 
 

@@ -122,6 +122,7 @@ ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_loc_conf_t *slcf = conf;
 
+    ngx_int_t   t;
     ngx_str_t  *value, s;
 
     if (slcf->issue != NGX_CONF_UNSET) {
@@ -149,12 +150,11 @@ ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = value[2].data + 6;
         s.len = value[2].len - 6;
 
-        slcf->grace = ngx_parse_time(&s, 1);
-        if (slcf->grace == (time_t) NGX_ERROR || slcf->grace == 0
-            || slcf->grace > 300)
-        {
+        if (ngx_http_session_parse_bounded_time(&s, 1, 1, 300, &t) != NGX_OK) {
             goto invalid;
         }
+
+        slcf->grace = (time_t) t;
     }
 
     return NGX_CONF_OK;

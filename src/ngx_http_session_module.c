@@ -713,7 +713,14 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
 
     ngx_http_session_cache_init_process(smcf);
 
-    return ngx_http_session_redis_init_process(cycle, smcf);
+    if (ngx_http_session_redis_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* session_redis cluster=: the slot map and a link per master */
+
+    return smcf->redis->cluster ? ngx_http_session_cluster_init(cycle)
+                                : NGX_OK;
 }
 
 
@@ -730,6 +737,7 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_session_cluster_exit();
     ngx_http_session_redis_exit_process(cycle);
 }
 
@@ -826,6 +834,7 @@ ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_session_srv_conf_t *sscf = conf;
 
     u_char      *p;
+    ngx_int_t    rc;
     ngx_str_t   *value, s;
     ngx_uint_t   i;
 
@@ -938,21 +947,14 @@ ngx_http_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_age=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
+        rc = ngx_http_session_conf_time(cf, &value[i], "max_age", 0,
+                                        NGX_HTTP_SESSION_LIFETIME_MAX,
+                                        "0s to 10y", &sscf->max_age);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
-            sscf->max_age = ngx_parse_time(&s, 1);
-            if (sscf->max_age == (time_t) NGX_ERROR
-                || sscf->max_age > NGX_HTTP_SESSION_LIFETIME_MAX)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"session_cookie\" parameter "
-                                   "\"%V\" (max_age=TIME, 0s to 10y)",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1024,6 +1026,7 @@ ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_session_srv_conf_t *sscf = conf;
 
     time_t      *t;
+    ngx_int_t    n;
     ngx_str_t   *value, s;
     ngx_uint_t   i;
 
@@ -1058,15 +1061,18 @@ ngx_http_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             goto invalid;
         }
 
-        *t = ngx_parse_time(&s, 1);
-        if (*t == (time_t) NGX_ERROR || *t == 0
-            || *t > NGX_HTTP_SESSION_LIFETIME_MAX)
+        if (ngx_http_session_parse_bounded_time(&s, 1, 1,
+                                                NGX_HTTP_SESSION_LIFETIME_MAX,
+                                                &n)
+            != NGX_OK)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"session_timeout\" parameter "
                                "\"%V\" (TIME from 1s to 10y)", &value[i]);
             return NGX_CONF_ERROR;
         }
+
+        *t = (time_t) n;
     }
 
     if (sscf->touch == NGX_CONF_UNSET) {

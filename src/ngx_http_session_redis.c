@@ -47,16 +47,8 @@ static void ngx_http_session_sentinel_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_session_sentinel_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
-
-
-ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
-
-
-/* session_cache and the live connections of ngx_http_session_registry.c */
-#define NGX_HTTP_SESSION_REVOKED_MAX  4
-
-static ngx_http_session_revoked_pt
-    ngx_http_session_redis_revoked[NGX_HTTP_SESSION_REVOKED_MAX];
+static void ngx_http_session_link_closed(ngx_http_session_link_t *link,
+    redisAsyncContext *ac);
 
 
 ngx_int_t
@@ -69,13 +61,11 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
 
     w->smcf = smcf;
     w->log = cycle->log;
+    w->outage = ngx_http_session_link_outage;
+    w->garbage = ngx_http_session_link_garbage;
+    w->closed = ngx_http_session_link_closed;
 
-    if (smcf->redis->cluster) {
-        if (ngx_http_session_cluster_init(cycle) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-    } else {
+    if (!smcf->redis->cluster) {     /* else ngx_http_session_cluster.c's */
         ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
         ngx_http_session_link_connect(&w->cmd);
     }
@@ -100,18 +90,12 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_session_link_drop(&w->cmd);
     ngx_http_session_link_drop(&w->sub);
-    ngx_http_session_cluster_exit();
 
     /* every pending command has been called back by now */
 
     while (w->free_ops) {
         op = w->free_ops;
         w->free_ops = op->next;
-
-        if (op->cmd) {
-            ngx_free(op->cmd);
-        }
-
         ngx_free(op);
     }
 
@@ -202,8 +186,8 @@ ngx_http_session_redis_available(void)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
-    if (w->smcf->redis->cluster) {
-        return ngx_http_session_cluster_available();
+    if (w->router) {
+        return w->router->available();
     }
 
     return w->cmd.ac != NULL
@@ -231,11 +215,9 @@ ngx_http_session_redis_subscribed(void)
 void
 ngx_http_session_redis_desync(const char *why)
 {
-    ngx_http_session_link_t          *link;
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
-
-    /* on a cluster, the link whose reply is being handled */
-    link = w->replying ? w->replying : &w->cmd;
+    ngx_http_session_link_t          *link = w->replying ? w->replying
+                                                         : &w->cmd;
 
     if (link->ac == NULL
         || (link->ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
@@ -264,40 +246,6 @@ ngx_http_session_link_garbage(ngx_http_session_link_t *link, const char *why)
 }
 
 
-/* linked into the parent only once complete, as hiredis's own do */
-
-/* who hears the revocation channel (session_cache) */
-
-void
-ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i] == NULL
-            || ngx_http_session_redis_revoked[i] == handler)
-        {
-            ngx_http_session_redis_revoked[i] = handler;
-            return;
-        }
-    }
-}
-
-
-static void
-ngx_http_session_redis_revoke(ngx_http_session_main_conf_t *smcf,
-    u_char *hash)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i]) {
-            ngx_http_session_redis_revoked[i](smcf, hash);
-        }
-    }
-}
-
-
 void
 ngx_http_session_link_connect(ngx_http_session_link_t *link)
 {
@@ -309,8 +257,7 @@ ngx_http_session_link_connect(ngx_http_session_link_t *link)
 
     if (link->fixed) {
         /* a cluster node: only while the slot map has a use for it */
-
-        if (ngx_http_session_cluster_wanted(link)) {
+        if (w->router && w->router->wanted(link)) {
             ngx_http_session_link_target(link, link->fixed,
                                          NGX_HTTP_SESSION_RESOLVE_SERVER);
         } else {
@@ -813,7 +760,7 @@ ngx_http_session_redis_announce(void)
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (!w->announced
-        && (w->smcf->redis->cluster ? ngx_http_session_cluster_ready()
+        && (w->router ? w->router->ready()
                                     : w->cmd.state
                                       == NGX_HTTP_SESSION_LINK_READY)
         && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
@@ -934,7 +881,7 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         }
 
         /* messages may have been missed while unsubscribed */
-        ngx_http_session_redis_revoke(w->smcf, NULL);
+        ngx_http_session_channel_revoked(w->smcf, NULL);
 
         link->subscribed = 1;
         ngx_http_session_link_ready(link);
@@ -945,8 +892,8 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         && rr->element[2]->type == REDIS_REPLY_STRING
         && rr->element[2]->len == SC_HASH_HEX_LEN)
     {
-        ngx_http_session_redis_revoke(w->smcf,
-                                      (u_char *) rr->element[2]->str);
+        ngx_http_session_channel_revoked(w->smcf,
+                                         (u_char *) rr->element[2]->str);
     }
 }
 
@@ -1102,6 +1049,63 @@ ngx_http_session_sentinel_reply(redisAsyncContext *ac, void *reply,
     redisAsyncFree(ac);
 
     ngx_http_session_link_target(link, &sa, NGX_HTTP_SESSION_RESOLVE_SERVER);
+}
+
+
+/*
+ * A hiredis context of the link is gone (its connection closed by the
+ * event glue): the link forgets it and schedules the reconnection.
+ */
+
+static void
+ngx_http_session_link_closed(ngx_http_session_link_t *link,
+    redisAsyncContext *ac)
+{
+    if (link->sentinel == ac) {
+        link->sentinel = NULL;
+
+        if (link->ac == NULL) {
+            if (link->connect_timer.timer_set) {
+                ngx_del_timer(&link->connect_timer);
+            }
+
+            ngx_http_session_link_schedule(link);
+        }
+
+        return;
+    }
+
+    if (link->ac != ac) {
+        /* a sentinel query that already handed over */
+        return;
+    }
+
+    if (link->connect_timer.timer_set) {
+        ngx_del_timer(&link->connect_timer);
+    }
+
+    if (link->recheck.timer_set) {
+        ngx_del_timer(&link->recheck);
+    }
+
+    if (link->resolving
+        && link->resolve_for == NGX_HTTP_SESSION_RESOLVE_RECHECK)
+    {
+        /* the reconnection resolves anew */
+        ngx_resolve_name_done(link->resolving);
+        link->resolving = NULL;
+    }
+
+    link->ac = NULL;
+    link->inflight = 0;
+    link->subscribed = 0;
+
+    if (link->counted) {
+        ngx_http_session_uncount(redis_connections);
+        link->counted = 0;
+    }
+
+    ngx_http_session_link_schedule(link);
 }
 
 

@@ -112,9 +112,31 @@ struct ngx_http_session_reply_s {
 };
 
 
+typedef void (*ngx_http_session_link_event_pt)(
+    ngx_http_session_link_t *link, const char *why);
+typedef void (*ngx_http_session_link_closed_pt)(
+    ngx_http_session_link_t *link, redisAsyncContext *ac);
+
+
+/*
+ * session_redis cluster= (ngx_http_session_cluster.c, above this layer):
+ * how commands are routed and what "available" means, set by
+ * ngx_http_session_cluster_init(); NULL for a single Redis or Sentinel.
+ */
+typedef struct {
+    ngx_int_t                        (*send)(ngx_http_session_op_t *op,
+                                             u_char *cmd, size_t len);
+    void                             (*timed_out)(void);
+    ngx_int_t                        (*available)(void);
+    ngx_int_t                        (*ready)(void);
+    ngx_int_t                        (*wanted)(ngx_http_session_link_t *l);
+} ngx_http_session_router_t;
+
+
 typedef struct {
     ngx_http_session_main_conf_t      *smcf;
     ngx_log_t                         *log;
+    ngx_http_session_router_t         *router;    /* cluster=, or NULL */
     unsigned                           exiting:1;
     unsigned                           announced:1;
 
@@ -126,9 +148,19 @@ typedef struct {
 
     ngx_http_session_reply_t          *free_replies;
     ngx_uint_t                         nfree_replies;
+
+    /*
+     * The link layer's (_redis.c) answers to what happens below it, set
+     * by ngx_http_session_redis_init_process(): the event glue and the
+     * reply functions call up through these, never by name.
+     */
+    ngx_http_session_link_event_pt     outage;
+    ngx_http_session_link_event_pt     garbage;
+    ngx_http_session_link_closed_pt    closed;
 } ngx_http_session_redis_worker_t;
 
 
+/* ngx_http_session_redis_reply.c, the bottom of the layer */
 extern ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
 extern redisReplyObjectFunctions        ngx_http_session_reply_functions;
 
@@ -153,15 +185,9 @@ void ngx_http_session_redis_announce(void);
 ngx_http_session_op_t *ngx_http_session_redis_op_get(void);
 void ngx_http_session_redis_op_put(ngx_http_session_op_t *op);
 
-/* ngx_http_session_cluster.c */
-ngx_int_t ngx_http_session_cluster_init(ngx_cycle_t *cycle);
-void ngx_http_session_cluster_exit(void);
-ngx_int_t ngx_http_session_cluster_send(ngx_http_session_op_t *op,
-    u_char *cmd, size_t len);
-ngx_int_t ngx_http_session_cluster_ready(void);
-ngx_int_t ngx_http_session_cluster_available(void);
-ngx_int_t ngx_http_session_cluster_wanted(ngx_http_session_link_t *link);
-void ngx_http_session_cluster_timed_out(void);
+/* ngx_http_session_redis_channel.c */
+void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
+    u_char *hash);
 
 /* ngx_http_session_redis_event.c */
 redisAsyncContext *ngx_http_session_attach(ngx_http_session_link_t *link,

@@ -376,7 +376,7 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
     ngx_str_t *value, ngx_uint_t n)
 {
     u_char                   *p, *last, *buf;
-    ngx_int_t                 db;
+    ngx_int_t                 db, t;
     ngx_str_t                 s, file, a, content;
     ngx_uint_t                i;
     ngx_http_session_addr_t  *sa;
@@ -514,8 +514,11 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         }
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-            if (db == NGX_ERROR || db > 65535) {
+            if (ngx_http_session_parse_bounded_int(value[i].data + 3,
+                                                   value[i].len - 3, 0, 65535,
+                                                   &db)
+                != NGX_OK)
+            {
                 goto invalid;
             }
 
@@ -549,13 +552,15 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             s.data = value[i].data + 16;
             s.len = value[i].len - 16;
 
-            rc->connect_timeout = ngx_parse_time(&s, 0);
-            if (rc->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rc->connect_timeout == 0
-                || rc->connect_timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
+            if (ngx_http_session_parse_bounded_time(&s, 0, 1,
+                                                NGX_HTTP_SESSION_TIMEOUT_MAX,
+                                                &t)
+                != NGX_OK)
             {
                 goto invalid_timeout;
             }
+
+            rc->connect_timeout = (ngx_msec_t) t;
 
             continue;
         }
@@ -564,12 +569,15 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
 
-            rc->timeout = ngx_parse_time(&s, 0);
-            if (rc->timeout == (ngx_msec_t) NGX_ERROR || rc->timeout == 0
-                || rc->timeout > NGX_HTTP_SESSION_TIMEOUT_MAX)
+            if (ngx_http_session_parse_bounded_time(&s, 0, 1,
+                                                NGX_HTTP_SESSION_TIMEOUT_MAX,
+                                                &t)
+                != NGX_OK)
             {
                 goto invalid_timeout;
             }
+
+            rc->timeout = (ngx_msec_t) t;
 
             continue;
         }

@@ -37,19 +37,19 @@ ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     if (ac == NULL) {
-        ngx_http_session_link_outage(link, "out of memory");
+        w->outage(link, "out of memory");
         return NULL;
     }
 
     if (ac->err) {
-        ngx_http_session_link_outage(link, ac->errstr);
+        w->outage(link, ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
 
     c = ngx_get_connection(ac->c.fd, w->log);
     if (c == NULL) {
-        ngx_http_session_link_outage(link, "no free worker connection");
+        w->outage(link, "no free worker connection");
         redisAsyncFree(ac);
         return NULL;
     }
@@ -84,67 +84,22 @@ ngx_http_session_attach(ngx_http_session_link_t *link, redisAsyncContext *ac)
 /*
  * Called by hiredis whenever a context is freed, whatever the reason:
  * close the nginx connection (which also closes the socket) and tell
- * hiredis the descriptor is gone, so that it is not closed twice.
+ * hiredis the descriptor is gone, so that it is not closed twice; the
+ * link layer then updates its link.
  */
 
 static void
 ngx_http_session_cleanup(void *privdata)
 {
-    ngx_connection_t         *c = privdata;
-    redisAsyncContext        *ac;
-    ngx_http_session_link_t  *link;
+    ngx_connection_t   *c = privdata;
+    redisAsyncContext  *ac;
 
     ac = c->data;
-    link = ac->data;
 
     ngx_close_connection(c);
     ac->c.fd = -1;
 
-    if (link->sentinel == ac) {
-        link->sentinel = NULL;
-
-        if (link->ac == NULL) {
-            if (link->connect_timer.timer_set) {
-                ngx_del_timer(&link->connect_timer);
-            }
-
-            ngx_http_session_link_schedule(link);
-        }
-
-        return;
-    }
-
-    if (link->ac != ac) {
-        /* a sentinel query that already handed over */
-        return;
-    }
-
-    if (link->connect_timer.timer_set) {
-        ngx_del_timer(&link->connect_timer);
-    }
-
-    if (link->recheck.timer_set) {
-        ngx_del_timer(&link->recheck);
-    }
-
-    if (link->resolving
-        && link->resolve_for == NGX_HTTP_SESSION_RESOLVE_RECHECK)
-    {
-        /* the reconnection resolves anew */
-        ngx_resolve_name_done(link->resolving);
-        link->resolving = NULL;
-    }
-
-    link->ac = NULL;
-    link->inflight = 0;
-    link->subscribed = 0;
-
-    if (link->counted) {
-        ngx_http_session_uncount(redis_connections);
-        link->counted = 0;
-    }
-
-    ngx_http_session_link_schedule(link);
+    ngx_http_session_redis_worker.closed(ac->data, ac);
 }
 
 

@@ -159,10 +159,10 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
     op->next = NULL;
     op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
 
-    if (w->smcf->redis->cluster) {
+    if (w->router) {
         /* routed by its key's slot */
 
-        if (ngx_http_session_cluster_send(op, cmd, len) != NGX_OK) {
+        if (w->router->send(op, cmd, len) != NGX_OK) {
             ngx_http_session_redis_op_put(op);
             return NULL;
         }
@@ -267,8 +267,8 @@ ngx_http_session_redis_timed_out(void)
 
     ngx_http_session_count(redis_errors);
 
-    if (w->smcf->redis->cluster) {
-        ngx_http_session_cluster_timed_out();
+    if (w->router) {
+        w->router->timed_out();
         return;
     }
 

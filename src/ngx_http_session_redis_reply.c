@@ -29,6 +29,15 @@ static void *ngx_http_session_reply_nil(const redisReadTask *task);
 static void ngx_http_session_reply_free(void *obj);
 
 
+/*
+ * The worker's state of the Redis layer (links, free lists, the link
+ * layer's callbacks), defined here at the bottom of the layer: every file
+ * of the layer uses it, and this one calls no other.
+ */
+
+ngx_http_session_redis_worker_t  ngx_http_session_redis_worker;
+
+
 redisReplyObjectFunctions  ngx_http_session_reply_functions = {
     ngx_http_session_reply_string,
     ngx_http_session_reply_array,
@@ -162,7 +171,7 @@ refused:
     link = ac->data;
 
     if (link) {
-        ngx_http_session_link_garbage(link, why);
+        ngx_http_session_redis_worker.garbage(link, why);
     }
 
     return 1;

@@ -313,9 +313,11 @@ ngx_http_session_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
-
-            if (n < 1 || n > 1000) {
+            if (ngx_http_session_parse_bounded_int(value[i].data + 4,
+                                                   value[i].len - 4, 1, 1000,
+                                                   &n)
+                != NGX_OK)
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid \"session_limit\" value \"%V\" "
                                    "(max=1 to max=1000)", &value[i]);

@@ -952,6 +952,7 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_loc_conf_t *slcf = conf;
 
+    ngx_int_t                      n, rc;
     ngx_str_t                     *value, s, file, content;
     ngx_uint_t                     i;
     sc_error_t                     err;
@@ -1012,21 +1013,14 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "tolerance=", 10) == 0) {
-            s.data = value[i].data + 10;
-            s.len = value[i].len - 10;
+        rc = ngx_http_session_conf_time(cf, &value[i], "tolerance", 1,
+                                        NGX_HTTP_SESSION_AGE_MAX,
+                                        "1s to 50y", &scf->tolerance);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
-            scf->tolerance = ngx_parse_time(&s, 1);
-            if (scf->tolerance == (time_t) NGX_ERROR || scf->tolerance < 1
-                || scf->tolerance > NGX_HTTP_SESSION_AGE_MAX)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"session_signature\" parameter "
-                                   "\"%V\" (tolerance=TIME, 1s to 50y)",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1034,12 +1028,14 @@ ngx_http_session_signature(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 9;
             s.len = value[i].len - 9;
 
-            scf->inflight = ngx_parse_time(&s, 1);
-            if (scf->inflight == (time_t) NGX_ERROR || scf->inflight < 1
-                || scf->inflight > 7 * 24 * 3600)
+            if (ngx_http_session_parse_bounded_time(&s, 1, 1, 7 * 24 * 3600,
+                                                    &n)
+                != NGX_OK)
             {
                 goto invalid;
             }
+
+            scf->inflight = (time_t) n;
 
             continue;
         }

@@ -332,8 +332,8 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                      *p;
     uint64_t                     token_bot_id;
-    ngx_str_t                   *value, s, file, content;
-    ngx_int_t                    n;
+    ngx_str_t                   *value, file, content;
+    ngx_int_t                    n, rc;
     ngx_uint_t                   i;
     ngx_pool_cleanup_t          *cln;
     ngx_http_session_tg_conf_t  *tcf;
@@ -364,8 +364,11 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "bot_id=", 7) == 0) {
-            n = ngx_atoi(value[i].data + 7, value[i].len - 7);
-            if (n <= 0) {
+            if (ngx_http_session_parse_bounded_int(value[i].data + 7,
+                                                   value[i].len - 7, 1,
+                                                   NGX_MAX_INT_T_VALUE, &n)
+                != NGX_OK)
+            {
                 goto invalid;
             }
 
@@ -383,21 +386,14 @@ ngx_http_session_telegram(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_age=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
+        rc = ngx_http_session_conf_time(cf, &value[i], "max_age", 1,
+                                        NGX_HTTP_SESSION_AGE_MAX,
+                                        "1s to 50y", &tcf->max_age);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
-            tcf->max_age = ngx_parse_time(&s, 1);
-            if (tcf->max_age == (time_t) NGX_ERROR || tcf->max_age < 1
-                || tcf->max_age > NGX_HTTP_SESSION_AGE_MAX)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"session_telegram\" parameter "
-                                   "\"%V\" (max_age=TIME, 1s to 50y)",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
+        if (rc == NGX_OK) {
             continue;
         }
 

@@ -8,6 +8,23 @@ use SessionTest ();
 $ENV{TEST_NGINX_KEYS} = SessionTest::test_keys_dir();
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
+# A block that must fail at start-up and has no server to configure
+# leaves out "--- config" (it gets an empty one); "--- key_file: NAME"
+# is an http_config of just "session_keys t/keys/NAME.keys".
+push @Test::Nginx::Socket::PreprocessorSections, 'key_file';
+add_block_preprocessor(sub {
+    my $block = shift;
+    if (defined(my $name = $block->key_file)) {
+        die "--- key_file and --- http_config together\n"
+            if defined $block->http_config;
+        chomp $name;
+        $block->set_value(http_config =>
+                          "    session_keys \$TEST_NGINX_KEYS/$name.keys;\n");
+    }
+    $block->set_value(config => '')
+        if defined $block->must_die && !defined $block->config;
+});
+
 repeat_each(1);
 no_shuffle();
 run_tests();
@@ -33,9 +50,7 @@ ok
 
 
 === TEST 2: missing key file
---- http_config
-    session_keys $TEST_NGINX_KEYS/no-such.keys;
---- config
+--- key_file: no-such
 --- must_die
 --- error_log eval
 qr{"session_keys" cannot open ".*/no-such\.keys".*in .*nginx\.conf:\d+}
@@ -43,9 +58,7 @@ qr{"session_keys" cannot open ".*/no-such\.keys".*in .*nginx\.conf:\d+}
 
 
 === TEST 3: key file with no key
---- http_config
-    session_keys $TEST_NGINX_KEYS/bad-empty.keys;
---- config
+--- key_file: bad-empty
 --- must_die
 --- error_log eval
 qr{"session_keys" file ".*/bad-empty\.keys": no key found}
@@ -53,9 +66,7 @@ qr{"session_keys" file ".*/bad-empty\.keys": no key found}
 
 
 === TEST 4: duplicate key id, with its line
---- http_config
-    session_keys $TEST_NGINX_KEYS/bad-dupkid.keys;
---- config
+--- key_file: bad-dupkid
 --- must_die
 --- error_log eval
 qr{"session_keys" file ".*/bad-dupkid\.keys" line 2: duplicate key id "k1"}
@@ -63,9 +74,7 @@ qr{"session_keys" file ".*/bad-dupkid\.keys" line 2: duplicate key id "k1"}
 
 
 === TEST 5: short secret, with its line
---- http_config
-    session_keys $TEST_NGINX_KEYS/bad-short.keys;
---- config
+--- key_file: bad-short
 --- must_die
 --- error_log eval
 qr{"session_keys" file ".*/bad-short\.keys" line 1: secret is 16 bytes, at least 32 are required}
@@ -73,9 +82,7 @@ qr{"session_keys" file ".*/bad-short\.keys" line 1: secret is 16 bytes, at least
 
 
 === TEST 6: malformed line
---- http_config
-    session_keys $TEST_NGINX_KEYS/bad-malformed.keys;
---- config
+--- key_file: bad-malformed
 --- must_die
 --- error_log eval
 qr{"session_keys" file ".*/bad-malformed\.keys" line 2: }
@@ -83,9 +90,7 @@ qr{"session_keys" file ".*/bad-malformed\.keys" line 2: }
 
 
 === TEST 7: bad base64
---- http_config
-    session_keys $TEST_NGINX_KEYS/bad-base64.keys;
---- config
+--- key_file: bad-base64
 --- must_die
 --- error_log eval
 qr{"session_keys" file ".*/bad-base64\.keys" line 1: invalid base64}
@@ -117,7 +122,6 @@ qr{"session_required", "session_issue" and "session_logout" need "session_keys" 
 === TEST 10: samesite=none without secure
 --- http_config
     session_cookie sid samesite=none secure=off;
---- config
 --- must_die
 --- error_log eval
 qr{"session_cookie": "samesite=none" requires "secure=on" in .*nginx\.conf:\d+}
@@ -127,7 +131,6 @@ qr{"session_cookie": "samesite=none" requires "secure=on" in .*nginx\.conf:\d+}
 === TEST 11: __Host- cookie with a domain
 --- http_config
     session_cookie __Host-sid domain=example.com;
---- config
 --- must_die
 --- error_log
 a "__Host-" cookie cannot have "domain="
@@ -137,7 +140,6 @@ a "__Host-" cookie cannot have "domain="
 === TEST 12: __Host- cookie with a path
 --- http_config
     session_cookie __Host-sid path=/app;
---- config
 --- must_die
 --- error_log
 its path must be "/"
@@ -147,7 +149,6 @@ its path must be "/"
 === TEST 13: without a resolver, a session_redis name that does not resolve at load is refused
 --- http_config
     session_redis redis.invalid:6379;
---- config
 --- must_die
 --- error_log
 "session_redis" host "redis.invalid" not found
@@ -157,7 +158,6 @@ its path must be "/"
 === TEST 14: bad session_redis port
 --- http_config
     session_redis 127.0.0.1:99999;
---- config
 --- must_die
 --- error_log
 invalid "session_redis" address "127.0.0.1:99999"
@@ -167,7 +167,6 @@ invalid "session_redis" address "127.0.0.1:99999"
 === TEST 15: unknown session_redis parameter
 --- http_config
     session_redis 127.0.0.1:6379 color=blue;
---- config
 --- must_die
 --- error_log
 invalid "session_redis" parameter "color=blue"
@@ -186,7 +185,6 @@ qr{invalid value "maybe" in .*nginx\.conf:\d+}
 === TEST 17: bad cookie name
 --- http_config
     session_cookie "s;id";
---- config
 --- must_die
 --- error_log
 invalid "session_cookie" name "s;id"
@@ -196,7 +194,6 @@ invalid "session_cookie" name "s;id"
 === TEST 18: touch not shorter than idle
 --- http_config
     session_timeout idle=1m touch=2m;
---- config
 --- must_die
 --- error_log
 "session_timeout": "touch" must be shorter than "idle"
@@ -215,7 +212,6 @@ invalid "session_cookie" name "s;id"
 === TEST 20: missing password file
 --- http_config
     session_redis 127.0.0.1:6379 password_file=/nonexistent/redis.pass;
---- config
 --- must_die
 --- error_log
 "session_redis" cannot open password file "/nonexistent/redis.pass"

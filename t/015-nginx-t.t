@@ -105,6 +105,14 @@ my @bounds = (
       qr/invalid "session_signature" parameter "tolerance=100y" \(tolerance=TIME, 1s to 50y\)/ ],
     [ 'server { location / { session_telegram bot_token_file=' . "$sec/bot.token" . ' max_age=292471208677y; } }',
       qr/invalid "session_telegram" parameter "max_age=292471208677y" \(max_age=TIME, 1s to 50y\)/ ],
+    [ 'session_cache zone=c:1m valid=61s;',
+      qr/invalid "session_cache" parameter "valid=61s" \(valid=TIME, 1s to 60s\)/ ],
+    [ 'server { location / { session_assertion header=X-A ttl=6m; } }',
+      qr/invalid "session_assertion" parameter "ttl=6m" \(ttl=TIME, 1s to 5m\)/ ],
+    [ 'server { location / { session_issue on grace=0s; } }',
+      qr/invalid "session_issue" parameter "grace=0s" \(grace=TIME, 1s to 5m\)/ ],
+    [ 'server { location / { session_limit max=1001; } }',
+      qr/invalid "session_limit" value "max=1001" \(max=1 to max=1000\)/ ],
     [ 'session_cache zone=big:100000m;',
       qr/session cache zone "zone=big:100000m" is too large \(at most 65536m\)/ ],
 );
@@ -132,5 +140,13 @@ for my $t ('connect_timeout=11m', 'timeout=9999999999999s') {
 ($out, $rc) = nginx_t("$base    session_timeout idle=10y absolute=10y "
                       . "touch=1h;\n    session_cookie sid max_age=10y;");
 is($rc, 0, 'the bounds themselves pass nginx -t') or diag $out;
+($out, $rc) = nginx_t("$base    session_cookie sid max_age=0s;\n"
+    . "    session_cache zone=c:1m valid=60s;\n"
+    . "    server { location / { session_issue on grace=5m; }\n"
+    . "      location /s { session_signature miniapp secret_file="
+    . "$sec/miniapp.secret tolerance=50y inflight=7d; }\n"
+    . "      location /t { session_telegram bot_token_file=$sec/bot.token"
+    . " max_age=50y; } }");
+is($rc, 0, '... and so do the other parameters\' bounds') or diag $out;
 
 done_testing();

@@ -48,12 +48,21 @@ sub main::tamper {
     return $c;
 }
 
+# Every block gets this http_config unless it writes its own:
+# "--- keys: RING" names another key file (t/keys/RING.keys) and
+# "--- session_redis: ARGS" replaces the session_redis arguments (Redis
+# down: 127.0.0.1:1).
+push @Test::Nginx::Socket::PreprocessorSections, qw(keys session_redis);
 add_block_preprocessor(sub {
     my $block = shift;
     if (!defined $block->http_config) {
-        $block->set_value('http_config', <<'CONF');
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t020:;
+        my $ring = $block->keys // 'ring1';
+        my $redis = $block->session_redis
+                    // '127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t020:';
+        chomp($ring, $redis);
+        $block->set_value('http_config', <<"CONF");
+    session_keys \$TEST_NGINX_KEYS/$ring.keys;
+    session_redis $redis;
     session_cookie sid secure=off;
 CONF
     }
@@ -237,10 +246,7 @@ user=[opt-user] role=[]
 
 
 === TEST 15: rotation: a cookie signed with the old key (second in the ring) is valid
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring2.keys;
-    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t020:;
-    session_cookie sid secure=off;
+--- keys: ring2
 --- request
 GET /p
 --- more_headers eval
@@ -251,10 +257,7 @@ user=[rotated] role=[]
 
 
 === TEST 16: rotation: a cookie signed with the new first key is valid
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring2.keys;
-    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t020:;
-    session_cookie sid secure=off;
+--- keys: ring2
 --- request
 GET /p
 --- more_headers eval
@@ -268,10 +271,7 @@ user=[new-key] role=[]
 Redis does not listen: a lookup would answer 503 (TEST 20), the MAC check
 answers 401 before any.  (Not the debug log line "cookie rejected: bad
 MAC": a module built without --with-debug writes none.)
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:1 connect_timeout=200ms;
-    session_cookie sid secure=off;
+--- session_redis: 127.0.0.1:1 connect_timeout=200ms
 --- request
 GET /p
 --- more_headers
@@ -304,10 +304,7 @@ user=[second-line] role=[]
 
 
 === TEST 20: a Redis that does not listen gives 503 with Retry-After
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:1 connect_timeout=200ms;
-    session_cookie sid secure=off;
+--- session_redis: 127.0.0.1:1 connect_timeout=200ms
 --- request
 GET /p
 --- more_headers eval
@@ -319,10 +316,6 @@ Retry-After: 1
 
 
 === TEST 21: variables in the log format
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t020:;
-    session_cookie sid secure=off;
 --- config
     location /v {
         session_required on;

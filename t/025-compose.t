@@ -19,8 +19,33 @@ sub main::cookie {
     return $c;
 }
 
+# "--- protected" holds the access-control lines of "location /t", which
+# passes the session's subject to /ok ("ok SUBJECT"); /auth and /authz are
+# an auth_request check that refuses the subject "blocked".  Together
+# they are the block's config.
+push @Test::Nginx::Socket::PreprocessorSections, 'protected';
 add_block_preprocessor(sub {
     my $block = shift;
+    if (defined(my $protected = $block->protected)) {
+        die "--- protected and --- config together\n" if defined $block->config;
+        $protected =~ s/^[ \t]*/        /mg;
+        $block->set_value('config', <<"CONF");
+    location /t {
+$protected        proxy_set_header X-User-Id \$session_user;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT/ok;
+    }
+    location = /ok { return 200 "ok \$http_x_user_id\\n"; }
+    location = /auth {
+        internal;
+        proxy_set_header X-User-Id \$session_user;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT/authz;
+    }
+    location = /authz {
+        if (\$http_x_user_id = "blocked") { return 403; }
+        return 204;
+    }
+CONF
+    }
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'CONF');
     session_keys $TEST_NGINX_KEYS/ring1.keys;
@@ -38,15 +63,11 @@ run_tests();
 __DATA__
 
 === TEST 1: satisfy any: an allowed address passes without a session
---- config
-    location /t {
-        satisfy any;
-        allow 127.0.0.1;
-        deny all;
-        session_required on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /ok { return 200 "ok $http_x_user_id\n"; }
+--- protected
+satisfy any;
+allow 127.0.0.1;
+deny all;
+session_required on;
 --- request
 GET /t
 --- response_body
@@ -55,15 +76,10 @@ ok
 
 
 === TEST 2: satisfy any: a session passes from a denied address
---- config
-    location /t {
-        satisfy any;
-        deny all;
-        session_required on;
-        proxy_set_header X-User-Id $session_user;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /ok { return 200 "ok $http_x_user_id\n"; }
+--- protected
+satisfy any;
+deny all;
+session_required on;
 --- request
 GET /t
 --- more_headers eval
@@ -74,14 +90,10 @@ ok any
 
 
 === TEST 3: satisfy any: neither a session nor an allowed address is 401, as with auth_basic
---- config
-    location /t {
-        satisfy any;
-        deny all;
-        session_required on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /ok { return 200 "ok\n"; }
+--- protected
+satisfy any;
+deny all;
+session_required on;
 --- request
 GET /t
 --- error_code: 401
@@ -89,13 +101,9 @@ GET /t
 
 
 === TEST 4: satisfy all: a session does not open a denied address
---- config
-    location /t {
-        deny all;
-        session_required on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /ok { return 200 "ok\n"; }
+--- protected
+deny all;
+session_required on;
 --- request
 GET /t
 --- more_headers eval
@@ -105,22 +113,9 @@ GET /t
 
 
 === TEST 5: auth_request runs after the session check and sees the user
---- config
-    location /t {
-        session_required on;
-        auth_request /auth;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /auth {
-        internal;
-        proxy_set_header X-User-Id $session_user;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/authz;
-    }
-    location = /authz {
-        if ($http_x_user_id = "blocked") { return 403; }
-        return 204;
-    }
-    location = /ok { return 200 "ok\n"; }
+--- protected
+session_required on;
+auth_request /auth;
 --- request
 GET /t
 --- more_headers eval
@@ -130,40 +125,23 @@ GET /t
 
 
 === TEST 6: auth_request allows a user it accepts
---- config
-    location /t {
-        session_required on;
-        auth_request /auth;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /auth {
-        internal;
-        proxy_set_header X-User-Id $session_user;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/authz;
-    }
-    location = /authz {
-        if ($http_x_user_id = "blocked") { return 403; }
-        return 204;
-    }
-    location = /ok { return 200 "ok\n"; }
+--- protected
+session_required on;
+auth_request /auth;
 --- request
 GET /t
 --- more_headers eval
 "Cookie: sid=" . main::cookie('welcome')
 --- response_body
-ok
+ok welcome
 
 
 
 === TEST 7: limit_req (preaccess) applies before the session check
---- config
-    location /t {
-        limit_req zone=one;
-        limit_req_status 429;
-        session_required on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
-    }
-    location = /ok { return 200 "ok\n"; }
+--- protected
+limit_req zone=one;
+limit_req_status 429;
+session_required on;
 --- request eval
 ["GET /t", "GET /t"]
 --- error_code eval

@@ -9,13 +9,34 @@ use SessionTest ();
 $ENV{TEST_NGINX_KEYS} = SessionTest::test_keys_dir();
 $ENV{TEST_NGINX_REDIS_PORT} or die "TEST_NGINX_REDIS_PORT is not set\n";
 
+# Every block gets this http_config unless it writes its own;
+# "--- session_redis: ARGS" replaces the session_redis arguments (Redis
+# down: 127.0.0.1:1).  "--- backend" is the body of "location = /backend",
+# which a "location = /login" with session_issue proxies to; the two are
+# the block's config.
+push @Test::Nginx::Socket::PreprocessorSections, qw(session_redis backend);
 add_block_preprocessor(sub {
     my $block = shift;
     if (!defined $block->http_config) {
-        $block->set_value('http_config', <<'CONF');
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t040:;
+        my $redis = $block->session_redis
+                    // '127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=t040:';
+        chomp $redis;
+        $block->set_value('http_config', <<"CONF");
+    session_keys \$TEST_NGINX_KEYS/ring1.keys;
+    session_redis $redis;
     session_cookie sid secure=off;
+CONF
+    }
+    if (defined(my $backend = $block->backend)) {
+        die "--- backend and --- config together\n" if defined $block->config;
+        $backend =~ s/^/        /mg;
+        $block->set_value('config', <<"CONF");
+    location = /login {
+        session_issue on;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+$backend    }
 CONF
     }
 });
@@ -27,19 +48,10 @@ run_tests();
 __DATA__
 
 === TEST 1: Redis down during login: 503 and no cookie
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:1 connect_timeout=200ms;
-    session_cookie sid secure=off;
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject 42;
-        return 302 /dashboard;
-    }
+--- session_redis: 127.0.0.1:1 connect_timeout=200ms
+--- backend
+add_header X-Session-Subject 42;
+return 302 /dashboard;
 --- request
 GET /login
 --- error_code: 503
@@ -52,16 +64,10 @@ Retry-After: 1
 
 
 === TEST 2: a valid login sets the cookie and keeps the app's body
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject "user 42";
-        add_header X-Session-Claims "role=admin; team=a%20b";
-        return 200 "welcome\n";
-    }
+--- backend
+add_header X-Session-Subject "user 42";
+add_header X-Session-Claims "role=admin; team=a%20b";
+return 200 "welcome\n";
 --- request
 GET /login
 --- error_code: 200
@@ -76,15 +82,9 @@ Set-Cookie: sid=k1\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=/; HttpOnly; Same
 
 
 === TEST 3: a subject with a control character is refused with 502
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject "a\tb";
-        return 200 "welcome\n";
-    }
+--- backend
+add_header X-Session-Subject "a\tb";
+return 200 "welcome\n";
 --- request
 GET /login
 --- error_code: 502
@@ -96,16 +96,10 @@ invalid X-Session-Subject
 
 
 === TEST 4: claims that try to inject a header are refused with 502
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject 42;
-        add_header X-Session-Claims "role=admin\"; x=1";
-        return 200 "welcome\n";
-    }
+--- backend
+add_header X-Session-Subject 42;
+add_header X-Session-Claims "role=admin\"; x=1";
+return 200 "welcome\n";
 --- request
 GET /login
 --- error_code: 502
@@ -117,16 +111,10 @@ invalid X-Session-Claims
 
 
 === TEST 5: more than 16 claims are refused
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject 42;
-        add_header X-Session-Claims "a1=1; a2=2; a3=3; a4=4; a5=5; a6=6; a7=7; a8=8; a9=9; a10=1; a11=1; a12=1; a13=1; a14=1; a15=1; a16=1; a17=1";
-        return 200 "welcome\n";
-    }
+--- backend
+add_header X-Session-Subject 42;
+add_header X-Session-Claims "a1=1; a2=2; a3=3; a4=4; a5=5; a6=6; a7=7; a8=8; a9=9; a10=1; a11=1; a12=1; a13=1; a14=1; a15=1; a16=1; a17=1";
+return 200 "welcome\n";
 --- request
 GET /login
 --- error_code: 502
@@ -136,15 +124,9 @@ GET /login
 
 
 === TEST 6: an upstream 500 with a subject mints nothing
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Subject 42 always;
-        return 500;
-    }
+--- backend
+add_header X-Session-Subject 42 always;
+return 500;
 --- request
 GET /login
 --- error_code: 500
@@ -187,10 +169,7 @@ DELETE /logout
 
 
 === TEST 10: logout with Redis down: 503
---- http_config
-    session_keys $TEST_NGINX_KEYS/ring1.keys;
-    session_redis 127.0.0.1:1 connect_timeout=200ms;
-    session_cookie sid secure=off;
+--- session_redis: 127.0.0.1:1 connect_timeout=200ms
 --- config
     location = /logout { session_logout; }
 --- request
@@ -231,15 +210,9 @@ invalid "session_issue" parameter "grace=1h"
 
 
 === TEST 14: an invalid X-Session-Logout value is refused with 502
---- config
-    location = /login {
-        session_issue on;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        add_header X-Session-Logout everything;
-        return 200 "x\n";
-    }
+--- backend
+add_header X-Session-Logout everything;
+return 200 "x\n";
 --- request
 GET /login
 --- error_code: 502

@@ -38,9 +38,9 @@ for my $k (sort keys %e) {
       "  return wrk.format('GET', '/p', { Cookie = 'sid=' .. c[math.random(#c)] })\nend\n";
     close $l;
 }
-for my $round (1 .. 3) {
+for my $round (1 .. 6) {
     for my $k (qw(single cluster)) {
-        my $o = `wrk -t1 -c32 -d6s -s /tmp/lb/$k.lua http://127.0.0.1:$e{$k}{port}/p 2>&1`;
+        my $o = `wrk -t1 -c32 -d4s -s /tmp/lb/$k.lua http://127.0.0.1:$e{$k}{port}/p 2>&1`;
         my ($rps) = $o =~ /Requests\/sec:\s+([\d.]+)/;
         my ($non) = $o =~ /Non-2xx or 3xx responses: (\d+)/;
         printf "round %d %-8s %8.0f req/s%s\n", $round, $k, $rps // 0,

@@ -168,6 +168,50 @@ add_block_preprocessor(sub {
 run_tests();
 _EOH_
 
+# A preprocessor sees the block through Test::Base's accessors (name,
+# config, http_config, request) and fills in sections with set_value();
+# the most recently added one runs first, as in Test::Nginx.  What it
+# sets is checked like a section written in the block.
+my $accessor_head = <<'_EOH_';
+use Test::Nginx::Socket 'no_plan';
+my @order;
+add_block_preprocessor(sub {
+    my $block = shift;
+    push @order, 'first added';
+    die "runs in the wrong order: @order\n"
+        unless "@order" eq 'second added first added';
+    die "no name\n" unless $block->name =~ /TEST 1: accessors$/;
+    die "request: " . $block->request . "\n"
+        unless $block->request eq "GET /t\n";
+    die "http_config already set\n" if defined $block->http_config;
+    return unless $block->config =~ /\$x/;
+    $block->set_value(http_config =>
+                      "map \$uri \$x { default from-preprocessor; }");
+    $block->set_value(response_body => "__BODY__\n");
+});
+add_block_preprocessor(sub { @order = ('second added') });
+no_shuffle();
+run_tests();
+_EOH_
+my $accessor_block = <<'_EOT_';
+=== TEST 1: accessors
+--- config
+    location /t { return 200 "$x\n"; }
+--- request
+GET /t
+_EOT_
+(my $h = $accessor_head) =~ s/__BODY__/from-preprocessor/;
+expect(pass => 'preprocessor: accessors, set_value, order',
+    t_file($accessor_block, $h));
+($h = $accessor_head) =~ s/__BODY__/something else/;
+expect(fail => 'preprocessor: a section it sets is checked',
+    t_file($accessor_block, $h),
+    like => qr/not ok \d+ .*TEST 1: accessors - response_body/);
+($h = $accessor_head) =~ s/\$block->set_value\(response_body => "__BODY__\\n"\);/\$block->set_value(response_body_json => "{}");/;
+expect(fail => 'preprocessor: a section it sets must be implemented',
+    t_file($accessor_block, $h),
+    like => qr/section "--- response_body_json" is not implemented/);
+
 # (b) a wrong status code fails.
 expect(fail => 'wrong error_code',
     t_file($ok_block . "--- error_code: 201\n"),
