@@ -16,6 +16,7 @@ use RedisCluster;
 use Time::HiRes qw(time sleep);
 use POSIX ();
 use File::Temp ();
+use Digest::SHA ();
 
 my $keys = test_keys_dir();
 
@@ -82,6 +83,15 @@ sub conf_test {
 
 # --- a cluster and an nginx in front of it --------------------------------
 
+my $secret_dir = File::Temp::tempdir(CLEANUP => 1);
+chmod 0755, $secret_dir;
+{
+    open my $f, '>', "$secret_dir/gh.secret" or die;
+    print $f "cluster webhook secret\n";
+    close $f;
+    chmod 0600, "$secret_dir/gh.secret";
+}
+
 my $c = cluster_start(masters => 3, replicas => 1);
 my @ports = @{$c->{ports}};
 my $seeds = join ',', map { "127.0.0.1:$_" } @ports[0, 1];
@@ -108,6 +118,11 @@ sub edge {
         location /p {
             session_required on;
             proxy_set_header X-User-Id \$session_user;
+            proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
+        location = /gh/x {
+            session_signature github secret_file=$secret_dir/gh.secret
+                              tolerance=60s;
             proxy_pass http://127.0.0.1:\$PORT/echo;
         }
         location = /logout { session_logout; }
@@ -253,6 +268,30 @@ is($bad, 0, 'every session is found through nginx (lookups on every '
     }
     is($ok, 6, 'six sessions revoked by sessionctl on their own masters: '
        . 'the cache of every worker hears each at once');
+}
+
+# replay keys of session_signature: one key per script, on its own slot
+{
+    my ($first, $replay) = (0, 0);
+    for my $i (1 .. 12) {
+        my $body = "{\"n\":$i}";
+        my %h = ('X-GitHub-Delivery' => "cluster-delivery-$i",
+                 'X-Hub-Signature-256' => 'sha256='
+                     . Digest::SHA::hmac_sha256_hex($body,
+                                                    'cluster webhook secret'));
+        my $st = http_request($n->{port}, 'POST /gh/x', \%h, $body)
+                 ->{status};
+        diag "first delivery: $st" unless $st == 200;
+        $first++ if $st == 200;
+        $replay++ if http_request($n->{port}, 'POST /gh/x', \%h, $body)
+                     ->{status} == 409;
+    }
+    is($first, 12, 'twelve signed deliveries accepted on the cluster');
+    is($replay, 12, 'and each replay refused (409)');
+    my %on;
+    $on{$_->[0]}++ for grep { $_->[1] =~ /^tn:r:/ } all_keys();
+    ok(keys(%on) >= 2, 'their replay keys spread over '
+       . scalar(keys %on) . ' masters');
 }
 
 # --- MOVED and ASK ----------------------------------------------------------
