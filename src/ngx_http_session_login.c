@@ -829,7 +829,7 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
 {
     ngx_http_session_filter_ctx_t  *fctx = call->data;
 
-    ngx_int_t                      n;
+    ngx_int_t                      n, created, retire;
     ngx_uint_t                     cluster;
     ngx_http_request_t            *r;
     ngx_http_session_ctx_t        *ctx;
@@ -847,9 +847,26 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
         return;
     }
 
-    if (reply == NULL
-        || (reply->type != REDIS_REPLY_INTEGER
-            && !(fctx->logout && reply->type == REDIS_REPLY_ARRAY)))
+    /*
+     * a single Redis answers an integer; on a cluster the revoke scripts
+     * { ended, far ids... } and the create { r, retire, far ids... }
+     */
+
+    created = 0;
+    retire = 0;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        created = reply->integer;
+
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY
+               && reply->elements >= 2
+               && reply->element[0]->type == REDIS_REPLY_INTEGER
+               && reply->element[1]->type == REDIS_REPLY_INTEGER)
+    {
+        created = reply->element[0]->integer;
+        retire = reply->element[1]->integer;
+
+    } else if (!(fctx->logout && reply && reply->type == REDIS_REPLY_ARRAY))
     {
 
         if (call->timed_out) {
@@ -878,17 +895,21 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
     cluster = smcf->redis->cluster;
 
     if (!fctx->logout) {
-        ngx_http_session_registry_created(r, (cluster && reply->integer == 2)
-                                             ? 1 : reply->integer);
+        ngx_http_session_registry_created(r, created);
 
-        if (reply->integer == 0) {
+        if (created == 0) {
             /* session_limit over=refuse: 409, no cookie */
             fctx->refused = 1;
             ngx_http_session_release(fctx, 0);
             return;
         }
 
-        if (reply->integer == 2 && cluster) {
+        if (cluster && reply->type == REDIS_REPLY_ARRAY) {
+            /* sessions evicted on other slots (migrated ones): ended there */
+            (void) ngx_http_session_revoke_result(r, reply, &n);
+        }
+
+        if (retire && cluster) {
             /* cluster: the replaced session is on another slot */
             if (ngx_http_session_send_retire(fctx) != NGX_OK) {
                 ngx_http_session_release(fctx, 0);

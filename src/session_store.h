@@ -386,9 +386,14 @@
  */
 #define SS_CLUSTER_LUA_CHAIN                                                  \
     SS_CLUSTER_LUA_KEYS                                                       \
+    SS_CLUSTER_LUA_CHAIN_FN                                                   \
     "local p, tg = ARGV[1], ARGV[2]\n"                                        \
     "local far = {}\n"                                                        \
-    "local function chain(h)\n"                                               \
+    "local function chain(h) return ss_chain(p, tg, h, far) end\n"
+
+/* ss_chain(prefix, tag, hash, far): the chain function of any script */
+#define SS_CLUSTER_LUA_CHAIN_FN                                               \
+    "local function ss_chain(p, tg, h, far)\n"                                \
     "  for _ = 1, 32 do\n"                                                    \
     "    if string.sub(h, 1, 4) ~= tg then\n"                                 \
     "      far[#far + 1] = h\n"                                               \
@@ -412,16 +417,97 @@
 
 /*
  * Cluster revoke: KEYS[1] the session key; ARGV[1] prefix, ARGV[2] the
- * id's tag (its first 4 digits), ARGV[3] id.
+ * id's tag (its first 4 digits), ARGV[3] id; ARGV[4] (optional) a public
+ * id: then the session is ended only if it is live (no "nx") and has
+ * that public id (the far members of SS_CLUSTER_SCRIPT_REVOKE_ID).
  *   reply: { 1 if a live session was ended else 0, far ids... }
  */
 #define SS_CLUSTER_SCRIPT_REVOKE                                              \
     SS_CLUSTER_LUA_CHAIN                                                      \
+    "if ARGV[4] and ARGV[4] ~= '' then\n"                                     \
+    "  local f = redis.call('HMGET', KEYS[1], 'pid', 'nx')\n"                 \
+    "  if f[1] ~= ARGV[4] or f[2] then return { 0 } end\n"                    \
+    "end\n"                                                                   \
     "local n = 0\n"                                                           \
     "if chain(ARGV[3]) then n = 1 end\n"                                      \
     "local out = { n }\n"                                                     \
     "for _, h in ipairs(far) do out[#out + 1] = h end\n"                      \
     "return out\n"
+
+
+/*
+ * Cluster revoke by public id (session_revoke, sessionctl revoke --id):
+ * KEYS[1] the subject's index; ARGV[1] prefix, ARGV[2] the subject's tag,
+ * ARGV[3] the public id.  The members on this slot are searched as
+ * SS_SCRIPT_REVOKE_ID does.
+ *   reply: { hash, far ids... }: hash is the session ended, with the far
+ *   hops of its chain (the caller ends each with SS_CLUSTER_SCRIPT_REVOKE
+ *   on its slot); or '' when no member of this slot has the id: then
+ *   far ids are the index members of another tag (migrated records),
+ *   which the caller tries one by one with SS_CLUSTER_SCRIPT_REVOKE and
+ *   the public id as ARGV[4] until one answers 1
+ */
+#define SS_CLUSTER_SCRIPT_REVOKE_ID                                           \
+    SS_CLUSTER_LUA_CHAIN                                                      \
+    "local other = {}\n"                                                      \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  if string.sub(h, 1, 4) ~= tg then\n"                                   \
+    "    other[#other + 1] = h\n"                                             \
+    "  else\n"                                                                \
+    "    local f = redis.call('HMGET', sk(p, h), 'pid', 'nx')\n"              \
+    "    if f[1] == ARGV[3] and not f[2] then\n"                              \
+    "      chain(h)\n"                                                        \
+    "      local out = { h }\n"                                               \
+    "      for _, x in ipairs(far) do out[#out + 1] = x end\n"                \
+    "      return out\n"                                                      \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "local out = { '' }\n"                                                    \
+    "for _, x in ipairs(other) do out[#out + 1] = x end\n"                    \
+    "return out\n"
+
+
+/*
+ * Cluster list (session_list): SS_SCRIPT_LIST on the subject's slot.
+ * KEYS[1] the subject's index; ARGV[1] prefix, ARGV[2] the caller's live
+ * hash or '', ARGV[3] the subject's tag.
+ *   reply: { { SS_LIST_FIELDS strings per session, as SS_SCRIPT_LIST },
+ *            { far ids... } }: the far ids are index members of another
+ *   tag (migrated records), not read here; the caller reads each on its
+ *   slot (HMGET <key> cre last pid ip ua via nx sub: listed if "sub" is
+ *   the subject and there is no "nx"; SREM from the index if the record
+ *   is gone) and merges them, newest first
+ */
+#define SS_CLUSTER_SCRIPT_LIST                                                \
+    SS_CLUSTER_LUA_KEYS                                                       \
+    "local p, tg = ARGV[1], ARGV[3]\n"                                        \
+    "local out, far = {}, {}\n"                                               \
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
+    "  if string.sub(h, 1, 4) ~= tg then\n"                                   \
+    "    far[#far + 1] = h\n"                                                 \
+    "  else\n"                                                                \
+    "    local f = redis.call('HMGET', sk(p, h), 'cre', 'last', 'pid',\n"    \
+    "                         'ip', 'ua', 'via', 'nx')\n"                     \
+    "    if not f[1] then\n"                                                  \
+    "      redis.call('SREM', KEYS[1], h)\n"                                  \
+    "    elseif not f[7] then\n"                                              \
+    "      out[#out + 1] = {tonumber(f[1]) or 0, f[2] or f[1], f[3] or '',\n"\
+    "                       f[4] or '', f[5] or '', f[6] or '',\n"           \
+    "                       h == ARGV[2] and '1' or '0', h}\n"                \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "table.sort(out, function(a, b)\n"                                        \
+    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                         \
+    "  return a[8] < b[8]\n"                                                  \
+    "end)\n"                                                                  \
+    "local r = {}\n"                                                          \
+    "for _, s in ipairs(out) do\n"                                            \
+    "  s[1] = tostring(s[1])\n"                                               \
+    "  for _, v in ipairs(s) do r[#r + 1] = v end\n"                          \
+    "end\n"                                                                   \
+    "return { r, far }\n"
 
 
 /*
@@ -450,47 +536,119 @@
 
 
 /*
- * Cluster create: SS_SCRIPT_CREATE's arguments (KEYS[1] session key and
- * KEYS[2] the subject's index, one slot by construction).  The replaced
- * session (ARGV[8]) is handled here when it carries the same tag; one of
- * another tag (another subject, or a migrated record) is not touched and
- * the reply is 2: the caller then sends SS_CLUSTER_SCRIPT_RETIRE to its
- * slot BEFORE it hands out the new cookie, so a planted cookie is dead
- * before the login answers.  The new record exists before the old one
- * is retired: for that instant both are valid, as before a login.
- *   reply: 1 done, 2 retire ARGV[8] separately
+ * Cluster create: SS_SCRIPT_CREATE's arguments, all of them (KEYS[1]
+ * session key and KEYS[2] the subject's index, one slot by construction;
+ * the metadata ARGV[11..14] and the limit ARGV[15..16] as there).  The
+ * replaced session (ARGV[8]) is handled here when it carries the same
+ * tag; one of another tag (another subject, or a migrated record) is not
+ * touched and "retire" is 1: the caller then sends
+ * SS_CLUSTER_SCRIPT_RETIRE to its slot BEFORE it hands out the new
+ * cookie, so a planted cookie is dead before the login answers.  The new
+ * record exists before the old one is retired: for that instant both are
+ * valid, as before a login.
+ *   session_limit: counted over the index as SS_SCRIPT_CREATE does, on
+ *   this slot.  A member of another tag (a session migrated from a single
+ *   Redis, sessionctl migrate) cannot be read here: it counts as live and
+ *   as the oldest (it was created before the migration, so before any
+ *   session of the cluster), so "evict" removes it from the index first
+ *   and returns it in "far" for the caller to end with
+ *   SS_CLUSTER_SCRIPT_REVOKE on its slot.  When "refuse" refuses, "far"
+ *   lists the far members that were counted: a caller may check them
+ *   (EXISTS on their slot), SREM from KEYS[2] those whose record is gone,
+ *   and try once more.
+ *   reply: { r, retire, far ids... }: r 0 refused by the limit (nothing
+ *   written), else 1 + the number evicted (far ones included); retire 1
+ *   if ARGV[8] must be retired separately, else 0
  */
 #define SS_CLUSTER_SCRIPT_CREATE                                              \
     SS_CLUSTER_LUA_KEYS                                                       \
+    SS_CLUSTER_LUA_CHAIN_FN                                                   \
+    "local p = ARGV[7] or ''\n"                                               \
     "local now = tonumber(ARGV[2])\n"                                         \
     "local abs = tonumber(ARGV[3])\n"                                         \
-    "redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'cre', now, 'abs', abs,\n"  \
-    "           'last', now, 'cl', ARGV[5])\n"                                \
+    "local tg = string.sub(ARGV[6], 1, 4)\n"                                  \
+    "local old = ARGV[8] or ''\n"                                             \
+    "local max = tonumber(ARGV[15] or '0') or 0\n"                            \
+    "local ended, far = 0, {}\n"                                              \
+    "if max > 0 then\n"                                                       \
+    "  local live = {}\n"                                                     \
+    "  for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"              \
+    "    if h == old or h == ARGV[6] then\n"                                  \
+    "    elseif string.sub(h, 1, 4) ~= tg then\n"                             \
+    "      live[#live + 1] = {h, -1, -1, true}\n"                             \
+    "    else\n"                                                              \
+    "      local f = redis.call('HMGET', sk(p, h), 'last', 'cre', 'nx')\n"    \
+    "      if not f[1] and not f[2] then\n"                                   \
+    "        redis.call('SREM', KEYS[2], h)\n"                                \
+    "      elseif not f[3] then\n"                                            \
+    "        live[#live + 1] = {h, tonumber(f[1]) or 0, tonumber(f[2]) or 0}\n"\
+    "      end\n"                                                             \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "  if #live >= max then\n"                                                \
+    "    if ARGV[16] == 'refuse' then\n"                                      \
+    "      local out = { 0, 0 }\n"                                            \
+    "      for _, s in ipairs(live) do\n"                                     \
+    "        if s[4] then out[#out + 1] = s[1] end\n"                         \
+    "      end\n"                                                             \
+    "      return out\n"                                                      \
+    "    end\n"                                                               \
+    "    table.sort(live, function(a, b)\n"                                   \
+    "      if a[2] ~= b[2] then return a[2] < b[2] end\n"                     \
+    "      if a[3] ~= b[3] then return a[3] < b[3] end\n"                     \
+    "      return a[1] < b[1]\n"                                              \
+    "    end)\n"                                                              \
+    "    for i = 1, #live - max + 1 do\n"                                     \
+    "      local h = live[i][1]\n"                                            \
+    "      if live[i][4] then\n"                                              \
+    "        redis.call('SREM', KEYS[2], h)\n"                                \
+    "        far[#far + 1] = h\n"                                             \
+    "      else\n"                                                            \
+    "        ss_chain(p, tg, h, far)\n"                                       \
+    "      end\n"                                                             \
+    "      ended = ended + 1\n"                                               \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
+    "           'cl', ARGV[5]}\n"                                             \
+    "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
+    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
+    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
+    "  do\n"                                                                  \
+    "    f[#f + 1] = v\n"                                                     \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
     "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
     "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
     "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
     "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
     "end\n"                                                                   \
-    "if not ARGV[8] or ARGV[8] == '' or ARGV[8] == ARGV[6] then\n"            \
-    "  return 1\n"                                                            \
+    "local retire = 0\n"                                                      \
+    "if old ~= '' and old ~= ARGV[6] then\n"                                  \
+    "  if string.sub(old, 1, 4) ~= tg then\n"                                 \
+    "    retire = 1\n"                                                        \
+    "  else\n"                                                                \
+    "    local ok = sk(p, old)\n"                                             \
+    "    local osub = redis.call('HGET', ok, 'sub')\n"                        \
+    "    if osub == ARGV[1] then\n"                                           \
+    "      local g = tonumber(ARGV[10])\n"                                    \
+    "      redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"            \
+    "      local t = redis.call('PTTL', ok)\n"                                \
+    "      if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"   \
+    "      redis.call('SREM', KEYS[2], old)\n"                                \
+    "      redis.call('PUBLISH', p .. 'revoked', old)\n"                      \
+    "    elseif osub then\n"                                                  \
+    "      redis.call('DEL', ok)\n"                                           \
+    "      redis.call('SREM', p .. 'u:{' .. tg .. '}' .. osub, old)\n"        \
+    "      redis.call('PUBLISH', p .. 'revoked', old)\n"                      \
+    "    end\n"                                                               \
+    "  end\n"                                                                 \
     "end\n"                                                                   \
-    "local tg = string.sub(ARGV[6], 1, 4)\n"                                  \
-    "if string.sub(ARGV[8], 1, 4) ~= tg then return 2 end\n"                  \
-    "local ok = sk(ARGV[7], ARGV[8])\n"                                       \
-    "local osub = redis.call('HGET', ok, 'sub')\n"                            \
-    "if osub == ARGV[1] then\n"                                               \
-    "  local g = tonumber(ARGV[10])\n"                                        \
-    "  redis.call('HSET', ok, 'nx', ARGV[6], 'nt', ARGV[9])\n"                \
-    "  local t = redis.call('PTTL', ok)\n"                                    \
-    "  if t < 0 or t > g * 1000 then redis.call('EXPIRE', ok, g) end\n"       \
-    "  redis.call('SREM', KEYS[2], ARGV[8])\n"                                \
-    "  redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"                \
-    "elseif osub then\n"                                                      \
-    "  redis.call('DEL', ok)\n"                                               \
-    "  redis.call('SREM', ARGV[7] .. 'u:{' .. tg .. '}' .. osub, ARGV[8])\n"  \
-    "  redis.call('PUBLISH', ARGV[7] .. 'revoked', ARGV[8])\n"                \
-    "end\n"                                                                   \
-    "return 1\n"
+    "local out = { 1 + ended, retire }\n"                                     \
+    "for _, h in ipairs(far) do out[#out + 1] = h end\n"                      \
+    "return out\n"
 
 
 /*

@@ -168,12 +168,12 @@ for (keys %script) {
     my $ix = "tc:u:{$t}alice";
     my $now = time;
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($a), $ix], 'alice', int $now,
-          int $now + 3600, 600, '', $a), '1', 'cluster create');
+          int $now + 3600, 600, '', $a), "1\n0", 'cluster create');
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($b), $ix], 'alice', int $now,
-          int $now + 3600, 600, '', $b, 'tc:', $a, 'sealed', 30), '1',
+          int $now + 3600, 600, '', $b, 'tc:', $a, 'sealed', 30), "1\n0",
        'cluster create renewing a session of the same tag: one script');
     like(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($b), $ix], 'alice', int $now,
-            int $now + 3600, 600, '', $b), qr/^1$/, 'no CROSSSLOT');
+            int $now + 3600, 600, '', $b), qr/^1\n0$/, 'no CROSSSLOT');
     my $nx = `redis-cli -c -p $ports[0] HGET '${\ $sk->($a)}' nx`;
     chomp $nx;
     is($nx, $b, 'the renewed record points at the new one');
@@ -183,7 +183,7 @@ for (keys %script) {
     my $mix = "tc:u:{$mt}mallory";
     is(ev('SS_CLUSTER_SCRIPT_CREATE', [$sk->($m), $mix], 'mallory',
           int $now, int $now + 3600, 600, '', $m, 'tc:', $b, 'sealed', 30),
-       '2', 'renewing a session of another tag: left to RETIRE');
+       "1\n1", 'renewing a session of another tag: left to RETIRE');
     is(ev('SS_CLUSTER_SCRIPT_RETIRE', [$sk->($b)], 'tc:', $b, 'mallory', $m,
           'sealed', 30), 'alice', 'retire deletes the other subject\'s one');
     is(`redis-cli -c -p $ports[0] EXISTS '${\ $sk->($b)}'` + 0, 0,

@@ -17,7 +17,8 @@ use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(cluster_start cluster_stop cluster_cli cluster_wait_ok
-                 cluster_masters cluster_master_of cluster_kill);
+                 cluster_masters cluster_master_of cluster_kill
+                 cluster_scripts cluster_eval);
 
 my @all;
 
@@ -155,6 +156,51 @@ sub cluster_stop {
         system("redis-cli -p $p shutdown nosave >/dev/null 2>&1");
     }
     $c->{dead}{$_} = 1 for @{$c->{ports}};
+}
+
+# the Lua text of the "#define NAME" string macros of a C header whose
+# name matches $re (e.g. qr/^SS_CLUSTER_SCRIPT_/), macros expanded
+sub cluster_scripts {
+    my ($file, $re) = @_;
+    open my $fh, '<', $file or die "$file: $!\n";
+    my $text = join '', <$fh>;
+    $text =~ s/\\\n/ /g;
+    my %def;
+    while ($text =~ /^#define\s+(\w+)\s+(.*)$/mg) {
+        $def{$1} = $2;
+    }
+    my $expand;
+    $expand = sub {
+        my ($body) = @_;
+        my $s = '';
+        while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
+            if (defined $1) {
+                (my $l = $1) =~ s/\\n/\n/g;
+                $l =~ s/\\(["\\])/$1/g;
+                $s .= $l;
+            } else {
+                $s .= $expand->($def{$2} // die "unknown macro $2\n");
+            }
+        }
+        return $s;
+    };
+    my %out;
+    $out{$_} = $expand->($def{$_}) for grep { /$re/ } keys %def;
+    return %out;
+}
+
+# EVAL of a script on the cluster exactly as a client sends it: the keys
+# given as keys (redis-cli -c routes by the first one's slot, following
+# MOVED).  Returns redis-cli's output (nested arrays flattened, one value
+# a line; an empty string is an empty line).
+sub cluster_eval {
+    my ($c, $lua, $keys, @args) = @_;
+    my ($p) = grep { !$c->{dead}{$_} } @{$c->{ports}};
+    my $sh = sub { my $v = shift; $v =~ s/'/'\\''/g; "'$v'" };
+    my $q = join ' ', map { $sh->($_) } $lua, scalar(@$keys), @$keys, @args;
+    my $out = `redis-cli -c -h 127.0.0.1 -p $p EVAL $q 2>&1`;
+    chomp $out;
+    return $out;
 }
 
 1;

@@ -591,6 +591,28 @@ expect 3 "revoke --id again" "${R[@]}" --prefix meta: revoke meta \
     --id 0000000000000001
 
 
+# migrate: its arguments (the copy itself: t/172-cluster-scripts.t, on a
+# real cluster)
+
+expect 1 "migrate without --to" migrate --from "127.0.0.1:$port"
+expect 1 "migrate without --from" migrate --to "cluster=127.0.0.1:$port"
+check "migrate: the usage is printed" has "$ERR" "--from HOST:PORT --to cluster="
+expect 1 "migrate --to a single Redis" migrate --from "127.0.0.1:$port" \
+    --to "127.0.0.1:$port"
+check "migrate: --to must be a cluster" has "$ERR" "--to: \"127.0.0.1:$port\" is not cluster="
+expect 1 "migrate --from a cluster" migrate --from "cluster=127.0.0.1:$port" \
+    --to "cluster=127.0.0.1:$port"
+expect 1 "migrate --to and --redis" "${R[@]}" migrate \
+    --from "127.0.0.1:$port" --to "cluster=127.0.0.1:$port"
+expect 1 "--from is an option of migrate only" "${R[@]}" list alice \
+    --from "127.0.0.1:$port"
+expect 1 "--dry-run is an option of migrate only" "${R[@]}" list alice \
+    --dry-run
+expect 2 "migrate to a Redis that is not a cluster" --db 1 migrate \
+    --from "127.0.0.1:$port" --to "cluster=127.0.0.1:$port"
+check "migrate: the error names the cluster" has "$ERR" "redis cluster=127.0.0.1:$port"
+
+
 # the wrapper
 
 OUT=$("$root/scripts/sessionctl" --help)

@@ -78,6 +78,22 @@ static const sctl_command_t  sctl_commands[] = {
       "its key id.  FILE is replaced atomically, mode 0600.\n"
       "  --kid KID          key id (default k<YYYYMMDDhhmmss>, UTC)\n" },
 
+    { "migrate", sctl_cmd_migrate, 0, 0,
+      SCTL_OPT_FROM | SCTL_OPT_TO | SCTL_OPT_DRY_RUN | SCTL_OPT_CURSOR,
+      "migrate --from HOST:PORT --to cluster=HOST:PORT[,...] [--dry-run]\n"
+      "        [--cursor N]",
+      "Copies the sessions of a single Redis (--from; --db applies to it)\n"
+      "into a Redis Cluster (--to) without logging anyone out: each\n"
+      "<prefix>s:<hash> becomes <prefix>s:{<hash[0..3]>}<hash> with its\n"
+      "remaining TTL, its hash joins <prefix>u:{<tag>}<subject>, and the\n"
+      "replay keys <prefix>r:* are copied.  A record already on the\n"
+      "cluster is replaced only if the source was seen later (\"last\");\n"
+      "run it again to copy what changed: a second run over the same data\n"
+      "changes nothing.  --user, --password-file and --prefix apply to\n"
+      "both sides.  Prints the counts (--json: an object); --dry-run\n"
+      "writes nothing and counts what would be copied.  A run that\n"
+      "stops names the SCAN cursor it reached: --cursor N goes on from\n"
+      "there.\n" },
     { "inspect", sctl_cmd_inspect, 1, 1, 0,
       "inspect COOKIE",
       "Decodes COOKIE offline, without Redis: key id, public id, record\n"
@@ -103,6 +119,10 @@ static const sctl_option_t  sctl_options[] = {
     { "--kid",           SCTL_OPT_KID,      1 },
     { "--force",         SCTL_OPT_FORCE,    0 },
     { "--id",            SCTL_OPT_ID,       1 },
+    { "--from",          SCTL_OPT_FROM,     1 },
+    { "--to",            SCTL_OPT_TO,       1 },
+    { "--dry-run",       SCTL_OPT_DRY_RUN,  0 },
+    { "--cursor",        SCTL_OPT_CURSOR,   1 },
     { NULL, 0, 0 }
 };
 
@@ -123,6 +143,8 @@ static const char  sctl_usage[] =
     "  assertion-keygen FILE [--kid KID] [--force]\n"
     "  assertion-rotate FILE [--kid KID]\n"
     "  inspect COOKIE\n"
+    "  migrate --from HOST:PORT --to cluster=HOST:PORT[,...] [--dry-run]\n"
+    "          [--cursor N]\n"
     "\n"
     "Global options:\n"
     "  --keys FILE           key file, \"<kid> <base64 secret>\" lines\n"
@@ -306,7 +328,7 @@ sctl_check_redis_addr(sctl_ctx_t *ctx)
         sctl_cluster_free(ctx->cluster);
         ctx->cluster = NULL;
 
-        if (ctx->given & SCTL_OPT_DB) {
+        if ((ctx->given & SCTL_OPT_DB) && !(ctx->given & SCTL_OPT_TO)) {
             return sctl_usage_error("--db: Redis Cluster has database 0 "
                                     "only");
         }
@@ -456,6 +478,10 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
         break;
 
     case SCTL_OPT_REDIS:
+        if (ctx->given & SCTL_OPT_TO) {
+            return sctl_usage_error("--to and --redis: give one");
+        }
+
         ctx->redis_addr = val;
         break;
 
@@ -509,6 +535,30 @@ sctl_set_option(sctl_ctx_t *ctx, const sctl_option_t *opt, const char *val)
 
     case SCTL_OPT_ID:
         ctx->id = val;
+        break;
+
+    case SCTL_OPT_FROM:
+        ctx->from = val;
+        break;
+
+    case SCTL_OPT_CURSOR:
+        if (val[0] == '\0' || strlen(val) > 20
+            || strspn(val, "0123456789") != strlen(val))
+        {
+            return sctl_usage_error("--cursor: \"%s\" is not a SCAN cursor",
+                                    val);
+        }
+
+        ctx->cursor = val;
+        break;
+
+    case SCTL_OPT_TO:
+        /* the destination is the context's Redis: a cluster */
+        if (ctx->given & SCTL_OPT_REDIS) {
+            return sctl_usage_error("--to and --redis: give one");
+        }
+
+        ctx->redis_addr = val;
         break;
 
     default:
@@ -631,6 +681,23 @@ sctl_parse_args(sctl_ctx_t *ctx, int argc, char **argv)
 
     if ((ctx->given & SCTL_OPT_USER) && ctx->password_file == NULL) {
         return sctl_usage_error("--user needs --password-file");
+    }
+
+    if (ctx->cmd->handler == sctl_cmd_migrate) {
+        if (!(ctx->given & SCTL_OPT_FROM) || !(ctx->given & SCTL_OPT_TO)) {
+            return sctl_usage_error("usage: sessionctl %s",
+                                    ctx->cmd->synopsis);
+        }
+
+        if (strncmp(ctx->redis_addr, "cluster=", 8) != 0) {
+            return sctl_usage_error("--to: \"%s\" is not "
+                                    "cluster=HOST:PORT[,HOST:PORT...]",
+                                    ctx->redis_addr);
+        }
+
+        if (strncmp(ctx->from, "cluster=", 8) == 0) {
+            return sctl_usage_error("--from: a single Redis, not a cluster");
+        }
     }
 
     return sctl_check_redis_addr(ctx);

@@ -264,6 +264,12 @@ sctl_cmd_create(sctl_ctx_t *ctx)
     argv[18] = "sessionctl";
     argvlen[18] = 10;
 
+    if (ctx->cluster_seeds) {
+        /* the same arguments; the reply is { 1, 0 } without a limit */
+        argv[1] = SS_CLUSTER_SCRIPT_CREATE;
+        argvlen[1] = sizeof(SS_CLUSTER_SCRIPT_CREATE) - 1;
+    }
+
     r = sctl_redis_command(ctx, 19, argv, argvlen);
 
     if (r == NULL) {
@@ -339,6 +345,25 @@ sctl_cmd_show(sctl_ctx_t *ctx)
         if (r == NULL) {
             sodium_memzero(&c, sizeof(sctl_cookie_t));
             return SCTL_RUNTIME;
+        }
+
+        if (ctx->cluster_seeds && r->type == REDIS_REPLY_INTEGER) {
+            /* a session migrated from a single Redis (sessionctl migrate) */
+            freeReplyObject(r);
+
+            argvlen[3] = sctl_key(ctx, skey, SS_KEY_SESSION, c.legacy,
+                                  SC_HASH_HEX_LEN);
+
+            r = sctl_redis_command(ctx, 4, argv, argvlen);
+            if (r == NULL) {
+                sodium_memzero(&c, sizeof(sctl_cookie_t));
+                return SCTL_RUNTIME;
+            }
+
+            if (r->type != REDIS_REPLY_INTEGER) {
+                /* found there: its ref is that hash */
+                memcpy(c.hash, c.legacy, SC_HASH_HEX_LEN);
+            }
         }
 
         if (r->type != REDIS_REPLY_INTEGER
@@ -450,7 +475,7 @@ sctl_cmd_show(sctl_ctx_t *ctx)
 int
 sctl_cmd_revoke(sctl_ctx_t *ctx)
 {
-    int             rc;
+    int             rc, n;
     char            in[SC_COOKIE_MAX + 2];
     sctl_cookie_t   c;
 
@@ -476,7 +501,14 @@ sctl_cmd_revoke(sctl_ctx_t *ctx)
     rc = sctl_redis_connect(ctx);
 
     if (rc == SCTL_OK) {
-        switch (sctl_revoke_hash(ctx, c.hash)) {
+        n = sctl_revoke_hash(ctx, c.hash);
+
+        if (n == 0 && ctx->cluster_seeds) {
+            /* a session migrated from a single Redis (sessionctl migrate) */
+            n = sctl_revoke_hash(ctx, c.legacy);
+        }
+
+        switch (n) {
 
         case 1:
             rc = SCTL_OK;
@@ -534,6 +566,10 @@ sctl_revoke_id(sctl_ctx_t *ctx)
         return rc;
     }
 
+    if (ctx->cluster_seeds) {
+        return sctl_cluster_revoke_id(ctx);
+    }
+
     argv[0] = "EVAL";
     argvlen[0] = 4;
     argv[1] = SS_SCRIPT_REVOKE_ID;
@@ -580,7 +616,8 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     size_t        i, k, n, argvlen[7];
     long long     pruned, v[5];
     const char   *argv[7];
-    redisReply   *r, *list, *e, *e2;
+    size_t        nrows, nextra;
+    redisReply   *r, *list, *e, *e2, **rows, **extra;
     sctl_json_t   j;
 
     static const size_t  cols[] = { 5, 8, 6, 7 };    /* id via ip ua */
@@ -622,10 +659,12 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         return SCTL_RUNTIME;
     }
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+    if (r->type != REDIS_REPLY_ARRAY
+        || r->elements != (ctx->cluster_seeds ? 3u : 2u)
         || r->element[0]->type != REDIS_REPLY_INTEGER
-        || (r->element[1]->type != REDIS_REPLY_ARRAY
-            && r->element[1]->type != REDIS_REPLY_NIL))
+        || r->element[1]->type != REDIS_REPLY_ARRAY
+        || (ctx->cluster_seeds
+            && r->element[2]->type != REDIS_REPLY_ARRAY))
     {
         goto unexpected;
     }
@@ -650,6 +689,23 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         }
     }
 
+    rows = list->element;
+    nrows = list->elements;
+    extra = NULL;
+    nextra = 0;
+
+    if (ctx->cluster_seeds) {
+        /* sessions migrated from a single Redis: on their own slots */
+        rc = sctl_cluster_list_far(ctx, ukey, argvlen[3], r, &rows, &nrows,
+                                   &extra, &nextra, &pruned);
+        if (rc != SCTL_OK) {
+            sctl_free_rows(extra, nextra);
+            free(rows);
+            freeReplyObject(r);
+            return rc;
+        }
+    }
+
     memset(&j, 0, sizeof(sctl_json_t));
 
     if (sctl_json_output) {
@@ -657,14 +713,14 @@ sctl_cmd_list(sctl_ctx_t *ctx)
         sctl_json_str(&j, "subject", ctx->args[0], strlen(ctx->args[0]));
         sctl_json_open(&j, "sessions", '[');
 
-    } else if (list->elements) {
+    } else if (nrows) {
         printf("%-18s%-22s%-22s%-22s%-8s%s\n",
                "REF", "CREATED", "LAST SEEN", "EXPIRES", "TTL",
                "ID  VIA  IP  USER AGENT");
     }
 
-    for (i = 0; i < list->elements; i++) {
-        e = list->element[i];
+    for (i = 0; i < nrows; i++) {
+        e = rows[i];
 
         for (k = 1; k < 5; k++) {
             sctl_reply_number(e->element[k], &v[k]);
@@ -729,6 +785,11 @@ sctl_cmd_list(sctl_ctx_t *ctx)
     } else if (pruned) {
         sctl_error("pruned %lld stale index entr%s", pruned,
                    pruned == 1 ? "y" : "ies");
+    }
+
+    if (ctx->cluster_seeds) {
+        sctl_free_rows(extra, nextra);
+        free(rows);
     }
 
     freeReplyObject(r);
@@ -825,8 +886,13 @@ sctl_cmd_revoke_all(sctl_ctx_t *ctx)
             count += n;
         }
 
-        if (n == 0) {
-            /* a stale or foreign entry: the script removed nothing */
+        if (n == 0 || ctx->cluster_seeds) {
+            /*
+             * a stale or foreign entry: the script removed nothing; on a
+             * cluster, a migrated record's chain cannot reach its
+             * subject's index on another slot (session_store.h): the
+             * entry goes here
+             */
             argv[0] = "SREM";
             argvlen[0] = 4;
             argv[2] = e->str;

@@ -460,6 +460,8 @@ sctl_cookie_analyze(sctl_ctx_t *ctx, const char *in, sctl_cookie_t *c)
 
     if (ctx->cluster_seeds) {
         sc_token_cluster_id(c->token, SC_TOKEN_LEN, c->hash);
+        sc_token_hash_hex(c->token, c->legacy);
+        c->legacy[SC_HASH_HEX_LEN] = '\0';
 
     } else {
         sc_token_hash_hex(c->token, c->hash);

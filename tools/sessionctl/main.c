@@ -47,6 +47,10 @@ main(int argc, char **argv)
         redisFree(ctx.redis);
     }
 
+    if (ctx.cluster) {
+        sctl_cluster_free(ctx.cluster);
+    }
+
     if (fflush(stdout) != 0 || ferror(stdout)) {
         sctl_error("standard output: %s", strerror(errno));
         return SCTL_RUNTIME;

@@ -222,7 +222,9 @@ sctl_redis_connect_one(sctl_ctx_t *ctx)
         freeReplyObject(r);
     }
 
-    if (ctx->given & SCTL_OPT_DB) {
+    /* a cluster has database 0 only (--db of migrate is --from's) */
+
+    if ((ctx->given & SCTL_OPT_DB) && ctx->cluster_seeds == NULL) {
         argv[0] = "SELECT";
         argvlen[0] = 6;
         argv[1] = db;

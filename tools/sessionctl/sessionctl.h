@@ -4,7 +4,8 @@
  * main.c (main), args.c (the command table, options and their checks),
  * output.c (errors, text and the JSON writer), keys.c (key files and
  * cookies), redis.c (the connection and its helpers), commands.c (one
- * function per command).
+ * function per command), cluster.c (what reaches past a subject's slot on
+ * a Redis Cluster), migrate.c (the migrate command).
  */
 
 #ifndef _SESSIONCTL_H_INCLUDED_
@@ -77,6 +78,10 @@
 #define SCTL_OPT_KID          0x0400
 #define SCTL_OPT_FORCE        0x0800
 #define SCTL_OPT_ID           0x1000
+#define SCTL_OPT_FROM         0x2000
+#define SCTL_OPT_TO           0x4000
+#define SCTL_OPT_DRY_RUN      0x8000
+#define SCTL_OPT_CURSOR       0x10000
 
 /* cookie status besides the SC_* codes: no key ring to check the MAC */
 #define SCTL_UNCHECKED        1
@@ -128,14 +133,18 @@
 /*
  * The same on Redis Cluster (session_store.h, "Redis Cluster layout"):
  * ARGV[3] the subject's tag.  A member of another tag (a migrated record,
- * docs/redis.md) is on another slot: not read, not pruned, not listed.
+ * docs/redis.md) is on another slot: not read here but returned, and
+ * read by SCTL_CLUSTER_SCRIPT_ROW on its slot (cluster.c).
+ *   reply: { pruned, { rows as SCTL_SCRIPT_LIST }, { far ids } }
  */
 #define SCTL_CLUSTER_SCRIPT_LIST                                              \
     SS_CLUSTER_LUA_KEYS                                                       \
-    "local out = {}\n"                                                        \
+    "local out, far = {}, {}\n"                                               \
     "local pruned = 0\n"                                                      \
     "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                \
-    "  if string.sub(h, 1, 4) == ARGV[3] then\n"                              \
+    "  if string.sub(h, 1, 4) ~= ARGV[3] then\n"                              \
+    "    far[#far + 1] = h\n"                                                 \
+    "  else\n"                                                                \
     "    local k = sk(ARGV[1], h)\n"                                          \
     "    local r = redis.call('HMGET', k, 'sub', 'cre', 'abs', 'last',\n"    \
     "                        'pid', 'ip', 'ua', 'via')\n"                     \
@@ -152,7 +161,23 @@
     "table.sort(out, function(a, b)\n"                                        \
     "  return (tonumber(a[2]) or 0) < (tonumber(b[2]) or 0)\n"                \
     "end)\n"                                                                  \
-    "return { pruned, out }\n"
+    "return { pruned, out, far }\n"
+
+
+/*
+ * One far member of a subject's index on its own slot: KEYS[1] its key;
+ * ARGV[1] subject, ARGV[2] id.  reply: a row as SCTL_SCRIPT_LIST's, or 0
+ * if the record is gone, renewed or another subject's (the caller then
+ * removes it from the index)
+ */
+#define SCTL_CLUSTER_SCRIPT_ROW                                               \
+    "local r = redis.call('HMGET', KEYS[1], 'sub', 'cre', 'abs', 'last',\n"  \
+    "                    'pid', 'ip', 'ua', 'via', 'nx')\n"                   \
+    "if r[1] ~= ARGV[1] or r[9] then return 0 end\n"                         \
+    "return { ARGV[2], r[2] or '0', r[3] or '0', r[4] or '0',\n"             \
+    "         redis.call('TTL', KEYS[1]), r[5] or '', r[6] or '',\n"         \
+    "         r[7] or '', r[8] or '' }\n"
+
 
 
 typedef struct sctl_ctx_s  sctl_ctx_t;
@@ -195,6 +220,8 @@ struct sctl_ctx_s {
     const char            *absolute;
     const char            *kid;
     const char            *id;
+    const char            *from;            /* migrate --from */
+    const char            *cursor;          /* migrate --cursor */
 
     char                   host[INET6_ADDRSTRLEN];
     int                    port;
@@ -218,6 +245,8 @@ typedef struct {
     unsigned char       token[SC_TOKEN_LEN];
     char                public_id[SC_PUBLIC_ID_LEN + 1];
     char                hash[SC_HASH_HEX_LEN + 1];
+    /* on a cluster: the single-Redis hash, the id of a migrated record */
+    char                legacy[SC_HASH_HEX_LEN + 1];
 } sctl_cookie_t;
 
 
@@ -303,6 +332,16 @@ int sctl_cmd_rotate(sctl_ctx_t *ctx);
 int sctl_cmd_assertion_keygen(sctl_ctx_t *ctx);
 int sctl_cmd_assertion_rotate(sctl_ctx_t *ctx);
 int sctl_cmd_inspect(sctl_ctx_t *ctx);
+
+/* cluster.c */
+int sctl_cluster_revoke_id(sctl_ctx_t *ctx);
+int sctl_cluster_list_far(sctl_ctx_t *ctx, const char *ukey, size_t ukey_len,
+    redisReply *far, redisReply ***rows, size_t *nrows,
+    redisReply ***extra, size_t *nextra, long long *pruned);
+void sctl_free_rows(redisReply **extra, size_t nextra);
+
+/* migrate.c */
+int sctl_cmd_migrate(sctl_ctx_t *ctx);
 
 
 #endif /* _SESSIONCTL_H_INCLUDED_ */
