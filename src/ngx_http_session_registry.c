@@ -187,14 +187,14 @@ ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
 
-    if ((conf->handler != NGX_HTTP_SESSION_REG_NONE || conf->limit)
+    if (conf->handler != NGX_HTTP_SESSION_REG_NONE
         && smcf->redis && smcf->redis->cluster)
     {
-        /* their scripts walk a subject's index: not on Cluster yet */
+        /* the module does not send their cluster scripts yet */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_list\", \"session_revoke\" and "
-                           "\"session_limit\" are not supported with "
-                           "\"session_redis cluster=\" yet");
+                           "\"session_list\" and \"session_revoke\" are "
+                           "not supported with \"session_redis cluster=\" "
+                           "yet");
         return NGX_CONF_ERROR;
     }
 

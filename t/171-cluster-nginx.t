@@ -71,7 +71,7 @@ sub conf_test {
                   qr/not supported with "session_redis cluster=" yet/],
                  ['session_redis cluster=127.0.0.1:7000; '
                   . 'server { listen 127.0.0.1:2; location / { '
-                  . 'session_limit max=3; } }',
+                  . 'session_revoke; } }',
                   qr/not supported with "session_redis cluster=" yet/])
     {
         ($rc, $out) = conf_test($bad->[0]);
@@ -108,6 +108,16 @@ sub edge {
         listen 127.0.0.1:\$PORT;
         location = /login {
             session_issue on;
+            proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
+        }
+        location = /login-limit {
+            session_issue on;
+            session_limit max=2;
+            proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
+        }
+        location = /login-refuse {
+            session_issue on;
+            session_limit max=2 over=refuse;
             proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
         }
         location = /backend/login {
@@ -268,6 +278,27 @@ is($bad, 0, 'every session is found through nginx (lookups on every '
     }
     is($ok, 6, 'six sessions revoked by sessionctl on their own masters: '
        . 'the cache of every worker hears each at once');
+}
+
+# session_limit on the subject's slot (the cluster create script)
+{
+    my @c;
+    for my $i (1 .. 3) {
+        push @c, set_cookie(get($n, '/login-limit?user=limited'), 'sid');
+        sleep 1.1;    # "last" is in seconds: the oldest is clear
+    }
+    is(get($n, '/p', $c[0])->{status}, 401,
+       'session_limit max=2: the third login ends the oldest');
+    is(get($n, '/p', $_)->{status}, 200, '... the other two live')
+        for @c[1, 2];
+    is(scalar(grep { $_->[1] =~ /^tn:u:\{....\}limited$/ } all_keys()), 1,
+       '... one index');
+    my ($idx) = map { $_ } grep { $_->[1] =~ /limited$/ } all_keys();
+    is(cluster_cli($idx->[0], 'SCARD', $idx->[1]), 2, '... of two members');
+
+    my @r = map { get($n, '/login-refuse?user=refused') } 1 .. 3;
+    is(join(' ', map { $_->{status} } @r), '302 302 409',
+       'session_limit over=refuse: the third login is 409');
 }
 
 # replay keys of session_signature: one key per script, on its own slot
