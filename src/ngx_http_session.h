@@ -118,7 +118,9 @@ typedef struct {
 #define NGX_HTTP_SESSION_SCRIPT_C_REVOKE    8
 #define NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ALL 9
 #define NGX_HTTP_SESSION_SCRIPT_C_RETIRE    10
-#define NGX_HTTP_SESSION_NSCRIPTS           11
+#define NGX_HTTP_SESSION_SCRIPT_C_LIST      11
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ID 12
+#define NGX_HTTP_SESSION_NSCRIPTS           13
 
 
 typedef struct {
@@ -477,6 +479,8 @@ char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_session_logout.c */
 ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
     redisReply *reply, ngx_int_t *ended);
+void ngx_http_session_revoke_far(ngx_http_request_t *r, redisReply *reply,
+    size_t from);
 ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
     ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
     ngx_http_session_call_t *call, void *data,

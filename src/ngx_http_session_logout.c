@@ -580,13 +580,6 @@ ngx_int_t
 ngx_http_session_revoke_result(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t *ended)
 {
-    size_t                         argslen[4];
-    ngx_uint_t                     i;
-    redisReply                    *e;
-    const char                    *args[4];
-    ngx_http_session_main_conf_t  *smcf;
-    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN];
-
     if (reply == NULL) {
         return NGX_ERROR;
     }
@@ -604,9 +597,27 @@ ngx_http_session_revoke_result(ngx_http_request_t *r, redisReply *reply,
 
     *ended = reply->element[0]->integer;
 
+    ngx_http_session_revoke_far(r, reply, 1);
+
+    return NGX_OK;
+}
+
+
+/* each far id of a cluster script's reply, from element "from" on */
+
+void
+ngx_http_session_revoke_far(ngx_http_request_t *r, redisReply *reply,
+    size_t from)
+{
+    size_t                         argslen[4], i;
+    redisReply                    *e;
+    const char                    *args[4];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN];
+
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    for (i = 1; i < reply->elements; i++) {
+    for (i = from; i < reply->elements; i++) {
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_STRING || e->len != SC_HASH_HEX_LEN) {
@@ -629,6 +640,4 @@ ngx_http_session_revoke_result(ngx_http_request_t *r, redisReply *reply,
                                              NULL, NULL, 1, 4, args,
                                              argslen);
     }
-
-    return NGX_OK;
 }

@@ -33,7 +33,9 @@ ngx_http_session_script_t  ngx_http_session_scripts[] = {
     { ngx_string(SS_CLUSTER_SCRIPT_CREATE), "" },
     { ngx_string(SS_CLUSTER_SCRIPT_REVOKE), "" },
     { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ALL), "" },
-    { ngx_string(SS_CLUSTER_SCRIPT_RETIRE), "" }
+    { ngx_string(SS_CLUSTER_SCRIPT_RETIRE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_LIST), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ID), "" }
 };
 
 

@@ -2,7 +2,9 @@
 # cluster of real redis-servers on loopback.  nginx -t refuses bad
 # combinations; logins land on every master (records on their subject's
 # slot, the Cluster layout); lookups, logout and logout-all are routed by
-# slot; session_cache hears revocations published on any node; MOVED and
+# slot; session_limit, session_list, session_revoke, replay keys and the
+# legacy lookup work there; session_cache hears revocations published on
+# any node; MOVED and
 # ASK are followed; an unreachable slot owner gives 503 for its slots only;
 # a SIGKILLed master is followed within 5 s with no session lost; a
 # reshard of thousands of slots under load refuses no valid session.
@@ -64,15 +66,7 @@ sub conf_test {
                  ['session_redis cluster=127.0.0.1:7000 db=1;',
                   qr/"db=" cannot be used with "cluster="/],
                  ['session_redis cluster=127.0.0.1:7000 prefix='
-                  . ('p' x 125) . ';', qr/the prefix is at most 122/],
-                 ['session_redis cluster=127.0.0.1:7000; '
-                  . 'server { listen 127.0.0.1:2; location / { '
-                  . 'session_list; } }',
-                  qr/not supported with "session_redis cluster=" yet/],
-                 ['session_redis cluster=127.0.0.1:7000; '
-                  . 'server { listen 127.0.0.1:2; location / { '
-                  . 'session_revoke; } }',
-                  qr/not supported with "session_redis cluster=" yet/])
+                  . ('p' x 125) . ';', qr/the prefix is at most 122/])
     {
         ($rc, $out) = conf_test($bad->[0]);
         isnt($rc, 0, "nginx -t refuses: $bad->[0]");
@@ -135,6 +129,8 @@ sub edge {
                               tolerance=60s;
             proxy_pass http://127.0.0.1:\$PORT/echo;
         }
+        location = /sessions { session_list; }
+        location = /sessions/revoke { session_revoke; }
         location = /logout { session_logout; }
         location = /logout-all { session_logout all; }
         location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
@@ -299,6 +295,37 @@ is($bad, 0, 'every session is found through nginx (lookups on every '
     my @r = map { get($n, '/login-refuse?user=refused') } 1 .. 3;
     is(join(' ', map { $_->{status} } @r), '302 302 409',
        'session_limit over=refuse: the third login is 409');
+}
+
+# session_list and session_revoke on the subject's slot
+{
+    my @c = map { set_cookie(get($n, '/login?user=lister'), 'sid') } 1 .. 3;
+    my $r = get($n, '/sessions', $c[0]);
+    is($r->{status}, 200, 'session_list on the cluster');
+    my @ids = $r->{body} =~ /"id":"([^"]+)"/g;
+    is(scalar @ids, 3, '... lists the three sessions') or diag $r->{body};
+    like($r->{body}, qr/"current":true/, '... the current one marked');
+    # end another one by its public id
+    my ($victim_id) = $r->{body}
+        =~ /\{[^}]*"id":"([^"]+)"[^}]*"current":false[^}]*\}/;
+    ok($victim_id, 'a session other than the current one');
+    my $rv = http_request($n->{port}, 'POST /sessions/revoke',
+                          { Cookie => "sid=$c[0]",
+                            'Content-Type' =>
+                                'application/x-www-form-urlencoded' },
+                          "id=$victim_id");
+    is($rv->{status}, 204, 'session_revoke of it on the cluster');
+    $r = get($n, '/sessions', $c[0]);
+    @ids = $r->{body} =~ /"id":"([^"]+)"/g;
+    is(scalar @ids, 2, 'two left in the list');
+    is(scalar(grep { get($n, '/p', $_)->{status} == 200 } @c), 2,
+       'and one of the three cookies is refused');
+    $rv = http_request($n->{port}, 'POST /sessions/revoke',
+                       { Cookie => "sid=$c[0]",
+                         'Content-Type' =>
+                             'application/x-www-form-urlencoded' },
+                       "id=$victim_id");
+    is($rv->{status}, 404, 'the same id again: 404');
 }
 
 # replay keys of session_signature: one key per script, on its own slot
