@@ -80,6 +80,41 @@
 
 
 /*
+ * Pieces of the create scripts (single Redis and Cluster), the same text
+ * in both.  SS_LUA_OLDEST_FIRST sorts the subject's live sessions
+ * {hash, last, cre} oldest first (last use, then creation, then hash), the
+ * order session_limit evicts in.  SS_LUA_WRITE_RECORD writes the new
+ * record KEYS[1] (subject, times, claims, the registry's metadata when
+ * ARGV[11] is set) with its idle TTL capped by the absolute end, and adds
+ * it to the subject's index KEYS[2], whose TTL covers its longest member.
+ */
+
+#define SS_LUA_OLDEST_FIRST                                                   \
+    "    table.sort(live, function(a, b)\n"                                   \
+    "      if a[2] ~= b[2] then return a[2] < b[2] end\n"                     \
+    "      if a[3] ~= b[3] then return a[3] < b[3] end\n"                     \
+    "      return a[1] < b[1]\n"                                              \
+    "    end)\n"
+
+#define SS_LUA_WRITE_RECORD                                                   \
+    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
+    "           'cl', ARGV[5]}\n"                                             \
+    "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
+    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
+    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
+    "  do\n"                                                                  \
+    "    f[#f + 1] = v\n"                                                     \
+    "  end\n"                                                                 \
+    "end\n"                                                                   \
+    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
+    "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
+    "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
+    "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
+    "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
+    "end\n"
+
+
+/*
  * Create (a login, or sessionctl create).
  *   KEYS[1] session key, KEYS[2] subject index key
  *   ARGV[1] subject, ARGV[2] now, ARGV[3] abs, ARGV[4] idle,
@@ -122,32 +157,14 @@
     "  end\n"                                                                 \
     "  if #live >= max then\n"                                                \
     "    if ARGV[16] == 'refuse' then return 0 end\n"                         \
-    "    table.sort(live, function(a, b)\n"                                   \
-    "      if a[2] ~= b[2] then return a[2] < b[2] end\n"                     \
-    "      if a[3] ~= b[3] then return a[3] < b[3] end\n"                     \
-    "      return a[1] < b[1]\n"                                              \
-    "    end)\n"                                                              \
+    SS_LUA_OLDEST_FIRST                                                       \
     "    for i = 1, #live - max + 1 do\n"                                     \
     "      chain(live[i][1])\n"                                               \
     "      ended = ended + 1\n"                                               \
     "    end\n"                                                               \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
-    "           'cl', ARGV[5]}\n"                                             \
-    "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
-    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
-    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
-    "  do\n"                                                                  \
-    "    f[#f + 1] = v\n"                                                     \
-    "  end\n"                                                                 \
-    "end\n"                                                                   \
-    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
-    "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
-    "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
-    "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
-    "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
-    "end\n"                                                                   \
+    SS_LUA_WRITE_RECORD                                                       \
     "if ARGV[8] and ARGV[8] ~= '' and ARGV[8] ~= ARGV[6] then\n"              \
     "  local ok = p .. 's:' .. ARGV[8]\n"                                     \
     "  local osub = redis.call('HGET', ok, 'sub')\n"                          \
@@ -165,6 +182,24 @@
     "  end\n"                                                                 \
     "end\n"                                                                   \
     "return 1 + ended\n"
+
+
+/*
+ * The end of both list scripts (single Redis and Cluster): the rows
+ * {cre, last, pid, ip, ua, via, current, hash} of "out", newest first
+ * (then by hash), flattened into "r" with cre as a string.
+ */
+
+#define SS_LUA_LIST_ROWS                                                      \
+    "table.sort(out, function(a, b)\n"                                        \
+    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                         \
+    "  return a[8] < b[8]\n"                                                  \
+    "end)\n"                                                                  \
+    "local r = {}\n"                                                          \
+    "for _, s in ipairs(out) do\n"                                            \
+    "  s[1] = tostring(s[1])\n"                                               \
+    "  for _, v in ipairs(s) do r[#r + 1] = v end\n"                          \
+    "end\n"
 
 
 /*
@@ -189,15 +224,7 @@
     "                     h == ARGV[2] and '1' or '0', h}\n"                  \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "table.sort(out, function(a, b)\n"                                        \
-    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                         \
-    "  return a[8] < b[8]\n"                                                  \
-    "end)\n"                                                                  \
-    "local r = {}\n"                                                          \
-    "for _, s in ipairs(out) do\n"                                            \
-    "  s[1] = tostring(s[1])\n"                                               \
-    "  for _, v in ipairs(s) do r[#r + 1] = v end\n"                          \
-    "end\n"                                                                   \
+    SS_LUA_LIST_ROWS                                                          \
     "return r\n"
 
 #define SS_LIST_FIELDS        8
@@ -498,15 +525,7 @@
     "    end\n"                                                               \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "table.sort(out, function(a, b)\n"                                        \
-    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                         \
-    "  return a[8] < b[8]\n"                                                  \
-    "end)\n"                                                                  \
-    "local r = {}\n"                                                          \
-    "for _, s in ipairs(out) do\n"                                            \
-    "  s[1] = tostring(s[1])\n"                                               \
-    "  for _, v in ipairs(s) do r[#r + 1] = v end\n"                          \
-    "end\n"                                                                   \
+    SS_LUA_LIST_ROWS                                                          \
     "return { r, far }\n"
 
 
@@ -593,11 +612,7 @@
     "      end\n"                                                             \
     "      return out\n"                                                      \
     "    end\n"                                                               \
-    "    table.sort(live, function(a, b)\n"                                   \
-    "      if a[2] ~= b[2] then return a[2] < b[2] end\n"                     \
-    "      if a[3] ~= b[3] then return a[3] < b[3] end\n"                     \
-    "      return a[1] < b[1]\n"                                              \
-    "    end)\n"                                                              \
+    SS_LUA_OLDEST_FIRST                                                       \
     "    for i = 1, #live - max + 1 do\n"                                     \
     "      local h = live[i][1]\n"                                            \
     "      if live[i][4] then\n"                                              \
@@ -610,21 +625,7 @@
     "    end\n"                                                               \
     "  end\n"                                                                 \
     "end\n"                                                                   \
-    "local f = {'sub', ARGV[1], 'cre', now, 'abs', abs, 'last', now,\n"     \
-    "           'cl', ARGV[5]}\n"                                             \
-    "if ARGV[11] and ARGV[11] ~= '' then\n"                                   \
-    "  for _, v in ipairs({'pid', ARGV[11], 'ip', ARGV[12] or '',\n"          \
-    "                      'ua', ARGV[13] or '', 'via', ARGV[14] or ''})\n"   \
-    "  do\n"                                                                  \
-    "    f[#f + 1] = v\n"                                                     \
-    "  end\n"                                                                 \
-    "end\n"                                                                   \
-    "redis.call('HSET', KEYS[1], unpack(f))\n"                                \
-    "redis.call('EXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), abs - now))\n" \
-    "redis.call('SADD', KEYS[2], ARGV[6])\n"                                  \
-    "if redis.call('TTL', KEYS[2]) < abs - now then\n"                        \
-    "  redis.call('EXPIRE', KEYS[2], abs - now)\n"                            \
-    "end\n"                                                                   \
+    SS_LUA_WRITE_RECORD                                                       \
     "local retire = 0\n"                                                      \
     "if old ~= '' and old ~= ARGV[6] then\n"                                  \
     "  if string.sub(old, 1, 4) ~= tg then\n"                                 \

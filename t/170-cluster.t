@@ -143,7 +143,8 @@ sub tag_of {
 
 # --- the module's cluster scripts: no CROSSSLOT ---------------------------
 
-my %script = store_scripts("$FindBin::Bin/../src/session_store.h");
+my %script = cluster_scripts("$FindBin::Bin/../src/session_store.h",
+                             qr/^SS_CLUSTER_SCRIPT_/);
 
 sub ev {
     my ($name, $keys, @args) = @_;
@@ -214,41 +215,6 @@ sub tag_of_new {
     my $t = tag_of($s);
     ctl('revoke-all', $s);
     return $t;
-}
-
-# C string literals of the "#define SS_CLUSTER_*" macros, expanded
-sub store_scripts {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!\n";
-    my $text = join '', <$fh>;
-    $text =~ s/\\\n/ /g;
-    my %def;
-    while ($text =~ /^#define\s+(\w+)\s+(.*)$/mg) {
-        $def{$1} = $2;
-    }
-    my $expand;
-    $expand = sub {
-        my ($body) = @_;
-        my $s = '';
-        while ($body =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
-            if (defined $1) {
-                (my $l = $1) =~ s/\\n/\n/g;
-                $l =~ s/\\(["\\])/$1/g;
-                $s .= $l;
-            } else {
-                $s .= $expand->($def{$2} // die "unknown macro $2\n");
-            }
-        }
-        return $s;
-    };
-    my %out;
-    for (grep { /^SS_CLUSTER_SCRIPT_/ } keys %def) {
-        $out{$_} = $expand->($def{$_});
-        $out{$_} =~ s/"/\\"/g;   # for the shell's "$(cat ...)"
-    }
-    # the shell reads the file: keep it raw
-    $out{$_} =~ s/\\"/"/g for keys %out;
-    return %out;
 }
 
 # --- failover: a master SIGKILLed, its replica promoted -----------------

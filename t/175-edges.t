@@ -1,19 +1,22 @@
 # Several nginx edges in front of one store (issue 13 item 5): two nginx
 # instances (separate prefixes, session_cache on both, two workers each)
-# and one Redis.  A login on edge A is valid on edge B at once; a logout
-# on one edge is refused on the other on the very next request, although
-# B had the session in its shared cache: the revocation reaches every
-# worker of every edge through the pub/sub channel; the logout is answered
-# only once Redis has written the message to every subscriber (a PING
-# after the revoke script), and a worker about to serve a cached session
-# first reads the revocation messages already waiting on its subscriber
-# link (ngx_http_session_redis_drain_revocations).
+# and one Redis, then the same in front of a 3-master Redis Cluster
+# (session_redis cluster=).  A login on edge A is valid on edge B at once;
+# on one Redis, a logout on one edge is refused on the other on the very
+# next request, although B had the session in its shared cache: the
+# revocation reaches every worker of every edge through the pub/sub
+# channel; the logout is answered only once Redis has written the message
+# to every subscriber (a PING after the revoke script), and a worker about
+# to serve a cached session first reads the revocation messages already
+# waiting on its subscriber link (ngx_http_session_redis_drain_revocations).
+# On the cluster "at once" is 200 ms (TODO for the very next request).
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use SessionTest;
+use RedisCluster;
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 use IO::Select;
@@ -40,9 +43,11 @@ if ($live) {
 END { kill 'KILL', $backend if $backend; }
 
 sub edge {
+    my ($store) = @_;
+    $store //= "127.0.0.1:$rport";
     return nginx_start(workers => 2, http => <<"HTTP");
     session_keys $keys/ring1.keys;
-    session_redis 127.0.0.1:$rport prefix=edges:;
+    session_redis $store prefix=edges:;
     session_cookie sid secure=off;
     session_cache zone=sess:1m valid=60s;
 
@@ -293,6 +298,76 @@ for my $round (1 .. 3) {
     is(get($a, '/p', $c2)->{status}, 401,
        'the other session of bob is refused on A 200 ms later');
     is(get($a, '/p', $c1)->{status}, 401, '... and the first one too');
+}
+
+# --- the same two edges in front of a Redis Cluster ---------------------------
+
+{
+    my $c = cluster_start(masters => 3, replicas => 1);
+    my @ports = @{$c->{ports}};
+    my $seeds = 'cluster=' . join ',', map { "127.0.0.1:$_" } @ports[0, 2];
+    my $ca = edge($seeds);
+    my $cb = edge($seeds);
+
+    # every worker of both edges subscribed, on some node
+    my $subs = 0;
+    for (1 .. 100) {
+        $subs = 0;
+        for my $p (@ports) {
+            my ($n) = cluster_cli($p, 'PUBSUB', 'NUMSUB', 'edges:revoked')
+                      =~ /(\d+)\s*$/;
+            $subs += $n // 0;
+        }
+        last if $subs >= 4;
+        sleep 0.1;
+    }
+    is($subs, 4, 'cluster: four workers (two per edge) subscribed');
+
+    my ($late, %masters) = (0);
+    for my $round (1 .. 12) {
+        my ($x, $y) = $round % 2 ? ($ca, $cb) : ($cb, $ca);
+        my $c = login($x, "carol$round");
+        ok($c, "cluster round $round: login") or next;
+        is(get($y, '/p', $c)->{body}, "user=[carol$round]\n",
+           "cluster round $round: valid on the other edge at once");
+        my @st = map { get($y, '/p', $c)->{status} } 1 .. 6;
+        is_deeply(\@st, [(200) x 6], "cluster round $round: cached there");
+        my $lo = get($x, '/logout', $c);
+        ok($lo->{status} < 400, "cluster round $round: logout ($lo->{status})");
+        sleep 0.2;
+        @st = map { get($_ % 2 ? $ca : $cb, '/p', $c)->{status} } 1 .. 8;
+        $late++ unless "@st" eq join ' ', (401) x 8;
+    }
+    is($late, 0, 'cluster: 12 logouts, each refused on both edges (every '
+       . 'worker) 200 ms later');
+
+    # the very next request on the other edge (TODO as above)
+    my ($served, $rounds) = (0, 30);
+    for my $i (1 .. $rounds) {
+        my ($x, $y) = $i % 2 ? ($ca, $cb) : ($cb, $ca);
+        my $c = login($x, "quickc$i");
+        get($y, '/p', $c) for 1 .. 2;
+        get($x, '/logout', $c);
+        $served++ if get($y, '/p', $c)->{status} != 401;
+    }
+    TODO: {
+        local $TODO = 'pub/sub delivery races the next request on the '
+                      . 'other edge';
+        is($served, 0, "cluster: $rounds logouts, the very next request on "
+           . 'the other edge refused every time');
+    }
+
+    # logout-all on one edge ends the subject's sessions made on both
+    my $c1 = login($ca, 'dave');
+    my $c2 = login($cb, 'dave');
+    is(get($cb, '/p', $c1)->{status}, 200, 'cluster: dave\'s A login on B');
+    is(get($ca, '/p', $c2)->{status}, 200, 'cluster: dave\'s B login on A');
+    my $lo = get($ca, '/logout-all', $c1);
+    ok($lo->{status} < 400, "cluster: logout-all on A ($lo->{status})");
+    sleep 0.2;
+    is(get($cb, '/p', $c2)->{status}, 401,
+       'cluster: the other session of dave refused on B');
+    is(get($ca, '/p', $c2)->{status}, 401, '... and on A');
 }
 
 done_testing();

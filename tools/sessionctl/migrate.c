@@ -74,6 +74,7 @@ static int sctl_migrate_batch(sctl_ctx_t *ctx, sctl_ctx_t *src,
 static int sctl_migrate_one(sctl_ctx_t *ctx, const char *key, size_t klen,
     int session, redisReply *dump, redisReply *pttl, redisReply *f,
     sctl_migrate_stats_t *st);
+static int sctl_migrate_kind(const redisReply *e, size_t pl);
 static int sctl_is_hash(const char *p, size_t len);
 static int sctl_subject_ok(const redisReply *e);
 
@@ -244,7 +245,7 @@ sctl_migrate_batch(sctl_ctx_t *ctx, sctl_ctx_t *src, redisReply *keys,
 {
     int           rc, session;
     size_t        i, k, pl, argvlen[6];
-    const char   *argv[6], *name;
+    const char   *argv[6];
     redisReply   *e, *rep[3];
 
     pl = ctx->prefix_len;
@@ -254,16 +255,8 @@ sctl_migrate_batch(sctl_ctx_t *ctx, sctl_ctx_t *src, redisReply *keys,
     for (i = 0; i < keys->elements; i++) {
         e = keys->element[i];
 
-        if (e->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        name = e->str + pl;
-        session = e->len == pl + 2 + SC_HASH_HEX_LEN
-                  && memcmp(name, SS_KEY_SESSION, 2) == 0
-                  && sctl_is_hash(name + 2, SC_HASH_HEX_LEN);
-
-        if (!session && !(e->len > pl + 2 && memcmp(name, "r:", 2) == 0)) {
+        session = sctl_migrate_kind(e, pl);
+        if (session < 0) {
             continue;
         }
 
@@ -296,16 +289,8 @@ sctl_migrate_batch(sctl_ctx_t *ctx, sctl_ctx_t *src, redisReply *keys,
     for (i = 0; i < keys->elements; i++) {
         e = keys->element[i];
 
-        if (e->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        name = e->str + pl;
-        session = e->len == pl + 2 + SC_HASH_HEX_LEN
-                  && memcmp(name, SS_KEY_SESSION, 2) == 0
-                  && sctl_is_hash(name + 2, SC_HASH_HEX_LEN);
-
-        if (!session && !(e->len > pl + 2 && memcmp(name, "r:", 2) == 0)) {
+        session = sctl_migrate_kind(e, pl);
+        if (session < 0) {
             continue;
         }
 
@@ -546,6 +531,33 @@ sctl_migrate_one(sctl_ctx_t *ctx, const char *key, size_t klen, int session,
     freeReplyObject(r);
 
     return SCTL_OK;
+}
+
+
+/*
+ * What SCAN found under the prefix (pl bytes): 1 a session record
+ * "s:<hash>", 0 a replay key "r:...", -1 anything else (not copied).
+ */
+
+static int
+sctl_migrate_kind(const redisReply *e, size_t pl)
+{
+    const char  *name;
+
+    if (e->type != REDIS_REPLY_STRING || e->len <= pl + 2) {
+        return -1;
+    }
+
+    name = e->str + pl;
+
+    if (e->len == pl + 2 + SC_HASH_HEX_LEN
+        && memcmp(name, SS_KEY_SESSION, 2) == 0
+        && sctl_is_hash(name + 2, SC_HASH_HEX_LEN))
+    {
+        return 1;
+    }
+
+    return memcmp(name, "r:", 2) == 0 ? 0 : -1;
 }
 
 
