@@ -129,6 +129,12 @@ sub edge {
                               tolerance=60s;
             proxy_pass http://127.0.0.1:\$PORT/echo;
         }
+        location = /tg {
+            session_telegram bot_token_file=$FindBin::Bin/secrets/bot.token
+                             max_age=30y login=on;
+            session_issue on;
+            proxy_pass http://127.0.0.1:\$PORT/echo;
+        }
         location = /sessions { session_list; }
         location = /sessions/revoke { session_revoke; }
         location = /logout { session_logout; }
@@ -186,6 +192,28 @@ for my $i (1 .. 30) {
     my $miss = grep { my ($t) = $_->[1] =~ /\{(....)\}/; !$slot_of_idx{$t} }
                grep { $_->[1] =~ /^tn:s:/ } @k;
     is($miss, 0, "each record shares its subject index's tag");
+}
+
+# a Telegram Mini App login (session_telegram login=on) on the cluster:
+# subject tg:<id>, its record and index on the subject's tag
+{
+    my $init = 'user=%7B%22id%22%3A279058397%2C%22first_name%22%3A%22Vladislav%22%2C%22last_name%22%3A%22Kibenko%22%2C%22username%22%3A%22vdkfrost%22%2C%22language_code%22%3A%22en%22%2C%22is_premium%22%3Atrue%2C%22allows_write_to_pm%22%3Atrue%7D&chat_instance=-3788475317572404878&chat_type=private&auth_date=1709144340&hash=371697738012ebd26a111ace4aff23ee265596cd64026c8c3677956a85ca1827';
+    my $r = http_request($n->{port}, 'GET /tg',
+                         { Authorization => "tma $init" });
+    my $ck = set_cookie($r, 'sid');
+    ok($ck, "telegram login on the cluster ($r->{status})");
+    my $p = get($n, '/p', $ck);
+    is("$p->{status} $p->{body}", "200 user=[tg:279058397]\n",
+       'telegram: the session is found through nginx');
+    my @idx = grep { $_->[1] =~ /^tn:u:\{[0-9a-f]{4}\}tg:279058397$/ }
+              all_keys();
+    is(scalar @idx, 1, 'telegram: the subject has its tagged index');
+    my ($t) = @idx ? $idx[0][1] =~ /\{(....)\}/ : ('none');
+    my $rec = grep { $_->[1] =~ /^tn:s:\{$t\}/ } all_keys();
+    ok($rec >= 1, 'telegram: the record on the subject\'s tag');
+    my $lo = get($n, '/logout', $ck);
+    ok($lo->{status} < 400, "telegram: logout ($lo->{status})");
+    is(get($n, '/p', $ck)->{status}, 401, 'telegram: refused after logout');
 }
 
 my $bad = 0;
