@@ -20,6 +20,7 @@
 #include "session_sig.h"
 #include "session_tg.h"
 #include "session_jws.h"
+#include "session_slot.h"
 
 
 #define NGX_HTTP_SESSION_OFF            0
@@ -100,6 +101,9 @@ typedef struct {
     ngx_str_t                       prefix;
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
+    unsigned                        cluster:1;   /* cluster=: servers are
+                                                    the seeds */
+    unsigned                        legacy:1;    /* cluster=...,legacy */
 } ngx_http_session_redis_conf_t;
 
 
@@ -110,7 +114,13 @@ typedef struct {
 #define NGX_HTTP_SESSION_SCRIPT_REPLAY      4
 #define NGX_HTTP_SESSION_SCRIPT_LIST        5
 #define NGX_HTTP_SESSION_SCRIPT_REVOKE_ID   6
-#define NGX_HTTP_SESSION_NSCRIPTS           7
+#define NGX_HTTP_SESSION_SCRIPT_C_CREATE    7
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE    8
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ALL 9
+#define NGX_HTTP_SESSION_SCRIPT_C_RETIRE    10
+#define NGX_HTTP_SESSION_SCRIPT_C_LIST      11
+#define NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ID 12
+#define NGX_HTTP_SESSION_NSCRIPTS           13
 
 
 typedef struct {
@@ -128,6 +138,7 @@ typedef struct {
     ngx_str_t                       lookup;          /* the HMGET, in RESP */
     size_t                          lookup_hash;     /* the hash's offset */
     ngx_uint_t                      lookup_fields;   /* 7 with "cre" */
+    size_t                          lookup_id;       /* its length there */
     ngx_str_t                       channel;         /* "<prefix>revoked" */
     ngx_shm_zone_t                 *cache_zone;
     time_t                          cache_valid;
@@ -219,6 +230,14 @@ struct ngx_http_session_op_s {
     void                           *data;        /* NULL: cancelled */
     ngx_http_session_op_t          *next;        /* free list */
     uint64_t                        start;       /* microseconds */
+
+    /* session_redis cluster=: the command kept for a redirection */
+    u_char                         *cmd;
+    size_t                          len;
+    size_t                          size;
+    void                           *node;
+    ngx_uint_t                      slot;
+    ngx_uint_t                      hops;
 };
 
 
@@ -348,6 +367,7 @@ typedef struct {
     unsigned                        done:1;
     unsigned                        have_token:1;
     unsigned                        have_hash:1;
+    unsigned                        legacy:1;    /* cluster=...,legacy hit */
     unsigned                        have_public_id:1;
     unsigned                        login_pass:1;  /* a session_issue pass */
     unsigned                        csrf:3;        /* $session_csrf_status */
@@ -378,6 +398,10 @@ ngx_int_t ngx_http_session_find_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_ctx_t *ctx);
 u_char *ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx);
+void ngx_http_session_token_id(ngx_http_session_main_conf_t *smcf,
+    const u_char *token, u_char *id);
+u_char *ngx_http_session_subject_key(u_char *p,
+    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
 u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
@@ -398,9 +422,16 @@ typedef void (*ngx_http_session_revoked_pt)(
 
 /* ngx_http_session_redis.c */
 void ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler);
+void ngx_http_session_redis_on_revoked_now(
+    ngx_http_session_revoked_pt handler);
+ngx_int_t ngx_http_session_redis_drain_revocations(void);
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_session_cluster.c */
+ngx_int_t ngx_http_session_cluster_init(ngx_cycle_t *cycle);
+void ngx_http_session_cluster_exit(void);
 ngx_int_t ngx_http_session_redis_available(void);
 ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,
@@ -450,6 +481,10 @@ char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_session_logout.c */
+ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
+    redisReply *reply, ngx_int_t *ended);
+void ngx_http_session_revoke_far(ngx_http_request_t *r, redisReply *reply,
+    size_t from);
 ngx_int_t ngx_http_session_send_revoke(ngx_http_request_t *r,
     ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
     ngx_http_session_call_t *call, void *data,

@@ -287,20 +287,25 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf)
 {
     u_char      *p, *q, *key, tmp[NGX_SIZE_T_LEN + 4];
-    size_t       argvlen[2 + SS_LOOKUP_FIELDS], len;
+    size_t       argvlen[2 + SS_LOOKUP_FIELDS], len, id;
     ngx_uint_t   i;
     const char  *argv[2 + SS_LOOKUP_FIELDS];
 
     static const char  *fields[] = { "sub", "abs", "last", "cl", "nx", "nt",
                                      "cre" };
 
-    key = ngx_pnalloc(cf->pool, smcf->session_prefix.len + SC_HASH_HEX_LEN);
+    /* on a cluster "{<tag>}<id>" (ngx_http_session_key()), else "<id>" */
+
+    id = SC_HASH_HEX_LEN + (smcf->redis->cluster ? SC_TAG_HEX_LEN + 2 : 0);
+    smcf->lookup_id = id;
+
+    key = ngx_pnalloc(cf->pool, smcf->session_prefix.len + id);
     if (key == NULL) {
         return NGX_ERROR;
     }
 
     p = ngx_cpymem(key, smcf->session_prefix.data, smcf->session_prefix.len);
-    ngx_memset(p, '0', SC_HASH_HEX_LEN);
+    ngx_memset(p, '0', id);
 
     smcf->lookup_fields = smcf->assertion_keys ? SS_LOOKUP_FIELDS
                                                : SS_LOOKUP_FIELDS - 1;
@@ -308,7 +313,7 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
     argv[0] = "HMGET";
     argvlen[0] = 5;
     argv[1] = (const char *) key;
-    argvlen[1] = smcf->session_prefix.len + SC_HASH_HEX_LEN;
+    argvlen[1] = smcf->session_prefix.len + id;
     len = 16 + 3 * NGX_SIZE_T_LEN + argvlen[1];
 
     for (i = 0; i < smcf->lookup_fields; i++) {
@@ -335,12 +340,12 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
                         + smcf->session_prefix.len;
 
     if (smcf->lookup.len > NGX_HTTP_SESSION_LOOKUP_MAX
-        || smcf->lookup_hash + SC_HASH_HEX_LEN + 2 > smcf->lookup.len
+        || smcf->lookup_hash + id + 2 > smcf->lookup.len
         || ngx_memcmp(smcf->lookup.data + smcf->lookup_hash
                       - smcf->session_prefix.len,
                       key, argvlen[1])
            != 0
-        || smcf->lookup.data[smcf->lookup_hash + SC_HASH_HEX_LEN] != CR)
+        || smcf->lookup.data[smcf->lookup_hash + id] != CR)
     {
         return NGX_ERROR;
     }
@@ -353,10 +358,19 @@ static ngx_int_t
 ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash)
 {
-    u_char  buf[NGX_HTTP_SESSION_LOOKUP_MAX];
+    u_char  *p, buf[NGX_HTTP_SESSION_LOOKUP_MAX];
 
     ngx_memcpy(buf, smcf->lookup.data, smcf->lookup.len);
-    ngx_memcpy(buf + smcf->lookup_hash, hash, SC_HASH_HEX_LEN);
+    p = buf + smcf->lookup_hash;
+
+    if (smcf->lookup_id != SC_HASH_HEX_LEN) {
+        /* the Cluster layout's "{<tag>}" */
+        *p++ = '{';
+        p = ngx_cpymem(p, hash, SC_TAG_HEX_LEN);
+        *p++ = '}';
+    }
+
+    ngx_memcpy(p, hash, SC_HASH_HEX_LEN);
 
     /* a renewal hop is sent from the reply: the first deadline holds */
 
@@ -475,7 +489,9 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
 
             /* "nx" must name the session whose token was sealed */
 
-            sc_token_hash_hex(next, (char *) next_hash);
+            ngx_http_session_token_id(
+                ngx_http_get_module_main_conf(r, ngx_http_session_module),
+                next, next_hash);
 
             if (!sc_equal(next_hash, e[4]->str, SC_HASH_HEX_LEN)) {
                 ngx_explicit_memzero(next, SC_TOKEN_LEN);
@@ -504,6 +520,27 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
             }
 
             /* the call's deadline still runs */
+            return;
+        }
+
+        smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+        if (e[0]->type != REDIS_REPLY_STRING && !ctx->hop && !ctx->legacy
+            && smcf->redis->legacy)
+        {
+            /*
+             * cluster=...,legacy: a record migrated from a single Redis
+             * is keyed by the single Redis's hash (docs/redis.md, "Moving
+             * from a single Redis"); from here on it is the session's id
+             */
+            ctx->legacy = 1;
+            sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+
+            if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+                ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+                goto done;
+            }
+
             return;
         }
 

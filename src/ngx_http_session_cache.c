@@ -16,7 +16,9 @@
  * min(valid, touch) seconds, so idle-timeout touches keep reaching Redis,
  * and never past the session's absolute expiry.  Revocations reach every
  * worker through the Redis pub/sub channel "<prefix>revoked"; a worker
- * whose subscription is not live bypasses the cache.
+ * whose subscription is not live bypasses the cache, and a worker about
+ * to serve a hit first reads the messages already waiting on its
+ * subscriber link (see ngx_http_session_cache_get()).
  */
 
 
@@ -83,6 +85,16 @@ static ngx_http_session_cache_key_t
 static u_char  ngx_http_session_cache_keys_for[crypto_shorthash_KEYBYTES];
 
 
+/* a hit, copied out of the zone */
+typedef struct {
+    ngx_str_t                       user;
+    ngx_str_t                       claims;
+    time_t                          expires;
+    time_t                          created;
+    u_char                          hash[SC_HASH_HEX_LEN];
+} ngx_http_session_cache_hit_t;
+
+
 static ngx_int_t ngx_http_session_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_session_cache_insert(ngx_rbtree_node_t *temp,
@@ -95,6 +107,9 @@ static ngx_http_session_cache_node_t *ngx_http_session_cache_find(
     ngx_http_session_cache_t *cache, u_char *mac);
 static ngx_http_session_cache_node_t *ngx_http_session_cache_find_hash(
     ngx_http_session_cache_t *cache, u_char *hash);
+static ngx_int_t ngx_http_session_cache_read(ngx_http_request_t *r,
+    ngx_http_session_cache_t *cache, u_char *mac, time_t fresh,
+    ngx_http_session_cache_hit_t *hit, ngx_atomic_uint_t *generation);
 static void ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
     ngx_http_session_cache_node_t *cn);
 
@@ -484,16 +499,27 @@ ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
 
 /*
  * NGX_OK: a hit, ctx holds the session; NGX_DECLINED: ask Redis.
+ *
+ * Before a hit is served, the revocation messages already waiting on this
+ * worker's subscriber link are read (ngx_http_session_redis_drain_
+ * revocations(), one recv() when there are none): a revocation whose
+ * message reached this worker before the request, from any worker of any
+ * edge, is then never outrun by it (a logout is answered only once its
+ * message is out: ngx_http_session_revoke_reply()).  The drain evicts
+ * from the zone, so it runs without the zone's lock, after the entry was
+ * copied out; if the zone's revocation generation moved meanwhile (here
+ * or in another worker), the entry is looked up again.
  */
 
 ngx_int_t
 ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     time_t touch)
 {
-    time_t                          now, fresh;
-    ngx_http_session_cache_t       *cache;
-    ngx_http_session_main_conf_t   *smcf;
-    ngx_http_session_cache_node_t  *cn;
+    time_t                         fresh;
+    ngx_atomic_uint_t              generation;
+    ngx_http_session_cache_t      *cache;
+    ngx_http_session_cache_hit_t   hit;
+    ngx_http_session_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
@@ -502,12 +528,61 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     }
 
     cache = smcf->cache_zone->data;
-    now = ngx_time();
     fresh = ngx_min(smcf->cache_valid, touch);
+
+    if (ngx_http_session_cache_read(r, cache, ctx->mac, fresh, &hit,
+                                    &generation)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_session_redis_drain_revocations() != NGX_OK
+        || !ngx_http_session_redis_subscribed())
+    {
+        return NGX_DECLINED;
+    }
+
+    if (cache->sh->generation != generation
+        && ngx_http_session_cache_read(r, cache, ctx->mac, fresh, &hit,
+                                       &generation)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->user = hit.user;
+    ctx->claims = hit.claims;
+    ctx->expires = hit.expires;
+    ctx->created = hit.created;
+
+    ngx_memcpy(ctx->hash, hit.hash, SC_HASH_HEX_LEN);
+    ctx->have_hash = 1;
+
+    ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+    ctx->status = NGX_HTTP_SESSION_ST_OK;
+
+    return NGX_OK;
+}
+
+
+/* a fresh entry, copied out under the zone's lock, and the generation */
+
+static ngx_int_t
+ngx_http_session_cache_read(ngx_http_request_t *r,
+    ngx_http_session_cache_t *cache, u_char *mac, time_t fresh,
+    ngx_http_session_cache_hit_t *hit, ngx_atomic_uint_t *generation)
+{
+    time_t                          now;
+    ngx_http_session_cache_node_t  *cn;
+
+    now = ngx_time();
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_session_cache_find(cache, ctx->mac);
+    *generation = cache->sh->generation;
+
+    cn = ngx_http_session_cache_find(cache, mac);
 
     if (cn == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -524,36 +599,32 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    ctx->user.len = cn->user_len;
-    ctx->claims.len = cn->claims_len;
-    ctx->user.data = ngx_pnalloc(r->pool,
+    hit->user.len = cn->user_len;
+    hit->claims.len = cn->claims_len;
+    hit->user.data = ngx_pnalloc(r->pool,
                                  cn->user_len + cn->claims_len + 2);
 
-    if (ctx->user.data == NULL) {
+    if (hit->user.data == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;
     }
 
-    ngx_memcpy(ctx->user.data, cn->data, cn->user_len);
-    ctx->user.data[cn->user_len] = '\0';
+    ngx_memcpy(hit->user.data, cn->data, cn->user_len);
+    hit->user.data[cn->user_len] = '\0';
 
-    ctx->claims.data = ctx->user.data + cn->user_len + 1;
-    ngx_memcpy(ctx->claims.data, cn->data + cn->user_len, cn->claims_len);
-    ctx->claims.data[cn->claims_len] = '\0';
+    hit->claims.data = hit->user.data + cn->user_len + 1;
+    ngx_memcpy(hit->claims.data, cn->data + cn->user_len, cn->claims_len);
+    hit->claims.data[cn->claims_len] = '\0';
 
-    ctx->expires = cn->expires;
-    ctx->created = cn->created;
+    hit->expires = cn->expires;
+    hit->created = cn->created;
 
-    ngx_memcpy(ctx->hash, cn->hash, SC_HASH_HEX_LEN);
-    ctx->have_hash = 1;
+    ngx_memcpy(hit->hash, cn->hash, SC_HASH_HEX_LEN);
 
     ngx_queue_remove(&cn->queue);
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
-
-    ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
-    ctx->status = NGX_HTTP_SESSION_ST_OK;
 
     return NGX_OK;
 }
@@ -743,7 +814,7 @@ void
 ngx_http_session_cache_init_process(ngx_http_session_main_conf_t *smcf)
 {
     if (smcf->cache_zone) {
-        ngx_http_session_redis_on_revoked(ngx_http_session_cache_revoked);
+        ngx_http_session_redis_on_revoked_now(ngx_http_session_cache_revoked);
     }
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     unsigned                         cleared:1;
     unsigned                         telegram:1;   /* minted via initData */
     unsigned                         refused:1;    /* by session_limit */
+    unsigned                         retiring:1;   /* cluster: old record */
 } ngx_http_session_filter_ctx_t;
 
 
@@ -56,6 +57,10 @@ static ngx_table_elt_t *ngx_http_session_take_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *dup);
 static ngx_int_t ngx_http_session_start(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
+static ngx_int_t ngx_http_session_send_retire(
+    ngx_http_session_filter_ctx_t *fctx);
+static void ngx_http_session_retired(ngx_http_session_filter_ctx_t *fctx,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_send_create(
     ngx_http_session_filter_ctx_t *fctx);
 static void ngx_http_session_filter_reply(ngx_http_session_call_t *call,
@@ -640,7 +645,7 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
     u_char                         grace[NGX_TIME_T_LEN];
     u_char                         skey[SS_PREFIX_MAX + 2
                                         + SC_HASH_HEX_LEN];
-    u_char                         ukey[SS_PREFIX_MAX + 2
+    u_char                         ukey[SS_PREFIX_MAX + 8
                                         + SS_SUBJECT_MAX];
 
     r = fctx->request;
@@ -651,11 +656,16 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     sc_random(fctx->token, SC_TOKEN_LEN);
-    sc_token_hash_hex(fctx->token, (char *) hash);
 
-    p = ngx_cpymem(ukey, smcf->redis->prefix.data, smcf->redis->prefix.len);
-    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
-    p = ngx_cpymem(p, fctx->subject.data, fctx->subject.len);
+    if (smcf->redis->cluster) {
+        /* its subject's slot (docs/redis.md, "Redis Cluster") */
+        sc_subject_tag((const char *) fctx->subject.data,
+                       fctx->subject.len, fctx->token);
+    }
+
+    ngx_http_session_token_id(smcf, fctx->token, hash);
+
+    p = ngx_http_session_subject_key(ukey, smcf, &fctx->subject);
 
     /* KEYS */
     args[0] = (const char *) skey;
@@ -710,8 +720,106 @@ ngx_http_session_send_create(ngx_http_session_filter_ctx_t *fctx)
 
     return ngx_http_session_call_script(&fctx->call, r,
                                         ngx_http_session_filter_reply, fctx,
-                                        NGX_HTTP_SESSION_SCRIPT_CREATE, 2,
+                                        smcf->redis->cluster
+                                        ? NGX_HTTP_SESSION_SCRIPT_C_CREATE
+                                        : NGX_HTTP_SESSION_SCRIPT_CREATE, 2,
                                         12 + n, args, argslen);
+}
+
+
+/*
+ * Cluster: the session this login replaces is on another slot (another
+ * subject's cookie, or a migrated record); SS_CLUSTER_SCRIPT_RETIRE ends
+ * it there before the new cookie goes out.
+ */
+
+static ngx_int_t
+ngx_http_session_send_retire(ngx_http_session_filter_ctx_t *fctx)
+{
+    size_t                         argslen[7];
+    const char                    *args[7];
+    ngx_http_request_t            *r;
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         hash[SC_HASH_HEX_LEN];
+    u_char                         sealed[SC_GRACE_LEN];
+    u_char                         grace[NGX_TIME_T_LEN];
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN];
+
+    r = fctx->request;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->status != NGX_HTTP_SESSION_ST_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_session_token_id(smcf, fctx->token, hash);
+
+    sc_grace_seal(ctx->renewed ? ctx->renew_token : ctx->token,
+                  fctx->token, (char *) sealed, sizeof(sealed));
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_key(key, smcf, ctx->current_hash) - key;
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+    args[2] = (const char *) ctx->current_hash;
+    argslen[2] = SC_HASH_HEX_LEN;
+    args[3] = (const char *) fctx->subject.data;
+    argslen[3] = fctx->subject.len;
+    args[4] = (const char *) hash;
+    argslen[4] = SC_HASH_HEX_LEN;
+    args[5] = (const char *) sealed;
+    argslen[5] = SC_GRACE_LEN;
+    args[6] = (const char *) grace;
+    argslen[6] = ngx_sprintf(grace, "%T", slcf->grace) - grace;
+
+    fctx->retiring = 1;
+
+    return ngx_http_session_call_script(&fctx->call, r,
+                                        ngx_http_session_filter_reply, fctx,
+                                        NGX_HTTP_SESSION_SCRIPT_C_RETIRE, 1,
+                                        7, args, argslen);
+}
+
+
+/* the old subject's index forgets the retired session (not waited for) */
+
+static void
+ngx_http_session_retired(ngx_http_session_filter_ctx_t *fctx,
+    redisReply *reply)
+{
+    size_t                         argvlen[3];
+    ngx_str_t                      osub;
+    const char                    *argv[3];
+    ngx_http_request_t            *r;
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         ukey[SS_PREFIX_MAX + 8 + SS_SUBJECT_MAX];
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0
+        || reply->len > SS_SUBJECT_MAX)
+    {
+        return;
+    }
+
+    r = fctx->request;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    osub.data = (u_char *) reply->str;
+    osub.len = reply->len;
+
+    argv[0] = "SREM";
+    argvlen[0] = 4;
+    argv[1] = (const char *) ukey;
+    argvlen[1] = ngx_http_session_subject_key(ukey, smcf, &osub) - ukey;
+    argv[2] = (const char *) ctx->current_hash;
+    argvlen[2] = SC_HASH_HEX_LEN;
+
+    (void) ngx_http_session_redis_command(NULL, NULL, 3, argv, argvlen);
 }
 
 
@@ -721,12 +829,45 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
 {
     ngx_http_session_filter_ctx_t  *fctx = call->data;
 
-    ngx_http_request_t      *r;
-    ngx_http_session_ctx_t  *ctx;
+    ngx_int_t                      n, created, retire;
+    ngx_uint_t                     cluster;
+    ngx_http_request_t            *r;
+    ngx_http_session_ctx_t        *ctx;
+    ngx_http_session_main_conf_t  *smcf;
 
     r = fctx->request;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (fctx->retiring && reply
+        && (reply->type == REDIS_REPLY_INTEGER
+            || reply->type == REDIS_REPLY_STRING))
+    {
+        /* the replaced session on its own slot is done: the cookie goes */
+        ngx_http_session_retired(fctx, reply);
+        ngx_http_session_release(fctx, 1);
+        return;
+    }
+
+    /*
+     * a single Redis answers an integer; on a cluster the revoke scripts
+     * { ended, far ids... } and the create { r, retire, far ids... }
+     */
+
+    created = 0;
+    retire = 0;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        created = reply->integer;
+
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY
+               && reply->elements >= 2
+               && reply->element[0]->type == REDIS_REPLY_INTEGER
+               && reply->element[1]->type == REDIS_REPLY_INTEGER)
+    {
+        created = reply->element[0]->integer;
+        retire = reply->element[1]->integer;
+
+    } else if (!(fctx->logout && reply && reply->type == REDIS_REPLY_ARRAY))
+    {
 
         if (call->timed_out) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -745,13 +886,35 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
         return;
     }
 
-    if (!fctx->logout) {
-        ngx_http_session_registry_created(r, reply->integer);
+    if (fctx->logout) {
+        /* a cluster's revoke answers { ended, far ids... } */
+        (void) ngx_http_session_revoke_result(r, reply, &n);
+    }
 
-        if (reply->integer == 0) {
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    cluster = smcf->redis->cluster;
+
+    if (!fctx->logout) {
+        ngx_http_session_registry_created(r, created);
+
+        if (created == 0) {
             /* session_limit over=refuse: 409, no cookie */
             fctx->refused = 1;
             ngx_http_session_release(fctx, 0);
+            return;
+        }
+
+        if (cluster && reply->type == REDIS_REPLY_ARRAY) {
+            /* sessions evicted on other slots (migrated ones): ended there */
+            (void) ngx_http_session_revoke_result(r, reply, &n);
+        }
+
+        if (retire && cluster) {
+            /* cluster: the replaced session is on another slot */
+            if (ngx_http_session_send_retire(fctx) != NGX_OK) {
+                ngx_http_session_release(fctx, 0);
+            }
+
             return;
         }
     }

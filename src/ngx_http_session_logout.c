@@ -13,16 +13,49 @@
 
 
 typedef struct {
+    ngx_http_session_call_pt         handler;
+    void                            *data;
+    ngx_http_session_ctx_t          *ctx;
+    u_char                           legacy[SC_HASH_HEX_LEN];
+} ngx_http_session_cluster_all_t;
+
+
+typedef struct {
     ngx_http_request_t              *request;
     ngx_http_session_call_t          call;
     ngx_uint_t                       done;
 } ngx_http_session_logout_ctx_t;
 
 
+/* a revocation's caller, and the script's answer kept for after the PING */
+typedef struct {
+    ngx_http_session_call_pt         handler;
+    void                            *data;
+    redisReply                       reply;
+} ngx_http_session_revoke_t;
+
+
 static void ngx_http_session_logout_reply(ngx_http_session_call_t *call,
     redisReply *reply);
+static void ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
+static void ngx_http_session_revoke_delivered(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_send_cluster_revoke(ngx_http_request_t *r,
+    ngx_uint_t all, ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler);
+static void ngx_http_session_cluster_all_reply(ngx_http_session_call_t *call,
+    redisReply *reply);
+static void ngx_http_session_cluster_legacy_reply(
+    ngx_http_session_call_t *call, redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
+
+
+/* with an argument: hiredis peeks past a lone command's name */
+static const char  *ngx_http_session_ping[] = { "PING", "logout" };
+static size_t       ngx_http_session_ping_len[] = { 4, 6 };
 
 
 /*
@@ -40,11 +73,25 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     u_char                        *p;
     size_t                         argslen[4];
     const char                    *args[4];
+    ngx_http_session_revoke_t     *rv;
     ngx_http_session_main_conf_t  *smcf;
-    u_char                         key[SS_PREFIX_MAX + 2 + SC_HASH_HEX_LEN
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN
                                        + SS_SUBJECT_MAX];
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->redis->cluster) {
+        return ngx_http_session_send_cluster_revoke(r, all, ctx, subject,
+                                                    call, data, handler);
+    }
+
+    rv = ngx_palloc(r->pool, sizeof(ngx_http_session_revoke_t));
+    if (rv == NULL) {
+        return NGX_ERROR;
+    }
+
+    rv->handler = handler;
+    rv->data = data;
 
     args[1] = (const char *) smcf->redis->prefix.data;
     argslen[1] = smcf->redis->prefix.len;
@@ -74,7 +121,8 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
     }
 
     if (!all) {
-        return ngx_http_session_call_script(call, r, handler, data,
+        return ngx_http_session_call_script(call, r,
+                                            ngx_http_session_revoke_reply, rv,
                                             NGX_HTTP_SESSION_SCRIPT_REVOKE,
                                             1, 3, args, argslen);
     }
@@ -88,9 +136,286 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
         argslen[3] = 0;
     }
 
-    return ngx_http_session_call_script(call, r, handler, data,
+    return ngx_http_session_call_script(call, r,
+                                        ngx_http_session_revoke_reply, rv,
                                         NGX_HTTP_SESSION_SCRIPT_REVOKE_ALL,
                                         1, 4, args, argslen);
+}
+
+
+/*
+ * The REVOKE script has answered: a PING follows before the caller hears
+ * of it.  Redis writes the script's PUBLISH messages to every subscriber
+ * (every worker of every edge with session_cache or session_live_close)
+ * in the same pass of its event loop as the script's reply, but after
+ * it, and answers the PING in a later pass: once the PING has its answer
+ * (even an error), the messages are in the subscribers' sockets, even if
+ * Redis lost the CPU between those writes.  So the browser hears of the
+ * logout (session_logout's answer, or the response with X-Session-Logout)
+ * only after the message is out, and its next request, on any edge, finds
+ * it there (the cache reads it before serving a hit:
+ * ngx_http_session_cache_get()).  The revocation is done whatever the
+ * PING's fate: a PING that cannot be sent or is not answered in time
+ * only delays the answer, which is the script's all the same.
+ */
+
+static void
+ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_revoke_t *rv = call->data;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        ngx_memzero(&rv->reply, sizeof(redisReply));
+        rv->reply.type = REDIS_REPLY_INTEGER;
+        rv->reply.integer = reply->integer;
+
+        if (ngx_http_session_call_command(call, call->request,
+                                          ngx_http_session_revoke_delivered,
+                                          rv, 2, ngx_http_session_ping,
+                                          ngx_http_session_ping_len)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        reply = &rv->reply;
+    }
+
+    call->data = rv->data;
+    rv->handler(call, reply);
+}
+
+
+static void
+ngx_http_session_revoke_delivered(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_revoke_t *rv = call->data;
+
+    /* the revocation was confirmed: only the PING may have been late */
+    call->timed_out = 0;
+
+    call->data = rv->data;
+    rv->handler(call, &rv->reply);
+}
+
+
+/*
+ * The same on a cluster (SS_CLUSTER_SCRIPT_REVOKE, _REVOKE_ALL): "all"
+ * ends the subject's index on its slot, found from the subject named or,
+ * without one, from the request's session, whose id starts with its
+ * subject's tag (the session itself is in that index).  A session whose
+ * subject is not known here (a migrated record) is revoked alone.
+ */
+
+static ngx_int_t
+ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *subject,
+    ngx_http_session_call_t *call, void *data,
+    ngx_http_session_call_pt handler)
+{
+    u_char                        *hash;
+    size_t                         argslen[4], argvlen[3];
+    ngx_str_t                      sub;
+    const char                    *args[4], *argv[3];
+    ngx_http_session_cluster_all_t  *st;
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         tag[SC_TAG_HEX_LEN];
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN
+                                       + SS_SUBJECT_MAX];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    args[1] = (const char *) smcf->redis->prefix.data;
+    argslen[1] = smcf->redis->prefix.len;
+
+    sub.len = 0;
+
+    if (all) {
+        if (subject && subject->len) {
+            sub = *subject;
+
+        } else if (ctx && ctx->have_token && ctx->user.len) {
+            sub = ctx->user;
+        }
+    }
+
+    if (sub.len) {
+        sc_subject_tag_hex((const char *) sub.data, sub.len, (char *) tag);
+
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_subject_key(key, smcf, &sub) - key;
+        args[2] = (const char *) tag;
+        argslen[2] = SC_TAG_HEX_LEN;
+        args[3] = (const char *) sub.data;
+        argslen[3] = sub.len;
+
+        if (ngx_http_session_call_script(call, r, handler, data,
+                                      NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ALL,
+                                      1, 4, args, argslen)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ctx == NULL || !ctx->have_token) {
+            return NGX_OK;
+        }
+
+        /*
+         * and the request's session with its chain, not waited for: on
+         * its own slot (the subject named may be another one)
+         */
+
+        hash = ngx_http_session_ctx_hash(ctx);
+
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_key(key, smcf, hash) - key;
+        args[2] = (const char *) hash;
+        argslen[2] = SC_TAG_HEX_LEN;
+        args[3] = (const char *) hash;
+        argslen[3] = SC_HASH_HEX_LEN;
+
+        (void) ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
+                                             NULL, NULL, 1, 4, args,
+                                             argslen);
+        return NGX_OK;
+    }
+
+    if (ctx == NULL || !ctx->have_token) {
+        return NGX_ERROR;
+    }
+
+    hash = ngx_http_session_ctx_hash(ctx);
+
+    if (all) {
+        /* the subject first, from the record: its index is on its slot */
+
+        st = ngx_palloc(r->pool, sizeof(ngx_http_session_cluster_all_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->handler = handler;
+        st->data = data;
+        st->ctx = ctx;
+
+        argv[0] = "HGET";
+        argvlen[0] = 4;
+        argv[1] = (const char *) key;
+        argvlen[1] = ngx_http_session_key(key, smcf, hash) - key;
+        argv[2] = "sub";
+        argvlen[2] = 3;
+
+        return ngx_http_session_call_command(call, r,
+                                       ngx_http_session_cluster_all_reply,
+                                       st, 3, argv, argvlen);
+    }
+
+    if (smcf->redis->legacy && !ctx->legacy) {
+        /*
+         * cluster=...,legacy and no lookup said which: the record may be
+         * a migrated one, keyed by the single Redis's hash; that one is
+         * ended first, then the Cluster layout's
+         */
+
+        st = ngx_palloc(r->pool, sizeof(ngx_http_session_cluster_all_t));
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->handler = handler;
+        st->data = data;
+        st->ctx = ctx;
+
+        sc_token_hash_hex(ctx->token, (char *) st->legacy);
+        hash = st->legacy;
+        handler = ngx_http_session_cluster_legacy_reply;
+        data = st;
+    }
+
+    args[0] = (const char *) key;
+    argslen[0] = ngx_http_session_key(key, smcf, hash) - key;
+    args[2] = (const char *) hash;
+    argslen[2] = SC_TAG_HEX_LEN;
+    args[3] = (const char *) hash;
+    argslen[3] = SC_HASH_HEX_LEN;
+
+    return ngx_http_session_call_script(call, r, handler, data,
+                                        NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
+                                        1, 4, args, argslen);
+}
+
+
+/* the migrated record is done with: now the Cluster layout's */
+
+static void
+ngx_http_session_cluster_legacy_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_cluster_all_t  *st = call->data;
+
+    call->data = st->data;
+
+    /* done with: the next revoke is the Cluster layout's id */
+    st->ctx->legacy = 1;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR
+        || ngx_http_session_send_cluster_revoke(call->request, 0, st->ctx,
+                                                NULL, call, st->data,
+                                                st->handler)
+           != NGX_OK)
+    {
+        st->handler(call, NULL);
+    }
+}
+
+
+/*
+ * Cluster, "all" without a subject: the request's session's subject came
+ * back (HGET); every session of it ends on its slot, and the request's
+ * session too.  No record: the session alone, with its chain.
+ */
+
+static void
+ngx_http_session_cluster_all_reply(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_cluster_all_t  *st = call->data;
+
+    ngx_str_t            sub;
+    ngx_http_request_t  *r;
+
+    r = call->request;
+    call->data = st->data;
+
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len
+        && reply->len <= SS_SUBJECT_MAX)
+    {
+        sub.data = (u_char *) reply->str;
+        sub.len = reply->len;
+
+        if (ngx_http_session_send_cluster_revoke(r, 1, st->ctx, &sub, call,
+                                                 st->data, st->handler)
+            != NGX_OK)
+        {
+            st->handler(call, NULL);
+            return;
+        }
+
+        return;
+    }
+
+    if (reply && reply->type == REDIS_REPLY_NIL
+        && ngx_http_session_send_cluster_revoke(r, 0, st->ctx, NULL, call,
+                                                st->data, st->handler)
+           == NGX_OK)
+    {
+        return;
+    }
+
+    st->handler(call, NULL);
 }
 
 
@@ -236,7 +561,7 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
 {
     ngx_http_session_logout_ctx_t  *lctx = call->data;
 
-    ngx_int_t                rc;
+    ngx_int_t                rc, n;
     ngx_connection_t        *c;
     ngx_http_request_t      *r;
     ngx_http_session_ctx_t  *ctx;
@@ -244,7 +569,7 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
     r = lctx->request;
     c = r->connection;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (ngx_http_session_revoke_result(r, reply, &n) != NGX_OK) {
         if (call->timed_out) {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
                           "session: redis did not confirm the logout in "
@@ -255,7 +580,7 @@ ngx_http_session_logout_reply(ngx_http_session_call_t *call,
 
     } else {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "session: logout ended %i session(s)", reply->integer);
+                      "session: logout ended %i session(s)", n);
 
         ngx_http_session_count(logouts);
 
@@ -328,4 +653,77 @@ ngx_http_session_logout_respond(ngx_http_request_t *r)
     }
 
     return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
+/*
+ * The reply of a revoke script: an integer on a single Redis; on a
+ * cluster { ended, far ids... }, each far id (a record on another slot)
+ * revoked by one more single-slot script, not waited for.
+ */
+
+ngx_int_t
+ngx_http_session_revoke_result(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t *ended)
+{
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        *ended = reply->integer;
+        return NGX_OK;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    *ended = reply->element[0]->integer;
+
+    ngx_http_session_revoke_far(r, reply, 1);
+
+    return NGX_OK;
+}
+
+
+/* each far id of a cluster script's reply, from element "from" on */
+
+void
+ngx_http_session_revoke_far(ngx_http_request_t *r, redisReply *reply,
+    size_t from)
+{
+    size_t                         argslen[4], i;
+    redisReply                    *e;
+    const char                    *args[4];
+    ngx_http_session_main_conf_t  *smcf;
+    u_char                         key[SS_PREFIX_MAX + 8 + SC_HASH_HEX_LEN];
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    for (i = from; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING || e->len != SC_HASH_HEX_LEN) {
+            continue;
+        }
+
+        /* SS_CLUSTER_SCRIPT_REVOKE: key; prefix, the id's tag, the id */
+
+        args[0] = (const char *) key;
+        argslen[0] = ngx_http_session_key(key, smcf, (u_char *) e->str)
+                     - key;
+        args[1] = (const char *) smcf->redis->prefix.data;
+        argslen[1] = smcf->redis->prefix.len;
+        args[2] = e->str;
+        argslen[2] = SC_TAG_HEX_LEN;
+        args[3] = e->str;
+        argslen[3] = SC_HASH_HEX_LEN;
+
+        (void) ngx_http_session_redis_script(NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
+                                             NULL, NULL, 1, 4, args,
+                                             argslen);
+    }
 }

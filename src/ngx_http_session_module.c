@@ -722,7 +722,14 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
 
     ngx_http_session_cache_init_process(smcf);
 
-    return ngx_http_session_redis_init_process(cycle, smcf);
+    if (ngx_http_session_redis_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* session_redis cluster=: the slot map and a link per master */
+
+    return smcf->redis->cluster ? ngx_http_session_cluster_init(cycle)
+                                : NGX_OK;
 }
 
 
@@ -739,6 +746,7 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_session_cluster_exit();
     ngx_http_session_redis_exit_process(cycle);
 }
 

@@ -20,9 +20,6 @@
 #include "ngx_http_session_redis.h"
 
 
-static void ngx_http_session_link_init(ngx_http_session_link_t *link,
-    const char *name, ngx_uint_t subscriber, ngx_cycle_t *cycle);
-static void ngx_http_session_link_connect(ngx_http_session_link_t *link);
 static void ngx_http_session_link_open(ngx_http_session_link_t *link,
     const char *host, in_port_t port, const char *path);
 static void ngx_http_session_link_target(ngx_http_session_link_t *link,
@@ -33,7 +30,6 @@ static void ngx_http_session_resolved(ngx_resolver_ctx_t *ctx);
 static void ngx_http_session_recheck_handler(ngx_event_t *ev);
 static void ngx_http_session_sentinel_open(ngx_http_session_link_t *link,
     const char *host, in_port_t port);
-static void ngx_http_session_link_drop(ngx_http_session_link_t *link);
 static void ngx_http_session_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_session_connect_timeout(ngx_event_t *ev);
 static void ngx_http_session_connected(const redisAsyncContext *ac,
@@ -69,8 +65,10 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     w->garbage = ngx_http_session_link_garbage;
     w->closed = ngx_http_session_link_closed;
 
-    ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
-    ngx_http_session_link_connect(&w->cmd);
+    if (!smcf->redis->cluster) {     /* else ngx_http_session_cluster.c's */
+        ngx_http_session_link_init(&w->cmd, "redis", 0, cycle);
+        ngx_http_session_link_connect(&w->cmd);
+    }
 
     if (smcf->cache_zone || smcf->live_close) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
@@ -111,7 +109,7 @@ ngx_http_session_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
-static void
+void
 ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
     ngx_uint_t subscriber, ngx_cycle_t *cycle)
 {
@@ -141,7 +139,7 @@ ngx_http_session_link_init(ngx_http_session_link_t *link, const char *name,
 
 /* frees the link's contexts and cancels its timers (worker exit) */
 
-static void
+void
 ngx_http_session_link_drop(ngx_http_session_link_t *link)
 {
     redisAsyncContext  *ac;
@@ -188,6 +186,10 @@ ngx_http_session_redis_available(void)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
+    if (w->router) {
+        return w->router->available();
+    }
+
     return w->cmd.ac != NULL
            && (w->cmd.state == NGX_HTTP_SESSION_LINK_READY
                || w->cmd.state == NGX_HTTP_SESSION_LINK_CONNECTING);
@@ -214,16 +216,18 @@ void
 ngx_http_session_redis_desync(const char *why)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    ngx_http_session_link_t          *link = w->replying ? w->replying
+                                                         : &w->cmd;
 
-    if (w->cmd.ac == NULL
-        || (w->cmd.ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
+    if (link->ac == NULL
+        || (link->ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
     {
         return;
     }
 
-    ngx_http_session_link_garbage(&w->cmd, why);
+    ngx_http_session_link_garbage(link, why);
 
-    redisAsyncFree(w->cmd.ac);
+    redisAsyncFree(link->ac);
 }
 
 
@@ -242,7 +246,7 @@ ngx_http_session_link_garbage(ngx_http_session_link_t *link, const char *why)
 }
 
 
-static void
+void
 ngx_http_session_link_connect(ngx_http_session_link_t *link)
 {
     ngx_http_session_addr_t          *sa;
@@ -250,6 +254,18 @@ ngx_http_session_link_connect(ngx_http_session_link_t *link)
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     rc = w->smcf->redis;
+
+    if (link->fixed) {
+        /* a cluster node: only while the slot map has a use for it */
+        if (w->router && w->router->wanted(link)) {
+            ngx_http_session_link_target(link, link->fixed,
+                                         NGX_HTTP_SESSION_RESOLVE_SERVER);
+        } else {
+            link->state = NGX_HTTP_SESSION_LINK_DOWN;
+        }
+
+        return;
+    }
 
     if (rc->sentinels) {
         ngx_http_session_sentinel_query(link);
@@ -520,21 +536,6 @@ ngx_http_session_recheck_handler(ngx_event_t *ev)
 }
 
 
-ngx_int_t
-ngx_http_session_is_literal(u_char *host, size_t len)
-{
-#if (NGX_HAVE_INET6)
-    u_char  addr6[16];
-
-    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
-        return 1;
-    }
-#endif
-
-    return ngx_inet_addr(host, len) != INADDR_NONE;
-}
-
-
 static void
 ngx_http_session_link_open(ngx_http_session_link_t *link, const char *host,
     in_port_t port, const char *path)
@@ -701,8 +702,7 @@ ngx_http_session_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_session_link_ready(ngx_http_session_link_t *link)
 {
-    ngx_msec_t                        delay;
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+    ngx_msec_t  delay;
 
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
@@ -722,26 +722,13 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
     ngx_http_session_count(redis_connections);
     link->counted = 1;
 
-    /*
-     * Once per worker, when all of its links are first ready: the test
-     * harnesses wait for this line after every start and reload.
-     */
-
-    if (!w->announced
-        && w->cmd.state == NGX_HTTP_SESSION_LINK_READY
-        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
-            || w->sub.subscribed))
-    {
-        w->announced = 1;
-        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
-                      "session: redis link up (worker pid %P)", ngx_pid);
-    }
+    ngx_http_session_redis_announce();
 
     if (!link->outage) {
         link->backoff = NGX_HTTP_SESSION_BACKOFF_MIN;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "session %s: ready", link->name);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_session_redis_worker.log,
+                       0, "session %s: ready", link->name);
         return;
     }
 
@@ -758,6 +745,30 @@ ngx_http_session_link_ready(ngx_http_session_link_t *link)
 
     if (link->subscriber && !link->restored.posted) {
         ngx_post_event(&link->restored, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Once per worker, when all of its links are first ready: the test
+ * harnesses wait for this line after every start and reload.
+ */
+
+void
+ngx_http_session_redis_announce(void)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (!w->announced
+        && (w->router ? w->router->ready()
+                                    : w->cmd.state
+                                      == NGX_HTTP_SESSION_LINK_READY)
+        && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
+            || w->sub.subscribed))
+    {
+        w->announced = 1;
+        ngx_log_error(NGX_LOG_NOTICE, w->log, 0,
+                      "session: redis link up (worker pid %P)", ngx_pid);
     }
 }
 

@@ -5,8 +5,9 @@
  * connection, Sentinel, resolver), ngx_http_session_redis_event.c
  * (hiredis on nginx's event loop),
  * ngx_http_session_redis_op.c (commands and their replies),
- * ngx_http_session_redis_reply.c (the reply allocator) and
- * ngx_http_session_redis_conf.c (session_redis).
+ * ngx_http_session_redis_reply.c (the reply allocator),
+ * ngx_http_session_redis_conf.c (session_redis) and
+ * ngx_http_session_cluster.c (session_redis cluster=).
  */
 
 #ifndef _NGX_HTTP_SESSION_REDIS_H_INCLUDED_
@@ -34,6 +35,9 @@
 /* the least time between two checks of a connected name's address */
 #define NGX_HTTP_SESSION_RECHECK_MIN      1000
 
+/* reads of 16 KB at most by one drain of the subscriber link */
+#define NGX_HTTP_SESSION_DRAIN_MAX        8
+
 /* a host name, NUL ended */
 #define NGX_HTTP_SESSION_HOST_LEN         256
 
@@ -45,6 +49,7 @@ typedef struct {
     ngx_uint_t                         subscriber;
     ngx_uint_t                         subscribed;
     const char                        *name;
+    ngx_http_session_addr_t           *fixed;     /* a cluster node's */
 
     ngx_event_t                        reconnect;
     ngx_event_t                        connect_timer;
@@ -116,14 +121,31 @@ typedef void (*ngx_http_session_link_closed_pt)(
     ngx_http_session_link_t *link, redisAsyncContext *ac);
 
 
+/*
+ * session_redis cluster= (ngx_http_session_cluster.c, above this layer):
+ * how commands are routed and what "available" means, set by
+ * ngx_http_session_cluster_init(); NULL for a single Redis or Sentinel.
+ */
+typedef struct {
+    ngx_int_t                        (*send)(ngx_http_session_op_t *op,
+                                             u_char *cmd, size_t len);
+    void                             (*timed_out)(void);
+    ngx_int_t                        (*available)(void);
+    ngx_int_t                        (*ready)(void);
+    ngx_int_t                        (*wanted)(ngx_http_session_link_t *l);
+} ngx_http_session_router_t;
+
+
 typedef struct {
     ngx_http_session_main_conf_t      *smcf;
     ngx_log_t                         *log;
+    ngx_http_session_router_t         *router;    /* cluster=, or NULL */
     unsigned                           exiting:1;
     unsigned                           announced:1;
 
     ngx_http_session_link_t            cmd;
     ngx_http_session_link_t            sub;
+    ngx_http_session_link_t           *replying;  /* cluster: a reply's */
 
     ngx_http_session_op_t             *free_ops;
 
@@ -156,6 +178,15 @@ void ngx_http_session_load_scripts(redisAsyncContext *ac);
 void ngx_http_session_link_schedule(ngx_http_session_link_t *link);
 
 ngx_int_t ngx_http_session_is_literal(u_char *host, size_t len);
+void ngx_http_session_link_init(ngx_http_session_link_t *link,
+    const char *name, ngx_uint_t subscriber, ngx_cycle_t *cycle);
+void ngx_http_session_link_connect(ngx_http_session_link_t *link);
+void ngx_http_session_link_drop(ngx_http_session_link_t *link);
+void ngx_http_session_redis_announce(void);
+
+/* ngx_http_session_redis_op.c */
+ngx_http_session_op_t *ngx_http_session_redis_op_get(void);
+void ngx_http_session_redis_op_put(ngx_http_session_op_t *op);
 
 /* ngx_http_session_redis_channel.c */
 void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
@@ -164,6 +195,7 @@ void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
 /* ngx_http_session_redis_event.c */
 redisAsyncContext *ngx_http_session_attach(ngx_http_session_link_t *link,
     redisAsyncContext *ac);
+ngx_int_t ngx_http_session_link_drain(ngx_http_session_link_t *link);
 
 
 #endif /* _NGX_HTTP_SESSION_REDIS_H_INCLUDED_ */

@@ -6,30 +6,83 @@
  * (ngx_http_session_redis.c) calls them all for every revoked session's
  * hash, and with NULL ("any session") when messages may have been missed.
  * The Redis layer calls up into neither: they register from above.
+ *
+ * The cache-hit path reads the messages already waiting on the subscriber
+ * link before it serves a cached session
+ * (ngx_http_session_redis_drain_revocations()), so that a revocation
+ * whose message reached the worker before the request, from any worker of
+ * any edge, is never served from the cache.  That runs inside a request's handler: only the
+ * handlers registered with ngx_http_session_redis_on_revoked_now() (the
+ * cache: shared-memory evictions) are called then; the others (which may
+ * end other requests) get the messages from a posted event, at the end of
+ * the event loop iteration.
  */
 
 
 #include "ngx_http_session_redis.h"
 
 
-#define NGX_HTTP_SESSION_REVOKED_MAX  4
+#define NGX_HTTP_SESSION_REVOKED_MAX   4
 
-static ngx_http_session_revoked_pt
+/* messages kept for the posted event; beyond: "any session" */
+#define NGX_HTTP_SESSION_DEFERRED_MAX  16
+
+
+typedef struct {
+    ngx_http_session_revoked_pt    handler;
+    ngx_uint_t                     now;     /* safe inside a request */
+} ngx_http_session_revoked_handler_t;
+
+
+static void ngx_http_session_channel_register(
+    ngx_http_session_revoked_pt handler, ngx_uint_t now);
+static void ngx_http_session_channel_defer(u_char *hash);
+static void ngx_http_session_channel_deferred(ngx_event_t *ev);
+
+
+static ngx_http_session_revoked_handler_t
     ngx_http_session_redis_revoked[NGX_HTTP_SESSION_REVOKED_MAX];
 
+/* inside ngx_http_session_redis_drain_revocations() */
+static ngx_uint_t    ngx_http_session_channel_draining;
 
-/* session_cache and session_live_close register here */
+static ngx_event_t   ngx_http_session_channel_deferred_ev;
+static u_char        ngx_http_session_channel_deferred_hash
+                         [NGX_HTTP_SESSION_DEFERRED_MAX][SC_HASH_HEX_LEN];
+static ngx_uint_t    ngx_http_session_channel_ndeferred;
+static ngx_uint_t    ngx_http_session_channel_missed;
+
+
+/* session_live_close registers here: called from the event loop only */
 
 void
 ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler)
 {
+    ngx_http_session_channel_register(handler, 0);
+}
+
+
+/* session_cache: its handler may also run inside a request's handler */
+
+void
+ngx_http_session_redis_on_revoked_now(ngx_http_session_revoked_pt handler)
+{
+    ngx_http_session_channel_register(handler, 1);
+}
+
+
+static void
+ngx_http_session_channel_register(ngx_http_session_revoked_pt handler,
+    ngx_uint_t now)
+{
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i] == NULL
-            || ngx_http_session_redis_revoked[i] == handler)
+        if (ngx_http_session_redis_revoked[i].handler == NULL
+            || ngx_http_session_redis_revoked[i].handler == handler)
         {
-            ngx_http_session_redis_revoked[i] = handler;
+            ngx_http_session_redis_revoked[i].handler = handler;
+            ngx_http_session_redis_revoked[i].now = now;
             return;
         }
     }
@@ -40,11 +93,125 @@ void
 ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
     u_char *hash)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                           i, defer;
+    ngx_http_session_revoked_handler_t  *h;
+
+    defer = 0;
 
     for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
-        if (ngx_http_session_redis_revoked[i]) {
-            ngx_http_session_redis_revoked[i](smcf, hash);
+        h = &ngx_http_session_redis_revoked[i];
+
+        if (h->handler == NULL) {
+            continue;
+        }
+
+        if (ngx_http_session_channel_draining && !h->now) {
+            defer = 1;
+            continue;
+        }
+
+        h->handler(smcf, hash);
+    }
+
+    if (defer) {
+        ngx_http_session_channel_defer(hash);
+    }
+}
+
+
+static void
+ngx_http_session_channel_defer(u_char *hash)
+{
+    ngx_event_t  *ev = &ngx_http_session_channel_deferred_ev;
+
+    if (hash == NULL
+        || ngx_http_session_channel_ndeferred == NGX_HTTP_SESSION_DEFERRED_MAX)
+    {
+        ngx_http_session_channel_missed = 1;
+
+    } else {
+        ngx_memcpy(ngx_http_session_channel_deferred_hash
+                                       [ngx_http_session_channel_ndeferred++],
+                   hash, SC_HASH_HEX_LEN);
+    }
+
+    if (!ev->posted) {
+        ev->handler = ngx_http_session_channel_deferred;
+        ev->log = ngx_http_session_redis_worker.log;
+        ngx_post_event(ev, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * The messages read by a drain, for the handlers that were not called
+ * then; copied first, since a handler may lead to another drain (and more
+ * deferred messages) through another request.
+ */
+
+static void
+ngx_http_session_channel_deferred(ngx_event_t *ev)
+{
+    u_char                              *hash;
+    ngx_uint_t                           i, j, n, missed;
+    ngx_http_session_revoked_handler_t  *h;
+    ngx_http_session_redis_worker_t     *w = &ngx_http_session_redis_worker;
+    u_char                               copy[NGX_HTTP_SESSION_DEFERRED_MAX]
+                                             [SC_HASH_HEX_LEN];
+
+    n = ngx_http_session_channel_ndeferred;
+    missed = ngx_http_session_channel_missed;
+
+    ngx_memcpy(copy, ngx_http_session_channel_deferred_hash,
+               n * SC_HASH_HEX_LEN);
+
+    ngx_http_session_channel_ndeferred = 0;
+    ngx_http_session_channel_missed = 0;
+
+    for (j = 0; j < n + missed; j++) {
+        hash = (j < n) ? copy[j] : NULL;
+
+        for (i = 0; i < NGX_HTTP_SESSION_REVOKED_MAX; i++) {
+            h = &ngx_http_session_redis_revoked[i];
+
+            if (h->handler && !h->now) {
+                h->handler(w->smcf, hash);
+            }
         }
     }
+}
+
+
+/*
+ * Called by the cache-hit path before it serves a cached session: the
+ * revocation messages already waiting on this worker's subscriber link
+ * are read and dispatched now (the cache's handler evicts at once).  A
+ * message can wait there while the worker handles a request that came
+ * after it: epoll reports a connection that was ready earlier (its
+ * request still incomplete) before the subscriber link.
+ *
+ * NGX_OK: nothing was left unread; the caller still checks that the link
+ * is subscribed (the drain may have found it closed) and looks the
+ * session up again if the cache changed meanwhile.  NGX_DECLINED: the
+ * link could not be read here; the caller does not serve from the cache.
+ * One recv(MSG_PEEK) when nothing is waiting.
+ */
+
+ngx_int_t
+ngx_http_session_redis_drain_revocations(void)
+{
+    ngx_int_t                         rc;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (ngx_http_session_channel_draining) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_session_channel_draining = 1;
+
+    rc = ngx_http_session_link_drain(&w->sub);
+
+    ngx_http_session_channel_draining = 0;
+
+    return rc;
 }

@@ -13,6 +13,8 @@
 
 static ngx_array_t *ngx_http_session_resolve_list(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_array_t *list);
+static ngx_int_t ngx_http_session_cluster_parse(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc, ngx_str_t *value);
 
 
 /*
@@ -27,7 +29,13 @@ ngx_http_session_script_t  ngx_http_session_scripts[] = {
     { ngx_string(SS_SCRIPT_REVOKE_ALL), "" },
     { ngx_string(SS_SCRIPT_REPLAY), "" },
     { ngx_string(SS_SCRIPT_LIST), "" },
-    { ngx_string(SS_SCRIPT_REVOKE_ID), "" }
+    { ngx_string(SS_SCRIPT_REVOKE_ID), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_CREATE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ALL), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_RETIRE), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_LIST), "" },
+    { ngx_string(SS_CLUSTER_SCRIPT_REVOKE_ID), "" }
 };
 
 
@@ -154,6 +162,88 @@ ngx_http_session_parse_host_port(ngx_conf_t *cf, ngx_str_t *s,
     }
 
     ngx_cpystrn(sa->host.data, h.data, h.len + 1);
+
+    return NGX_OK;
+}
+
+
+/* a literal IPv4 or IPv6 address, not a host name */
+
+ngx_int_t
+ngx_http_session_is_literal(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return ngx_inet_addr(host, len) != INADDR_NONE;
+}
+
+
+/*
+ * cluster=HOST:PORT[,HOST:PORT...][,legacy]: the seeds the slot map is
+ * first asked from (ngx_http_session_cluster.c), kept as the servers;
+ * "legacy" also looks up records migrated from a single Redis.
+ */
+
+static ngx_int_t
+ngx_http_session_cluster_parse(ngx_conf_t *cf,
+    ngx_http_session_redis_conf_t *rc, ngx_str_t *value)
+{
+    u_char                   *p, *last;
+    ngx_str_t                 a;
+    ngx_http_session_addr_t  *sa;
+
+    rc->servers = ngx_array_create(cf->pool, 3,
+                                   sizeof(ngx_http_session_addr_t));
+    if (rc->servers == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = value->data + 8;
+    last = value->data + value->len;
+
+    while (p < last) {
+        a.data = p;
+        p = ngx_strlchr(p, last, ',');
+        if (p == NULL) {
+            p = last;
+        }
+
+        a.len = p - a.data;
+        p++;
+
+        if (a.len == 6 && ngx_strncmp(a.data, "legacy", 6) == 0) {
+            rc->legacy = 1;
+            continue;
+        }
+
+        sa = ngx_array_push(rc->servers);
+        if (sa == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_session_parse_host_port(cf, &a, sa) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"session_redis\" cluster node "
+                               "\"%V\": expected \"host:port\"", &a);
+            return NGX_ERROR;
+        }
+    }
+
+    if (rc->servers->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"session_redis\" parameter \"%V\": "
+                           "no cluster node", value);
+        return NGX_ERROR;
+    }
+
+    rc->cluster = 1;
+    rc->addr_text = *value;
 
     return NGX_OK;
 }
@@ -309,6 +399,10 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         {
             /* the address */
 
+            if (rc->cluster) {
+                goto combined;
+            }
+
             if (rc->addr_text.len) {
                 goto invalid;
             }
@@ -389,6 +483,24 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
             }
 
             rc->addr_text = value[i];
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "cluster=", 8) == 0) {
+            if (rc->cluster) {
+                goto invalid;
+            }
+
+            if (rc->addr_text.len) {
+                goto combined;
+            }
+
+            if (ngx_http_session_cluster_parse(cf, rc, &value[i])
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -519,6 +631,13 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         goto invalid;
     }
 
+    if (rc->cluster && rc->sentinels) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": \"cluster=\" cannot be "
+                           "combined with an address or \"sentinel=\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (rc->sentinels && rc->master.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_redis\": \"sentinel=\" requires "
@@ -540,10 +659,25 @@ ngx_http_session_redis_parse(ngx_conf_t *cf, ngx_http_session_redis_conf_t *rc,
         return NGX_CONF_ERROR;
     }
 
+    if (rc->cluster && rc->db) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": \"db=\" cannot be used "
+                           "with \"cluster=\" (Redis Cluster has db 0 "
+                           "only)");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc->cluster && rc->prefix.len > SS_PREFIX_MAX - 6) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_redis\": with \"cluster=\" the "
+                           "prefix is at most %d bytes", SS_PREFIX_MAX - 6);
+        return NGX_CONF_ERROR;
+    }
+
     if (rc->addr_text.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_redis\" needs an address or "
-                           "\"sentinel=\"");
+                           "\"session_redis\" needs an address, "
+                           "\"sentinel=\" or \"cluster=\"");
         return NGX_CONF_ERROR;
     }
 
@@ -554,6 +688,13 @@ bad_address:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid \"session_redis\" address \"%V\": expected "
                        "\"host:port\" or \"unix:/path\"", &value[i]);
+    return NGX_CONF_ERROR;
+
+combined:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"session_redis\": \"cluster=\" cannot be "
+                       "combined with an address or \"sentinel=\"");
     return NGX_CONF_ERROR;
 
 invalid:

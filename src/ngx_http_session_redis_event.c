@@ -220,6 +220,66 @@ ngx_http_session_read_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * Reads now whatever is already waiting on a link's socket, outside of its
+ * read handler (ngx_http_session_redis_drain_revocations()): one
+ * recv(MSG_PEEK) when nothing is.  NGX_OK: nothing is left unread (the
+ * link may be gone: the caller checks); NGX_DECLINED: the link could not
+ * be read here, or more kept coming.
+ *
+ * Safe with nginx's edge-triggered epoll: reading here consumes no epoll
+ * notification, so the read handler still runs for every edge (and then
+ * finds EAGAIN, which hiredis takes as "nothing yet"); bytes left unread
+ * came after an edge still to be reported.  Not from inside one of the
+ * link's own callbacks (hiredis is not reentrant), nor while it connects
+ * or is being freed.
+ */
+
+ngx_int_t
+ngx_http_session_link_drain(ngx_http_session_link_t *link)
+{
+    u_char              byte;
+    ssize_t             n;
+    ngx_uint_t          i;
+    ngx_socket_t        fd;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
+
+    ac = link->ac;
+
+    if (ac == NULL
+        || (ac->c.flags & (REDIS_CONNECTED|REDIS_IN_CALLBACK
+                           |REDIS_DISCONNECTING|REDIS_FREEING))
+           != REDIS_CONNECTED)
+    {
+        return NGX_DECLINED;
+    }
+
+    c = ac->ev.data;
+    fd = c->fd;
+
+    for (i = 0; i < NGX_HTTP_SESSION_DRAIN_MAX; i++) {
+
+        n = recv(fd, &byte, 1, MSG_PEEK|MSG_DONTWAIT);
+
+        if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+            return NGX_OK;
+        }
+
+        /* bytes, the end of the stream or an error: hiredis reads it */
+
+        redisAsyncHandleRead(ac);
+
+        if (link->ac != ac) {
+            /* freed inside, c is closed */
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static void
 ngx_http_session_write_handler(ngx_event_t *ev)
 {

@@ -19,7 +19,7 @@ static u_char *ngx_http_session_redis_header(u_char *p, u_char type,
     size_t n);
 
 
-static ngx_http_session_op_t *
+ngx_http_session_op_t *
 ngx_http_session_redis_op_get(void)
 {
     ngx_http_session_op_t            *op;
@@ -34,11 +34,18 @@ ngx_http_session_redis_op_get(void)
 
     /* grows to the peak number of commands in flight, then is reused */
 
-    return ngx_alloc(sizeof(ngx_http_session_op_t), w->log);
+    op = ngx_alloc(sizeof(ngx_http_session_op_t), w->log);
+
+    if (op) {
+        op->cmd = NULL;
+        op->size = 0;
+    }
+
+    return op;
 }
 
 
-static void
+void
 ngx_http_session_redis_op_put(ngx_http_session_op_t *op)
 {
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
@@ -152,6 +159,17 @@ ngx_http_session_redis_send(ngx_http_session_op_handler_pt handler,
     op->next = NULL;
     op->start = ngx_http_session_metrics ? ngx_http_session_now_us() : 0;
 
+    if (w->router) {
+        /* routed by its key's slot */
+
+        if (w->router->send(op, cmd, len) != NGX_OK) {
+            ngx_http_session_redis_op_put(op);
+            return NULL;
+        }
+
+        return op;
+    }
+
     if (redisAsyncFormattedCommand(w->cmd.ac, ngx_http_session_redis_reply,
                                    op, (const char *) cmd, len)
         != REDIS_OK)
@@ -248,6 +266,11 @@ ngx_http_session_redis_timed_out(void)
     ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
 
     ngx_http_session_count(redis_errors);
+
+    if (w->router) {
+        w->router->timed_out();
+        return;
+    }
 
     if (w->cmd.ac == NULL || w->cmd.inflight == 0) {
         return;

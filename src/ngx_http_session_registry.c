@@ -62,8 +62,6 @@ static ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
 static size_t ngx_http_session_json_len(u_char *s, size_t len);
 static u_char *ngx_http_session_json_str(u_char *p, u_char *s, size_t len);
 static size_t ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max);
-static u_char *ngx_http_session_subject_key(u_char *p,
-    ngx_http_session_main_conf_t *smcf, ngx_str_t *subject);
 
 
 static ngx_command_t  ngx_http_session_registry_commands[] = {
@@ -187,11 +185,11 @@ ngx_http_session_registry_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->limit_refuse, prev->limit_refuse, 0);
     ngx_conf_merge_value(conf->live_close, prev->live_close, 0);
 
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
     if (conf->handler == NGX_HTTP_SESSION_REG_NONE && !conf->live_close) {
         return NGX_CONF_OK;
     }
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
 
     if (smcf->keyring == NULL || smcf->redis == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -517,11 +515,12 @@ static ngx_int_t
 ngx_http_session_list_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    size_t                         argslen[3];
-    const char                    *args[3];
+    size_t                         argslen[4];
+    const char                    *args[4];
     ngx_http_session_ctx_t        *ctx;
     ngx_http_session_main_conf_t  *smcf;
     u_char                        *key;
+    u_char                         tag[SC_TAG_HEX_LEN];
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -540,7 +539,8 @@ ngx_http_session_list_handler(ngx_http_request_t *r)
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 2 + ctx->user.len);
+    /* "{<tag>}" on a cluster */
+    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 8 + ctx->user.len);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -551,6 +551,18 @@ ngx_http_session_list_handler(ngx_http_request_t *r)
     argslen[1] = smcf->redis->prefix.len;
     args[2] = (const char *) ctx->current_hash;
     argslen[2] = SC_HASH_HEX_LEN;
+
+    if (smcf->redis->cluster) {
+        /* SS_CLUSTER_SCRIPT_LIST: ARGV[3] the subject's tag */
+        sc_subject_tag_hex((const char *) ctx->user.data, ctx->user.len,
+                           (char *) tag);
+        args[3] = (const char *) tag;
+        argslen[3] = SC_TAG_HEX_LEN;
+
+        return ngx_http_session_reg_start(r, 0,
+                                          NGX_HTTP_SESSION_SCRIPT_C_LIST,
+                                          1, 4, args, argslen);
+    }
 
     return ngx_http_session_reg_start(r, 0, NGX_HTTP_SESSION_SCRIPT_LIST,
                                       1, 3, args, argslen);
@@ -696,8 +708,9 @@ ngx_http_session_revoke_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
 {
-    size_t                         argslen[3];
-    const char                    *args[3];
+    size_t                         argslen[4];
+    const char                    *args[4];
+    u_char                         tag[SC_TAG_HEX_LEN];
     ngx_http_session_ctx_t        *ctx;
     ngx_http_session_main_conf_t  *smcf;
     u_char                        *key;
@@ -705,7 +718,7 @@ ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
     ctx = ngx_http_session_find_ctx(r);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 2 + ctx->user.len);
+    key = ngx_pnalloc(r->pool, smcf->redis->prefix.len + 8 + ctx->user.len);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -716,6 +729,20 @@ ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
     argslen[1] = smcf->redis->prefix.len;
     args[2] = (const char *) id;
     argslen[2] = SC_PUBLIC_ID_LEN;
+
+    if (smcf->redis->cluster) {
+        /* SS_CLUSTER_SCRIPT_REVOKE_ID: prefix, the subject's tag, the id */
+        sc_subject_tag_hex((const char *) ctx->user.data, ctx->user.len,
+                           (char *) tag);
+        args[2] = (const char *) tag;
+        argslen[2] = SC_TAG_HEX_LEN;
+        args[3] = (const char *) id;
+        argslen[3] = SC_PUBLIC_ID_LEN;
+
+        return ngx_http_session_reg_start(r, 1,
+                                          NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ID,
+                                          1, 4, args, argslen);
+    }
 
     /*
      * NGX_DONE: the reply holds a reference of its own; the caller's
@@ -797,7 +824,25 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
 
     } else if (rctx->revoke) {
 
-        if (reply->type == REDIS_REPLY_STRING
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements
+            && reply->element[0]->type == REDIS_REPLY_STRING)
+        {
+            /*
+             * cluster: { hash or '', far ids... }; a hash's far chain
+             * hops are ended on their slots ('': the far ones are
+             * migrated records, not searched here: 404)
+             */
+            if (reply->element[0]->len == SC_HASH_HEX_LEN) {
+                ngx_http_session_revoke_far(r, reply, 1);
+            }
+
+            reply = reply->element[0]->len ? reply->element[0] : NULL;
+        }
+
+        if (reply == NULL) {
+            rc = ngx_http_session_reg_status(r, NGX_HTTP_NOT_FOUND);
+
+        } else if (reply->type == REDIS_REPLY_STRING
             && reply->len == SC_HASH_HEX_LEN)
         {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
@@ -823,6 +868,13 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
         }
 
     } else {
+        if (smcf->redis->cluster && reply->type == REDIS_REPLY_ARRAY
+            && reply->elements == 2)
+        {
+            /* cluster: { sessions, far ids } (migrated: not listed) */
+            reply = reply->element[0];
+        }
+
         rc = ngx_http_session_list_send(r, reply);
     }
 
@@ -1001,15 +1053,6 @@ ngx_http_session_reg_no_store(ngx_http_request_t *r)
 }
 
 
-static u_char *
-ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
-    ngx_str_t *subject)
-{
-    p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
-    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
-
-    return ngx_cpymem(p, subject->data, subject->len);
-}
 
 
 /*

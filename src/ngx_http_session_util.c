@@ -377,7 +377,10 @@ u_char *
 ngx_http_session_ctx_hash(ngx_http_session_ctx_t *ctx)
 {
     if (!ctx->have_hash) {
-        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+        ngx_http_session_token_id(
+            ngx_http_get_module_main_conf(ctx->request,
+                                          ngx_http_session_module),
+            ctx->token, ctx->hash);
         ctx->have_hash = 1;
     }
 
@@ -390,7 +393,52 @@ ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
     u_char *hash)
 {
     p = ngx_cpymem(p, smcf->session_prefix.data, smcf->session_prefix.len);
+
+    if (smcf->redis->cluster) {
+        /* "{<first 4 digits>}": the hash tag of the Cluster layout */
+        *p++ = '{';
+        p = ngx_cpymem(p, hash, SC_TAG_HEX_LEN);
+        *p++ = '}';
+    }
+
     return ngx_cpymem(p, hash, SC_HASH_HEX_LEN);
+}
+
+
+/*
+ * The Cluster layout (docs/redis.md, "Redis Cluster") for the rest of the
+ * module: a session's id and a subject's index key.
+ */
+
+void
+ngx_http_session_token_id(ngx_http_session_main_conf_t *smcf,
+    const u_char *token, u_char *id)
+{
+    if (smcf->redis && smcf->redis->cluster) {
+        sc_token_cluster_id(token, SC_TOKEN_LEN, (char *) id);
+
+    } else {
+        sc_token_hash_hex(token, (char *) id);
+    }
+}
+
+
+u_char *
+ngx_http_session_subject_key(u_char *p, ngx_http_session_main_conf_t *smcf,
+    ngx_str_t *subject)
+{
+    p = ngx_cpymem(p, smcf->redis->prefix.data, smcf->redis->prefix.len);
+    p = ngx_cpymem(p, SS_KEY_SUBJECT, sizeof(SS_KEY_SUBJECT) - 1);
+
+    if (smcf->redis->cluster) {
+        *p++ = '{';
+        sc_subject_tag_hex((const char *) subject->data, subject->len,
+                           (char *) p);
+        p += SC_TAG_HEX_LEN;
+        *p++ = '}';
+    }
+
+    return ngx_cpymem(p, subject->data, subject->len);
 }
 
 
