@@ -70,7 +70,9 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
         ngx_http_session_link_connect(&w->cmd);
     }
 
-    if (smcf->cache_zone || smcf->live_close) {
+    /* cluster=: one subscriber link per master (ngx_http_session_cluster.c) */
+
+    if ((smcf->cache_zone || smcf->live_close) && !smcf->redis->cluster) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
         ngx_http_session_link_connect(&w->sub);
     }
@@ -201,7 +203,13 @@ ngx_http_session_redis_available(void)
 ngx_int_t
 ngx_http_session_redis_subscribed(void)
 {
-    return ngx_http_session_redis_worker.sub.subscribed;
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->router) {
+        return w->router->subscribed();
+    }
+
+    return w->sub.subscribed;
 }
 
 
@@ -764,7 +772,7 @@ ngx_http_session_redis_announce(void)
                                     : w->cmd.state
                                       == NGX_HTTP_SESSION_LINK_READY)
         && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
-            || w->sub.subscribed))
+            || ngx_http_session_redis_subscribed()))
     {
         w->announced = 1;
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,

@@ -209,7 +209,10 @@ ngx_http_session_redis_drain_revocations(void)
 
     ngx_http_session_channel_draining = 1;
 
-    rc = ngx_http_session_link_drain(&w->sub);
+    /* cluster=: every master's subscriber link (ngx_http_session_cluster.c) */
+
+    rc = w->router ? w->router->drain()
+                   : ngx_http_session_link_drain(&w->sub);
 
     ngx_http_session_channel_draining = 0;
 
