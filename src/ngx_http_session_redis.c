@@ -198,21 +198,6 @@ ngx_http_session_redis_available(void)
 }
 
 
-/* the revocation channel is live: cached sessions may be served */
-
-ngx_int_t
-ngx_http_session_redis_subscribed(void)
-{
-    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
-
-    if (w->router) {
-        return w->router->subscribed();
-    }
-
-    return w->sub.subscribed;
-}
-
-
 /*
  * A reply of the wrong type for the command it answers: the link is out
  * of step with the commands sent (or the server misbehaves), so every

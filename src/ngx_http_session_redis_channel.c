@@ -218,3 +218,18 @@ ngx_http_session_redis_drain_revocations(void)
 
     return rc;
 }
+
+
+/* the revocation channel is live: cached sessions may be served */
+
+ngx_int_t
+ngx_http_session_redis_subscribed(void)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->router) {
+        return w->router->subscribed();
+    }
+
+    return w->sub.subscribed;
+}
