@@ -420,42 +420,47 @@ ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,
 typedef void (*ngx_http_session_revoked_pt)(
     ngx_http_session_main_conf_t *smcf, u_char *hash);
 
-/* ngx_http_session_redis.c */
+/* ngx_http_session_redis_channel.c: the revocation channel */
 void ngx_http_session_redis_on_revoked(ngx_http_session_revoked_pt handler);
 void ngx_http_session_redis_on_revoked_now(
     ngx_http_session_revoked_pt handler);
 ngx_int_t ngx_http_session_redis_drain_revocations(void);
+ngx_int_t ngx_http_session_redis_subscribed(void);
+
+/* ngx_http_session_redis.c: the worker's links */
 ngx_int_t ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_session_main_conf_t *smcf);
 void ngx_http_session_redis_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_session_redis_available(void);
+void ngx_http_session_redis_desync(const char *why);
 
 /* ngx_http_session_cluster.c */
 ngx_int_t ngx_http_session_cluster_init(ngx_cycle_t *cycle);
 void ngx_http_session_cluster_exit(void);
-ngx_int_t ngx_http_session_redis_available(void);
+
+/* ngx_http_session_redis_op.c: commands (the call API wraps them) */
 ngx_http_session_op_t *ngx_http_session_redis_command(
     ngx_http_session_op_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 ngx_http_session_op_t *ngx_http_session_redis_send(
     ngx_http_session_op_handler_pt handler, void *data, u_char *cmd,
     size_t len);
+ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
+    ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
+    const char **args, const size_t *argslen);
 u_char *ngx_http_session_redis_format(u_char *p, int argc,
     const char **argv, const size_t *argvlen);
 void ngx_http_session_redis_timed_out(void);
 ngx_msec_t ngx_http_session_redis_timeout(void);
-void ngx_http_session_redis_desync(const char *why);
 void ngx_http_session_redis_cancel(ngx_http_session_op_t **op);
-ngx_int_t ngx_http_session_redis_subscribed(void);
+
+/* ngx_http_session_redis_conf.c: session_redis */
 char *ngx_http_session_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_session_redis_parse(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc, ngx_str_t *value, ngx_uint_t n);
 ngx_int_t ngx_http_session_redis_init_conf(ngx_conf_t *cf,
     ngx_http_session_redis_conf_t *rc);
-
-ngx_http_session_op_t *ngx_http_session_redis_script(ngx_uint_t script,
-    ngx_http_session_op_handler_pt handler, void *data, int nkeys, int nargs,
-    const char **args, const size_t *argslen);
 
 /* ngx_http_session_call.c */
 ngx_int_t ngx_http_session_call_send(ngx_http_session_call_t *call,

@@ -25,9 +25,19 @@
  * map is asked again every NGX_HTTP_SESSION_CLUSTER_DOWN_REFRESH ms, so a
  * failover (a replica promoted) is followed within that plus the
  * cluster's own election time.  Replies may come after the request died:
- * the op's data is then NULL and nothing is called.  The revocation
- * channel is one subscriber link to any seed (ngx_http_session_redis.c):
- * PUBLISH on a cluster reaches every node's subscribers.
+ * the op's data is then NULL and nothing is called.
+ *
+ * The revocation channel (session_cache, session_live_close): one
+ * subscriber link per master, connected as the map names it, so that a
+ * revocation is heard from the node that ran the revoke script, in the
+ * same pass of that node's event loop as the script's reply.  A PUBLISH
+ * reaches the other nodes' subscribers over the cluster bus, later; the
+ * message then arrives once per link, and the evictions after the first
+ * find nothing to do.  The logout's PING (ngx_http_session_logout.c) goes
+ * to the node that ran the script; the cache-hit path reads every
+ * subscriber link first (ngx_http_session_cluster_drain()), and serves
+ * from the cache only while every master's link is subscribed.  A link of
+ * a node that is no longer a master stays as long as it lives.
  */
 
 
@@ -43,9 +53,11 @@
 
 typedef struct {
     ngx_http_session_link_t     link;      /* first: ac->data */
+    ngx_http_session_link_t     sub;       /* the channel, or sub.name NULL */
     ngx_http_session_addr_t     addr;
     u_char                      host[NGX_HTTP_SESSION_HOST_LEN];
     char                        name[NGX_HTTP_SESSION_HOST_LEN + 32];
+    char                        subname[NGX_HTTP_SESSION_HOST_LEN + 48];
     unsigned                    seed:1;
     unsigned                    master:1;  /* owns slots in the map */
 } ngx_http_session_cnode_t;
@@ -89,6 +101,8 @@ static void ngx_http_session_cluster_slots(redisAsyncContext *ac,
     void *reply, void *privdata);
 static ngx_int_t ngx_http_session_cluster_key(u_char *cmd, size_t len,
     ngx_uint_t *slot);
+static ngx_int_t ngx_http_session_cluster_subscribed(void);
+static ngx_int_t ngx_http_session_cluster_drain(void);
 
 
 static ngx_http_session_router_t  ngx_http_session_cluster_router = {
@@ -96,7 +110,9 @@ static ngx_http_session_router_t  ngx_http_session_cluster_router = {
     ngx_http_session_cluster_timed_out,
     ngx_http_session_cluster_available,
     ngx_http_session_cluster_ready,
-    ngx_http_session_cluster_wanted
+    ngx_http_session_cluster_wanted,
+    ngx_http_session_cluster_subscribed,
+    ngx_http_session_cluster_drain
 };
 
 
@@ -175,6 +191,7 @@ ngx_http_session_cluster_exit(void)
 
     for (i = 0; i < cl->nnodes; i++) {
         ngx_http_session_link_drop(&cl->nodes[i].link);
+        ngx_http_session_link_drop(&cl->nodes[i].sub);
     }
 
     /* every op is back in the free list: their copies of commands go */
@@ -233,6 +250,13 @@ ngx_http_session_cluster_wanted(ngx_http_session_link_t *link)
     ngx_http_session_cnode_t    *node = (ngx_http_session_cnode_t *) link;
     ngx_http_session_cluster_t  *cl = &ngx_http_session_cluster;
 
+    if (link->subscriber) {
+        /* a subscriber link: while its node is a master */
+        node = (ngx_http_session_cnode_t *)
+                   ((u_char *) link - offsetof(ngx_http_session_cnode_t, sub));
+        return node->master;
+    }
+
     if (link->opened) {
         /* a reconnection: the node failed, the map may have changed */
         ngx_http_session_cluster_refresh(NGX_HTTP_SESSION_CLUSTER_REFRESH);
@@ -285,6 +309,16 @@ ngx_http_session_cluster_node(u_char *host, size_t len, in_port_t port)
 
     ngx_http_session_link_init(&node->link, node->name, 0, cl->cycle);
     node->link.fixed = &node->addr;
+
+    if (w->smcf->cache_zone || w->smcf->live_close) {
+        p = ngx_snprintf((u_char *) node->subname, sizeof(node->subname) - 1,
+                         "redis subscriber cluster node %s:%d", node->host,
+                         (int) port);
+        *p = '\0';
+
+        ngx_http_session_link_init(&node->sub, node->subname, 1, cl->cycle);
+        node->sub.fixed = &node->addr;
+    }
 
     return node;
 }
@@ -810,6 +844,12 @@ ngx_http_session_cluster_slots(redisAsyncContext *ac, void *reply,
             continue;
         }
 
+        if (node->sub.name && node->sub.ac == NULL
+            && !node->sub.reconnect.timer_set && node->sub.resolving == NULL)
+        {
+            ngx_http_session_link_connect(&node->sub);
+        }
+
         if (node->link.ac == NULL) {
             down = 1;
 
@@ -911,6 +951,58 @@ ngx_http_session_cluster_key(u_char *cmd, size_t len, ngx_uint_t *slot)
     }
 
     *slot = sc_key_slot((const char *) arg[key], arglen[key]);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The cache may serve while every master's subscriber link is subscribed:
+ * the logout's PING proves delivery only to the subscribers of the node
+ * that ran the revoke script.
+ */
+
+static ngx_int_t
+ngx_http_session_cluster_subscribed(void)
+{
+    ngx_uint_t                   i;
+    ngx_http_session_cluster_t  *cl = &ngx_http_session_cluster;
+
+    if (!cl->have_map) {
+        return 0;
+    }
+
+    for (i = 0; i < cl->nnodes; i++) {
+        if (cl->nodes[i].master && !cl->nodes[i].sub.subscribed) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* ngx_http_session_redis_drain_revocations(): every subscriber link */
+
+static ngx_int_t
+ngx_http_session_cluster_drain(void)
+{
+    ngx_uint_t                   i;
+    ngx_http_session_cnode_t    *node;
+    ngx_http_session_cluster_t  *cl = &ngx_http_session_cluster;
+
+    for (i = 0; i < cl->nnodes; i++) {
+        node = &cl->nodes[i];
+
+        if (!node->sub.subscribed) {
+            /* not serving from the cache if it is a master's */
+            continue;
+        }
+
+        if (ngx_http_session_link_drain(&node->sub) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+    }
 
     return NGX_OK;
 }

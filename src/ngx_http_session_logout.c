@@ -27,11 +27,15 @@ typedef struct {
 } ngx_http_session_logout_ctx_t;
 
 
-/* a revocation's caller, and the script's answer kept for after the PING */
+/*
+ * a revocation's caller, and the script's answer kept for after the PING;
+ * on a cluster the script's key, which sends the PING to the same node
+ */
 typedef struct {
     ngx_http_session_call_pt         handler;
     void                            *data;
     redisReply                       reply;
+    ngx_str_t                        key;
 } ngx_http_session_revoke_t;
 
 
@@ -51,6 +55,9 @@ static void ngx_http_session_cluster_all_reply(ngx_http_session_call_t *call,
 static void ngx_http_session_cluster_legacy_reply(
     ngx_http_session_call_t *call, redisReply *reply);
 static ngx_int_t ngx_http_session_logout_respond_error(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_cluster_script(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
+    ngx_uint_t script, const char **args, size_t *argslen);
 
 
 /* with an argument: hiredis peeks past a lone command's name */
@@ -92,6 +99,7 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
 
     rv->handler = handler;
     rv->data = data;
+    rv->key.len = 0;
 
     args[1] = (const char *) smcf->redis->prefix.data;
     argslen[1] = smcf->redis->prefix.len;
@@ -165,15 +173,41 @@ ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
 {
     ngx_http_session_revoke_t *rv = call->data;
 
+    size_t                     pinglen[2];
+    const char                *ping[2];
+
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements
+        && reply->element[0]->type == REDIS_REPLY_INTEGER)
+    {
+        /*
+         * a cluster's { ended, far ids... }: the far ids now (not waited
+         * for), the count kept; the reply object does not outlive this
+         */
+        ngx_http_session_revoke_far(call->request, reply, 1);
+        reply = reply->element[0];
+    }
+
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         ngx_memzero(&rv->reply, sizeof(redisReply));
         rv->reply.type = REDIS_REPLY_INTEGER;
         rv->reply.integer = reply->integer;
 
+        ping[0] = ngx_http_session_ping[0];
+        pinglen[0] = ngx_http_session_ping_len[0];
+
+        if (rv->key.len) {
+            /* the script's key: its slot's node, the one that published */
+            ping[1] = (const char *) rv->key.data;
+            pinglen[1] = rv->key.len;
+
+        } else {
+            ping[1] = ngx_http_session_ping[1];
+            pinglen[1] = ngx_http_session_ping_len[1];
+        }
+
         if (ngx_http_session_call_command(call, call->request,
                                           ngx_http_session_revoke_delivered,
-                                          rv, 2, ngx_http_session_ping,
-                                          ngx_http_session_ping_len)
+                                          rv, 2, ping, pinglen)
             == NGX_OK)
         {
             return;
@@ -251,9 +285,9 @@ ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
         args[3] = (const char *) sub.data;
         argslen[3] = sub.len;
 
-        if (ngx_http_session_call_script(call, r, handler, data,
+        if (ngx_http_session_cluster_script(call, r, handler, data,
                                       NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ALL,
-                                      1, 4, args, argslen)
+                                      args, argslen)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -342,9 +376,47 @@ ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
     args[3] = (const char *) hash;
     argslen[3] = SC_HASH_HEX_LEN;
 
-    return ngx_http_session_call_script(call, r, handler, data,
-                                        NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
-                                        1, 4, args, argslen);
+    return ngx_http_session_cluster_script(call, r, handler, data,
+                                           NGX_HTTP_SESSION_SCRIPT_C_REVOKE,
+                                           args, argslen);
+}
+
+
+/*
+ * A cluster revoke script (one key, four arguments) that is waited for:
+ * its answer, then a PING on the same node (args[0]'s slot), as on a
+ * single Redis (ngx_http_session_revoke_reply()).  Each worker of each
+ * edge has a subscriber link to every master (ngx_http_session_cluster.c),
+ * so to the node that ran the script and published: the PING's answer
+ * proves the message is in those links' sockets.
+ */
+
+static ngx_int_t
+ngx_http_session_cluster_script(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
+    ngx_uint_t script, const char **args, size_t *argslen)
+{
+    ngx_http_session_revoke_t  *rv;
+
+    rv = ngx_palloc(r->pool, sizeof(ngx_http_session_revoke_t));
+    if (rv == NULL) {
+        return NGX_ERROR;
+    }
+
+    rv->key.data = ngx_pnalloc(r->pool, argslen[0]);
+    if (rv->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(rv->key.data, args[0], argslen[0]);
+    rv->key.len = argslen[0];
+
+    rv->handler = handler;
+    rv->data = data;
+
+    return ngx_http_session_call_script(call, r,
+                                        ngx_http_session_revoke_reply, rv,
+                                        script, 1, 4, args, argslen);
 }
 
 

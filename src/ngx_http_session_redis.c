@@ -70,7 +70,9 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
         ngx_http_session_link_connect(&w->cmd);
     }
 
-    if (smcf->cache_zone || smcf->live_close) {
+    /* cluster=: one subscriber link per master (ngx_http_session_cluster.c) */
+
+    if ((smcf->cache_zone || smcf->live_close) && !smcf->redis->cluster) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
         ngx_http_session_link_connect(&w->sub);
     }
@@ -193,15 +195,6 @@ ngx_http_session_redis_available(void)
     return w->cmd.ac != NULL
            && (w->cmd.state == NGX_HTTP_SESSION_LINK_READY
                || w->cmd.state == NGX_HTTP_SESSION_LINK_CONNECTING);
-}
-
-
-/* the revocation channel is live: cached sessions may be served */
-
-ngx_int_t
-ngx_http_session_redis_subscribed(void)
-{
-    return ngx_http_session_redis_worker.sub.subscribed;
 }
 
 
@@ -764,7 +757,7 @@ ngx_http_session_redis_announce(void)
                                     : w->cmd.state
                                       == NGX_HTTP_SESSION_LINK_READY)
         && ((w->smcf->cache_zone == NULL && !w->smcf->live_close)
-            || w->sub.subscribed))
+            || ngx_http_session_redis_subscribed()))
     {
         w->announced = 1;
         ngx_log_error(NGX_LOG_NOTICE, w->log, 0,

@@ -133,6 +133,8 @@ typedef struct {
     ngx_int_t                        (*available)(void);
     ngx_int_t                        (*ready)(void);
     ngx_int_t                        (*wanted)(ngx_http_session_link_t *l);
+    ngx_int_t                        (*subscribed)(void);
+    ngx_int_t                        (*drain)(void);
 } ngx_http_session_router_t;
 
 

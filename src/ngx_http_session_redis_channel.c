@@ -209,9 +209,27 @@ ngx_http_session_redis_drain_revocations(void)
 
     ngx_http_session_channel_draining = 1;
 
-    rc = ngx_http_session_link_drain(&w->sub);
+    /* cluster=: every master's subscriber link (ngx_http_session_cluster.c) */
+
+    rc = w->router ? w->router->drain()
+                   : ngx_http_session_link_drain(&w->sub);
 
     ngx_http_session_channel_draining = 0;
 
     return rc;
+}
+
+
+/* the revocation channel is live: cached sessions may be served */
+
+ngx_int_t
+ngx_http_session_redis_subscribed(void)
+{
+    ngx_http_session_redis_worker_t  *w = &ngx_http_session_redis_worker;
+
+    if (w->router) {
+        return w->router->subscribed();
+    }
+
+    return w->sub.subscribed;
 }
