@@ -10,6 +10,17 @@
 #include "ngx_http_session_redis.h"
 
 #include <sys/ioctl.h>
+#include <hiredis/sds.h>
+
+
+#if (NGX_HTTP_SESSION_PROCESS_CALLBACKS)
+/* exported by libhiredis, declared only in its private headers (config) */
+void redisProcessCallbacks(redisAsyncContext *ac);
+#endif
+
+
+/* an output buffer grown larger by a burst is freed once it is written */
+#define NGX_HTTP_SESSION_OBUF_KEEP  (64 * 1024)
 
 
 static void ngx_http_session_add_read(void *privdata);
@@ -19,6 +30,10 @@ static void ngx_http_session_del_write(void *privdata);
 static void ngx_http_session_cleanup(void *privdata);
 static void ngx_http_session_read_handler(ngx_event_t *ev);
 static void ngx_http_session_write_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_session_link_send(redisAsyncContext *ac,
+    ngx_connection_t *c);
+static ngx_inline ngx_uint_t ngx_http_session_link_plain(
+    redisAsyncContext *ac);
 
 
 /* inside redisAsyncHandleWrite(): see ngx_http_session_add_write() */
@@ -189,10 +204,22 @@ ngx_http_session_del_write(void *privdata)
 
 
 /*
- * hiredis reads at most 16 KB per redisAsyncHandleRead(); with an
- * edge-triggered epoll a larger burst of replies would stay in the socket
- * with no new edge to come, so read until the socket is drained.
+ * A connected link's replies are read here, not by redisAsyncHandleRead():
+ * one recv() into a 16 KB buffer (hiredis's own size), fed to the reader,
+ * and the callbacks run (redisProcessCallbacks(), what hiredis does after
+ * its own read).  A read shorter than the buffer drained the socket: more
+ * bytes coming later bring a new edge, so no FIONREAD is needed to know
+ * (hiredis does not say how much it read).  The end of the stream or an
+ * error is left to redisAsyncHandleRead(), which reads again, meets it
+ * and drops the link the usual way; so is a link still connecting, or
+ * one hiredis is taking down.
+ *
+ * With an edge-triggered epoll, a burst larger than the buffer would stay
+ * in the socket with no new edge to come: the loop reads until a short
+ * read.
  */
+
+#define NGX_HTTP_SESSION_LINK_READ  (16 * 1024)
 
 static void
 ngx_http_session_read_handler(ngx_event_t *ev)
@@ -202,20 +229,74 @@ ngx_http_session_read_handler(ngx_event_t *ev)
     ngx_connection_t         *c = ev->data;
     redisAsyncContext        *ac = c->data;
     ngx_http_session_link_t  *link = ac->data;
+#if (NGX_HTTP_SESSION_PROCESS_CALLBACKS)
+    ssize_t                   got;
+    ngx_err_t                 err;
+    u_char                    buf[NGX_HTTP_SESSION_LINK_READ];
+#endif
 
     fd = c->fd;
 
     for ( ;; ) {
+
+#if (NGX_HTTP_SESSION_PROCESS_CALLBACKS)
+        if (!ngx_http_session_link_plain(ac))
+#endif
+        {
+            redisAsyncHandleRead(ac);
+
+            if (link->ac != ac && link->sentinel != ac) {
+                /* freed inside, c is closed */
+                return;
+            }
+
+            if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
+                return;
+            }
+
+            continue;
+        }
+
+#if (NGX_HTTP_SESSION_PROCESS_CALLBACKS)
+
+        got = recv(fd, buf, NGX_HTTP_SESSION_LINK_READ, 0);
+
+        if (got > 0) {
+            /* a reader in error (or out of memory) fails the next reply */
+            (void) redisReaderFeed(ac->c.reader, (const char *) buf,
+                                   (size_t) got);
+
+            redisProcessCallbacks(ac);
+
+            if (link->ac != ac && link->sentinel != ac) {
+                return;
+            }
+
+            if (got < NGX_HTTP_SESSION_LINK_READ) {
+                return;
+            }
+
+            continue;
+        }
+
+        if (got == -1) {
+            err = ngx_socket_errno;
+
+            if (err == NGX_EAGAIN) {
+                return;
+            }
+
+            if (err == NGX_EINTR) {
+                continue;
+            }
+        }
+
+        /* the end of the stream or an error: hiredis meets it too */
+
         redisAsyncHandleRead(ac);
+        return;
 
-        if (link->ac != ac && link->sentinel != ac) {
-            /* freed inside, c is closed */
-            return;
-        }
-
-        if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
-            return;
-        }
+#endif
     }
 }
 
@@ -283,17 +364,114 @@ ngx_http_session_link_drain(ngx_http_session_link_t *link)
 static void
 ngx_http_session_write_handler(ngx_event_t *ev)
 {
+    ngx_int_t                 rc;
     ngx_connection_t         *c = ev->data;
     redisAsyncContext        *ac = c->data;
     ngx_http_session_link_t  *link = ac->data;
 
     link->unflushed = 0;
 
+    if (ngx_http_session_link_plain(ac)) {
+        rc = ngx_http_session_link_send(ac, c);
+
+        if (rc == NGX_OK) {
+            ngx_http_session_del_write(c);
+            return;
+        }
+
+        if (rc == NGX_AGAIN) {
+            ngx_http_session_writing = 1;
+            ngx_http_session_add_write(c);
+            ngx_http_session_writing = 0;
+            return;
+        }
+
+        /* NGX_ERROR: the buffer is intact, hiredis meets the error again */
+    }
+
     ngx_http_session_writing = 1;
 
     redisAsyncHandleWrite(ac);
 
     ngx_http_session_writing = 0;
+}
+
+
+/*
+ * A connected link's commands are written here, not by redisBufferWrite():
+ * one send() of the output buffer, which is then emptied and kept.
+ * hiredis frees a written buffer and allocates an empty one, and the next
+ * command grows it again: three allocator calls per write
+ * (docs/benchmarks.md).  A buffer grown large by a burst is given back.
+ * NGX_OK: all written; NGX_AGAIN: the socket is full, the rest waits in
+ * the buffer; NGX_ERROR: nothing was written, and the buffer is left as
+ * it was for redisAsyncHandleWrite() (or redisBufferWrite()), which meets
+ * the error again and reports it the usual way.
+ */
+
+static ngx_int_t
+ngx_http_session_link_send(redisAsyncContext *ac, ngx_connection_t *c)
+{
+    sds        obuf, fresh;
+    size_t     len;
+    ssize_t    n;
+    ngx_err_t  err;
+
+    obuf = ac->c.obuf;
+    len = sdslen(obuf);
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    for ( ;; ) {
+        n = send(c->fd, obuf, len, 0);
+
+        if (n != -1) {
+            break;
+        }
+
+        err = ngx_socket_errno;
+
+        if (err == NGX_EAGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (err != NGX_EINTR) {
+            return NGX_ERROR;
+        }
+    }
+
+    if ((size_t) n < len) {
+        (void) sdsrange(obuf, n, -1);
+        return NGX_AGAIN;
+    }
+
+    if (sdsalloc(obuf) > NGX_HTTP_SESSION_OBUF_KEEP) {
+        fresh = sdsempty();
+
+        if (fresh) {
+            sdsfree(obuf);
+            ac->c.obuf = fresh;
+            return NGX_OK;
+        }
+    }
+
+    sdsclear(obuf);
+
+    return NGX_OK;
+}
+
+
+/* connected, and neither in a callback nor being taken down by hiredis */
+
+static ngx_inline ngx_uint_t
+ngx_http_session_link_plain(redisAsyncContext *ac)
+{
+    return (ac->c.flags & (REDIS_CONNECTED|REDIS_IN_CALLBACK
+                           |REDIS_DISCONNECTING|REDIS_FREEING))
+           == REDIS_CONNECTED
+           && ac->c.err == 0;
 }
 
 
@@ -306,16 +484,15 @@ ngx_http_session_write_handler(ngx_event_t *ev)
  * are in flight Redis is busy anyway, and an extra write() (and an extra
  * wakeup of Redis) would cost CPU for nothing.  The posted write event
  * still runs at the end of the iteration and writes the rest.
- * A write error stays in the context (redisBufferWrite() then fails at
- * once) until that event's redisAsyncHandleWrite() drops the link as
- * usual, outside of any request's handler; while the socket is full the
- * link waits for EPOLLOUT and nothing is written here.
+ * A write error stays in the buffer until that event's
+ * redisAsyncHandleWrite() meets it and drops the link as usual, outside
+ * of any request's handler; while the socket is full the link waits for
+ * EPOLLOUT and nothing is written here.
  */
 
 void
 ngx_http_session_link_flush(ngx_http_session_link_t *link)
 {
-    int                 done;
     ngx_connection_t   *c;
     redisAsyncContext  *ac;
 
@@ -324,9 +501,9 @@ ngx_http_session_link_flush(ngx_http_session_link_t *link)
     ac = link->ac;
     c = ac->ev.data;
 
-    if (!(ac->c.flags & REDIS_CONNECTED) || ac->c.err || c->write->active) {
+    if (!ngx_http_session_link_plain(ac) || c->write->active) {
         return;
     }
 
-    (void) redisBufferWrite(&ac->c, &done);
+    (void) ngx_http_session_link_send(ac, c);
 }
