@@ -336,6 +336,7 @@ extern ngx_http_session_metrics_t  *ngx_http_session_metrics;
 typedef struct {
     ngx_http_request_t             *request;
     ngx_http_session_call_t         call;        /* the lookup */
+    ngx_pool_cleanup_t              cleanup;     /* see get_ctx() */
 
     ngx_int_t                       rc;
     ngx_uint_t                      status;

@@ -132,6 +132,22 @@ ngx_http_session_cache_hash_key(u_char *hash)
 }
 
 
+#if (crypto_shorthash_KEYBYTES != 16)
+#error "the cache's memo of keys compares a 16-byte shorthash key"
+#endif
+
+static ngx_inline ngx_uint_t
+ngx_http_session_cache_key_moved(u_char *key)
+{
+    uint64_t  a[2], b[2];
+
+    ngx_memcpy(a, key, sizeof(a));
+    ngx_memcpy(b, ngx_http_session_cache_keys_for, sizeof(b));
+
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) != 0;
+}
+
+
 static ngx_rbtree_key_t
 ngx_http_session_cache_mac_key(ngx_http_session_cache_t *cache, u_char *mac)
 {
@@ -139,10 +155,9 @@ ngx_http_session_cache_mac_key(ngx_http_session_cache_t *cache, u_char *mac)
     ngx_http_session_cache_key_t  *k;
     u_char                         out[crypto_shorthash_BYTES];
 
-    if (ngx_memcmp(ngx_http_session_cache_keys_for, cache->sh->key,
-                   crypto_shorthash_KEYBYTES)
-        != 0)
-    {
+    /* a new zone (a reload) has a new key: the memo starts again */
+
+    if (ngx_http_session_cache_key_moved(cache->sh->key)) {
         ngx_memzero(ngx_http_session_cache_keys,
                     sizeof(ngx_http_session_cache_keys));
         ngx_memcpy(ngx_http_session_cache_keys_for, cache->sh->key,
@@ -516,6 +531,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     time_t touch)
 {
     time_t                         fresh;
+    ngx_int_t                      rc;
     ngx_atomic_uint_t              generation;
     ngx_http_session_cache_t      *cache;
     ngx_http_session_cache_hit_t   hit;
@@ -537,8 +553,10 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_session_redis_drain_revocations() != NGX_OK
-        || !ngx_http_session_redis_subscribed())
+    rc = ngx_http_session_redis_drain_revocations();
+
+    if (rc == NGX_DECLINED
+        || (rc == NGX_DONE && !ngx_http_session_redis_subscribed()))
     {
         return NGX_DECLINED;
     }

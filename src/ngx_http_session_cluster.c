@@ -987,9 +987,12 @@ ngx_http_session_cluster_subscribed(void)
 static ngx_int_t
 ngx_http_session_cluster_drain(void)
 {
+    ngx_int_t                    rc, any;
     ngx_uint_t                   i;
     ngx_http_session_cnode_t    *node;
     ngx_http_session_cluster_t  *cl = &ngx_http_session_cluster;
+
+    any = NGX_OK;
 
     for (i = 0; i < cl->nnodes; i++) {
         node = &cl->nodes[i];
@@ -999,10 +1002,21 @@ ngx_http_session_cluster_drain(void)
             continue;
         }
 
-        if (ngx_http_session_link_drain(&node->sub) != NGX_OK) {
+        if (ngx_http_session_channel_quiet(&node->sub)) {
+            /* its signal says nothing came since the last drain */
+            continue;
+        }
+
+        rc = ngx_http_session_link_drain(&node->sub);
+
+        if (rc == NGX_DECLINED) {
             return NGX_DECLINED;
+        }
+
+        if (rc == NGX_DONE) {
+            any = NGX_DONE;
         }
     }
 
-    return NGX_OK;
+    return any;
 }

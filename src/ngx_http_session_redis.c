@@ -72,6 +72,10 @@ ngx_http_session_redis_init_process(ngx_cycle_t *cycle,
 
     /* cluster=: one subscriber link per master (ngx_http_session_cluster.c) */
 
+    if (smcf->cache_zone) {
+        ngx_http_session_channel_init_process(cycle->log);
+    }
+
     if ((smcf->cache_zone || smcf->live_close) && !smcf->redis->cluster) {
         ngx_http_session_link_init(&w->sub, "redis subscriber", 1, cycle);
         ngx_http_session_link_connect(&w->sub);
@@ -848,6 +852,7 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
 
     if (rr == NULL) {
         link->subscribed = 0;
+        link->armed = 0;
         return;
     }
 
@@ -877,6 +882,7 @@ ngx_http_session_message(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_http_session_channel_revoked(w->smcf, NULL);
 
         link->subscribed = 1;
+        ngx_http_session_channel_arm(link);
         ngx_http_session_link_ready(link);
         return;
     }
@@ -1092,6 +1098,7 @@ ngx_http_session_link_closed(ngx_http_session_link_t *link,
     link->ac = NULL;
     link->inflight = 0;
     link->subscribed = 0;
+    link->armed = 0;
 
     if (link->counted) {
         ngx_http_session_uncount(redis_connections);

@@ -64,6 +64,7 @@ typedef struct {
     ngx_uint_t                         next_sentinel;
     ngx_uint_t                         setup_pending;
     unsigned                           outage:1;
+    unsigned                           armed:1;    /* signals messages */
     unsigned                           opened:1;
     unsigned                           counted:1;
     unsigned                           recheck_failed:1;
@@ -191,6 +192,9 @@ ngx_http_session_op_t *ngx_http_session_redis_op_get(void);
 void ngx_http_session_redis_op_put(ngx_http_session_op_t *op);
 
 /* ngx_http_session_redis_channel.c */
+void ngx_http_session_channel_init_process(ngx_log_t *log);
+void ngx_http_session_channel_arm(ngx_http_session_link_t *link);
+ngx_uint_t ngx_http_session_channel_quiet(ngx_http_session_link_t *link);
 void ngx_http_session_channel_revoked(ngx_http_session_main_conf_t *smcf,
     u_char *hash);
 

@@ -21,6 +21,17 @@
 
 #include "ngx_http_session_redis.h"
 
+#if (NGX_LINUX) && defined(F_SETSIG) && defined(F_SETOWN_EX) \
+    && defined(SIGRTMIN)
+#include <sys/syscall.h>
+#define NGX_HTTP_SESSION_CHANNEL_SIGNAL  1
+/* nginx itself uses no real-time signal; glibc keeps the two below this */
+#define NGX_HTTP_SESSION_CHANNEL_SIGNO   (SIGRTMIN + 6)
+static void ngx_http_session_channel_signal(int signo);
+#else
+#define NGX_HTTP_SESSION_CHANNEL_SIGNAL  0
+#endif
+
 
 #define NGX_HTTP_SESSION_REVOKED_MAX   4
 
@@ -45,6 +56,17 @@ static ngx_http_session_revoked_handler_t
 
 /* inside ngx_http_session_redis_drain_revocations() */
 static ngx_uint_t    ngx_http_session_channel_draining;
+
+/*
+ * Set by the signal of an armed subscriber link: bytes arrived since the
+ * last drain (ngx_http_session_channel_arm()); "pending" is its value for
+ * the drain under way.
+ */
+static ngx_atomic_t           ngx_http_session_channel_arrived;
+static ngx_uint_t             ngx_http_session_channel_pending;
+#if (NGX_HTTP_SESSION_CHANNEL_SIGNAL)
+static int                    ngx_http_session_channel_signo;
+#endif
 
 static ngx_event_t   ngx_http_session_channel_deferred_ev;
 static u_char        ngx_http_session_channel_deferred_hash
@@ -190,11 +212,21 @@ ngx_http_session_channel_deferred(ngx_event_t *ev)
  * after it: epoll reports a connection that was ready earlier (its
  * request still incomplete) before the subscriber link.
  *
- * NGX_OK: nothing was left unread; the caller still checks that the link
- * is subscribed (the drain may have found it closed) and looks the
- * session up again if the cache changed meanwhile.  NGX_DECLINED: the
- * link could not be read here; the caller does not serve from the cache.
- * One recv(MSG_PEEK) when nothing is waiting.
+ * Whether anything is waiting is known without a system call on Linux:
+ * a subscriber link's socket raises a signal when bytes arrive
+ * (ngx_http_session_channel_arm()), whose handler only notes it.  The
+ * kernel raises it as it queues the bytes, and a signal raised before a
+ * system call returns is handled before the call's caller goes on: the
+ * recv() that read a request which came after a message returned after
+ * the message's signal, so its handler has run by the time the request
+ * is here.  A link the signal is not set up for is asked with one
+ * recv(MSG_PEEK) per hit.
+ *
+ * NGX_OK: nothing was waiting; NGX_DONE: what was waiting was read, and
+ * the caller checks again that the link is subscribed (the drain may
+ * have found it closed); either way it looks the session up again if
+ * the cache changed meanwhile.  NGX_DECLINED: the link could not be read
+ * here; the caller does not serve from the cache.
  */
 
 ngx_int_t
@@ -207,7 +239,24 @@ ngx_http_session_redis_drain_revocations(void)
         return NGX_DECLINED;
     }
 
+    if (w->router == NULL && w->sub.armed
+        && !ngx_http_session_channel_arrived)
+    {
+        return NGX_OK;
+    }
+
     ngx_http_session_channel_draining = 1;
+
+    /*
+     * What arrives from now on is for the next drain: the flag is taken
+     * and cleared in one step, a signal cannot fall in between.
+     */
+
+    do {
+        ngx_http_session_channel_pending = ngx_http_session_channel_arrived;
+    } while (ngx_http_session_channel_pending
+             && !ngx_atomic_cmp_set(&ngx_http_session_channel_arrived,
+                                    ngx_http_session_channel_pending, 0));
 
     /* cluster=: every master's subscriber link (ngx_http_session_cluster.c) */
 
@@ -216,7 +265,131 @@ ngx_http_session_redis_drain_revocations(void)
 
     ngx_http_session_channel_draining = 0;
 
+    if (rc == NGX_DECLINED) {
+        /* the next hit tries again */
+        ngx_http_session_channel_arrived = 1;
+    }
+
     return rc;
+}
+
+
+/*
+ * For the drain of a cluster's subscriber links: 1 if this one has
+ * nothing waiting, known without asking its socket.
+ */
+
+ngx_uint_t
+ngx_http_session_channel_quiet(ngx_http_session_link_t *link)
+{
+    return link->armed && !ngx_http_session_channel_pending;
+}
+
+
+#if (NGX_HTTP_SESSION_CHANNEL_SIGNAL)
+
+static void
+ngx_http_session_channel_signal(int signo)
+{
+    ngx_http_session_channel_arrived = 1;
+}
+
+#endif
+
+
+/*
+ * Once per worker, where session_cache is on: the handler of the signal
+ * that subscriber links raise.  Not if the signal is already someone
+ * else's (another module's): every hit then asks its socket.
+ */
+
+void
+ngx_http_session_channel_init_process(ngx_log_t *log)
+{
+#if (NGX_HTTP_SESSION_CHANNEL_SIGNAL)
+    struct sigaction  sa, old;
+
+    ngx_http_session_channel_signo = 0;
+
+    if (sigaction(NGX_HTTP_SESSION_CHANNEL_SIGNO, NULL, &old) == -1) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "session: sigaction(%d) failed: cached sessions are "
+                      "served after a recv() of the subscriber link",
+                      NGX_HTTP_SESSION_CHANNEL_SIGNO);
+        return;
+    }
+
+    if (old.sa_handler != SIG_DFL) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "session: signal %d is in use: cached sessions are "
+                      "served after a recv() of the subscriber link",
+                      NGX_HTTP_SESSION_CHANNEL_SIGNO);
+        return;
+    }
+
+    ngx_memzero(&sa, sizeof(struct sigaction));
+    sa.sa_handler = ngx_http_session_channel_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+
+    if (sigaction(NGX_HTTP_SESSION_CHANNEL_SIGNO, &sa, NULL) == -1) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "session: sigaction(%d) failed: cached sessions are "
+                      "served after a recv() of the subscriber link",
+                      NGX_HTTP_SESSION_CHANNEL_SIGNO);
+        return;
+    }
+
+    ngx_http_session_channel_signo = NGX_HTTP_SESSION_CHANNEL_SIGNO;
+#endif
+}
+
+
+/*
+ * A subscriber link whose subscription is confirmed: its socket raises
+ * the signal, to this thread, whenever bytes arrive (or the connection
+ * ends).  Bytes that came before are in hiredis's buffer or read by the
+ * handler that confirmed the subscription; the first drain after this
+ * asks the socket anyway.
+ */
+
+void
+ngx_http_session_channel_arm(ngx_http_session_link_t *link)
+{
+#if (NGX_HTTP_SESSION_CHANNEL_SIGNAL)
+    int                 fd, flags;
+    struct f_owner_ex   owner;
+
+    link->armed = 0;
+
+    if (ngx_http_session_channel_signo == 0 || link->ac == NULL) {
+        return;
+    }
+
+    fd = link->ac->c.fd;
+
+    owner.type = F_OWNER_TID;
+    owner.pid = (pid_t) syscall(SYS_gettid);
+
+    flags = fcntl(fd, F_GETFL);
+
+    if (flags == -1
+        || fcntl(fd, F_SETOWN_EX, &owner) == -1
+        || fcntl(fd, F_SETSIG, ngx_http_session_channel_signo) == -1
+        || fcntl(fd, F_SETFL, flags | O_ASYNC) == -1)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_session_redis_worker.log,
+                      ngx_errno, "session: the %s cannot signal its "
+                      "messages: cached sessions are served after a recv() "
+                      "of it", link->name);
+        return;
+    }
+
+    link->armed = 1;
+    ngx_http_session_channel_arrived = 1;
+#else
+    link->armed = 0;
+#endif
 }
 
 

@@ -304,7 +304,8 @@ ngx_http_session_read_handler(ngx_event_t *ev)
 /*
  * Reads now whatever is already waiting on a link's socket, outside of its
  * read handler (ngx_http_session_redis_drain_revocations()): one
- * recv(MSG_PEEK) when nothing is.  NGX_OK: nothing is left unread (the
+ * recv(MSG_PEEK) when nothing is.  NGX_OK: nothing was waiting, nothing
+ * changed; NGX_DONE: what was waiting was read and nothing is left (the
  * link may be gone: the caller checks); NGX_DECLINED: the link could not
  * be read here, or more kept coming.
  *
@@ -344,7 +345,7 @@ ngx_http_session_link_drain(ngx_http_session_link_t *link)
         n = recv(fd, &byte, 1, MSG_PEEK|MSG_DONTWAIT);
 
         if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-            return NGX_OK;
+            return i ? NGX_DONE : NGX_OK;
         }
 
         /* bytes, the end of the stream or an error: hiredis reads it */
@@ -353,7 +354,7 @@ ngx_http_session_link_drain(ngx_http_session_link_t *link)
 
         if (link->ac != ac) {
             /* freed inside, c is closed */
-            return NGX_OK;
+            return NGX_DONE;
         }
     }
 

@@ -85,11 +85,6 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
         }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
     if (ctx == NULL) {
         return NULL;
@@ -98,8 +93,18 @@ ngx_http_session_get_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->call.cleanup = 1;
 
+    /*
+     * The pool cleanup lives in the context, in the same pool: linked as
+     * ngx_pool_cleanup_add() would link it, without allocating one more
+     * block per request.  ngx_destroy_pool() runs the cleanups before it
+     * frees the pool's memory.
+     */
+
+    cln = &ctx->cleanup;
     cln->handler = ngx_http_session_ctx_cleanup;
     cln->data = ctx;
+    cln->next = r->pool->cleanup;
+    r->pool->cleanup = cln;
 
     if (r != r->main) {
         mctx = ngx_http_session_find_ctx(r->main);
@@ -165,6 +170,21 @@ ngx_http_session_find_ctx(ngx_http_request_t *r)
  * for a parent domain (cookie tossing) therefore cannot shadow the real
  * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
  */
+
+/* a cookie's name, a few bytes: compared here rather than by a call */
+
+static ngx_inline ngx_uint_t
+ngx_http_session_name_is(u_char *name, u_char *ours, size_t len)
+{
+    while (len--) {
+        if (*name++ != *ours++) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
 
 ngx_int_t
 ngx_http_session_find_cookie(ngx_http_request_t *r,
@@ -248,7 +268,7 @@ ngx_http_session_find_cookie(ngx_http_request_t *r,
             }
 
             if (name_len != sscf->name.len
-                || ngx_strncmp(name, sscf->name.data, name_len) != 0)
+                || !ngx_http_session_name_is(name, sscf->name.data, name_len))
             {
                 continue;
             }
