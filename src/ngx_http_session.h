@@ -408,6 +408,8 @@ u_char *ngx_http_session_key(u_char *p, ngx_http_session_main_conf_t *smcf,
 ngx_table_elt_t *ngx_http_session_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_http_session_retry_after(ngx_http_request_t *r);
+size_t ngx_http_session_json_len(u_char *s, size_t len);
+u_char *ngx_http_session_json_str(u_char *p, u_char *s, size_t len);
 ngx_int_t ngx_http_session_set_cookie(ngx_http_request_t *r,
     ngx_http_session_srv_conf_t *sscf, u_char *token);
 ngx_int_t ngx_http_session_expire_cookie(ngx_http_request_t *r,

@@ -30,6 +30,7 @@ typedef struct {
     ngx_http_request_t             *request;
     ngx_http_session_call_t         call;
     ngx_uint_t                      revoke;
+    ngx_str_t                       key;       /* the script's, for PING */
 } ngx_http_session_reg_ctx_t;
 
 
@@ -54,13 +55,15 @@ static ngx_int_t ngx_http_session_reg_start(ngx_http_request_t *r,
     const char **args, const size_t *argslen);
 static void ngx_http_session_reg_reply(ngx_http_session_call_t *call,
     redisReply *reply);
+static ngx_int_t ngx_http_session_reg_ping(
+    ngx_http_session_reg_ctx_t *rctx);
+static void ngx_http_session_reg_delivered(ngx_http_session_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_session_reg_status(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
-static size_t ngx_http_session_json_len(u_char *s, size_t len);
-static u_char *ngx_http_session_json_str(u_char *p, u_char *s, size_t len);
 static size_t ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max);
 
 
@@ -769,6 +772,8 @@ ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
 
     rctx->request = r;
     rctx->revoke = revoke;
+    rctx->key.data = (u_char *) args[0];
+    rctx->key.len = argslen[0];
 
     if (ngx_http_session_call_script(&rctx->call, r,
                                      ngx_http_session_reg_reply, rctx,
@@ -855,6 +860,18 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
             ngx_http_session_live_revoked((u_char *) reply->str,
                                           reply->len);
 
+            /*
+             * Answered once Redis has written the revocation's message to
+             * every subscriber, as a logout is: a PING on the node that
+             * ran the script, answered in a later pass of its event loop
+             * (ngx_http_session_revoke_reply()).  The caller's next
+             * request, on any edge, then finds the message there.
+             */
+
+            if (ngx_http_session_reg_ping(rctx) == NGX_OK) {
+                return;
+            }
+
             rc = ngx_http_session_reg_status(r, NGX_HTTP_NO_CONTENT);
 
         } else if (reply->type == REDIS_REPLY_NIL) {
@@ -880,6 +897,43 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
 
     /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_session_reg_ping(ngx_http_session_reg_ctx_t *rctx)
+{
+    size_t       pinglen[2];
+    const char  *ping[2];
+
+    /* with the script's key: routed to its slot's node on a cluster */
+
+    ping[0] = "PING";
+    pinglen[0] = 4;
+    ping[1] = (const char *) rctx->key.data;
+    pinglen[1] = rctx->key.len;
+
+    return ngx_http_session_call_command(&rctx->call, rctx->request,
+                                         ngx_http_session_reg_delivered,
+                                         rctx, 2, ping, pinglen);
+}
+
+
+/* the session is ended whatever the PING's fate: late or failed, 204 */
+
+static void
+ngx_http_session_reg_delivered(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_reg_ctx_t *rctx = call->data;
+
+    ngx_http_request_t  *r;
+
+    r = rctx->request;
+
+    /* the call runs the posted requests afterwards */
+    ngx_http_finalize_request(r, ngx_http_session_reg_status(r,
+                                                  NGX_HTTP_NO_CONTENT));
 }
 
 
@@ -1050,122 +1104,4 @@ ngx_http_session_reg_no_store(ngx_http_request_t *r)
     static ngx_str_t  value = ngx_string("private, no-store");
 
     return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
-}
-
-
-
-
-/*
- * JSON strings from bytes that came from a client (User-Agent, an address
- * header) or Redis: valid UTF-8 is kept, '"', '\', control characters
- * (C0, DEL, C1) and the characters that reorder or break lines (bidi
- * controls, U+2028, U+2029) are escaped as sessionctl escapes them, any
- * byte that is not part of a valid sequence becomes U+FFFD.  At most 6
- * output bytes per input byte, plus the quotes.
- */
-
-static size_t
-ngx_http_session_json_len(u_char *s, size_t len)
-{
-    return 2 + 6 * len;
-}
-
-
-static u_char *
-ngx_http_session_json_str(u_char *p, u_char *s, size_t len)
-{
-    size_t       n, k;
-    uint32_t     cp;
-    u_char      *last;
-
-    static u_char  hex[] = "0123456789abcdef";
-
-    last = s + len;
-    *p++ = '"';
-
-    while (s < last) {
-
-        if (*s < 0x80) {
-
-            if (*s == '"' || *s == '\\') {
-                *p++ = '\\';
-                *p++ = *s++;
-
-            } else if (*s < 0x20 || *s == 0x7f) {
-                p = ngx_cpymem(p, "\\u00", 4);
-                *p++ = hex[*s >> 4];
-                *p++ = hex[*s & 0xf];
-                s++;
-
-            } else {
-                *p++ = *s++;
-            }
-
-            continue;
-        }
-
-        /* a multi-byte sequence: its length from the lead byte */
-
-        if ((*s & 0xe0) == 0xc0) {
-            n = 2;
-            cp = *s & 0x1f;
-
-        } else if ((*s & 0xf0) == 0xe0) {
-            n = 3;
-            cp = *s & 0x0f;
-
-        } else if ((*s & 0xf8) == 0xf0) {
-            n = 4;
-            cp = *s & 0x07;
-
-        } else {
-            n = 0;
-            cp = 0;
-        }
-
-        if (n == 0 || (size_t) (last - s) < n) {
-            goto invalid;
-        }
-
-        for (k = 1; k < n; k++) {
-            if ((s[k] & 0xc0) != 0x80) {
-                goto invalid;
-            }
-
-            cp = (cp << 6) | (s[k] & 0x3f);
-        }
-
-        /* overlong forms, surrogates, beyond U+10FFFF */
-
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800)
-            || (n == 4 && cp < 0x10000) || cp > 0x10ffff
-            || (cp >= 0xd800 && cp <= 0xdfff))
-        {
-            goto invalid;
-        }
-
-        if ((cp >= 0x80 && cp <= 0x9f)
-            || cp == 0x200e || cp == 0x200f
-            || (cp >= 0x2028 && cp <= 0x202e)
-            || (cp >= 0x2066 && cp <= 0x2069))
-        {
-            /* C1 controls, bidi controls, line breaks: as sessionctl */
-            p = ngx_sprintf(p, "\\u%04xD", cp);
-            s += n;
-            continue;
-        }
-
-        p = ngx_cpymem(p, s, n);
-        s += n;
-        continue;
-
-    invalid:
-
-        p = ngx_cpymem(p, "\\ufffd", 6);
-        s++;
-    }
-
-    *p++ = '"';
-
-    return p;
 }

@@ -683,3 +683,119 @@ ngx_http_session_no_store(ngx_http_request_t *r)
 
     return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
 }
+
+
+/*
+ * JSON strings from bytes that came from a client (User-Agent, an address
+ * header) or Redis: valid UTF-8 is kept, '"', '\', control characters
+ * (C0, DEL, C1) and the characters that reorder or break lines (bidi
+ * controls, U+2028, U+2029) are escaped as sessionctl escapes them, any
+ * byte that is not part of a valid sequence becomes U+FFFD.  At most 6
+ * output bytes per input byte, plus the quotes.
+ */
+
+size_t
+ngx_http_session_json_len(u_char *s, size_t len)
+{
+    return 2 + 6 * len;
+}
+
+
+u_char *
+ngx_http_session_json_str(u_char *p, u_char *s, size_t len)
+{
+    size_t       n, k;
+    uint32_t     cp;
+    u_char      *last;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    last = s + len;
+    *p++ = '"';
+
+    while (s < last) {
+
+        if (*s < 0x80) {
+
+            if (*s == '"' || *s == '\\') {
+                *p++ = '\\';
+                *p++ = *s++;
+
+            } else if (*s < 0x20 || *s == 0x7f) {
+                p = ngx_cpymem(p, "\\u00", 4);
+                *p++ = hex[*s >> 4];
+                *p++ = hex[*s & 0xf];
+                s++;
+
+            } else {
+                *p++ = *s++;
+            }
+
+            continue;
+        }
+
+        /* a multi-byte sequence: its length from the lead byte */
+
+        if ((*s & 0xe0) == 0xc0) {
+            n = 2;
+            cp = *s & 0x1f;
+
+        } else if ((*s & 0xf0) == 0xe0) {
+            n = 3;
+            cp = *s & 0x0f;
+
+        } else if ((*s & 0xf8) == 0xf0) {
+            n = 4;
+            cp = *s & 0x07;
+
+        } else {
+            n = 0;
+            cp = 0;
+        }
+
+        if (n == 0 || (size_t) (last - s) < n) {
+            goto invalid;
+        }
+
+        for (k = 1; k < n; k++) {
+            if ((s[k] & 0xc0) != 0x80) {
+                goto invalid;
+            }
+
+            cp = (cp << 6) | (s[k] & 0x3f);
+        }
+
+        /* overlong forms, surrogates, beyond U+10FFFF */
+
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800)
+            || (n == 4 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff))
+        {
+            goto invalid;
+        }
+
+        if ((cp >= 0x80 && cp <= 0x9f)
+            || cp == 0x200e || cp == 0x200f
+            || (cp >= 0x2028 && cp <= 0x202e)
+            || (cp >= 0x2066 && cp <= 0x2069))
+        {
+            /* C1 controls, bidi controls, line breaks: as sessionctl */
+            p = ngx_sprintf(p, "\\u%04xD", cp);
+            s += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, s, n);
+        s += n;
+        continue;
+
+    invalid:
+
+        p = ngx_cpymem(p, "\\ufffd", 6);
+        s++;
+    }
+
+    *p++ = '"';
+
+    return p;
+}

@@ -22,6 +22,7 @@ use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 use IO::Select;
 use POSIX ();
+use JSON::PP;
 
 my $keys = test_keys_dir();
 my $redis = redis_start();
@@ -77,6 +78,8 @@ sub edge {
             return 200 "bye\\n";
         }
         location = /logout-all { session_logout all; }
+        location = /sessions { session_list; }
+        location = /sessions/revoke { session_revoke; }
         location = /echo { return 200 "user=[\$http_x_user_id]\\n"; }
         location /events {
             session_required on;
@@ -225,6 +228,34 @@ for my $round (1 .. 3) {
     }
     is($served, 0, "$rounds X-Session-Logout logouts: the very next "
        . 'request on the other edge refused every time') or diag "@seen";
+}
+
+# the same with session_revoke (a user ending another of their sessions
+# from the list): answered only once Redis has written the message to the
+# subscribers (a PING after the script, as for a logout)
+{
+    my $rounds = $ENV{TEST_EDGE_ROUNDS} || 60;
+    my ($served, @seen) = (0);
+    for my $i (1 .. $rounds) {
+        my ($x, $y) = $i % 2 ? ($a, $b) : ($b, $a);
+        my $c1 = login($x, "rev$i");
+        my $c2 = login($x, "rev$i");
+        get($y, '/p', $c2) for 1 .. 2;
+        my $j = eval { decode_json(get($x, '/sessions', $c1)->{body}) } || {};
+        my ($other) = grep { !$_->{current} } @{ $j->{sessions} || [] };
+        my $rv = $other
+            ? http_request($x->{port}, 'POST /sessions/revoke',
+                           { Cookie => "sid=$c1", 'Content-Type' =>
+                             'application/x-www-form-urlencoded' },
+                           "id=$other->{id}")->{status}
+            : 'no list';
+        my $st = get($y, '/p', $c2)->{status};
+        push @seen, "$rv/$st";
+        $served++ if $rv ne '204' || $st != 401;
+    }
+    is($served, 0, "$rounds session_revoke: 204, and the very next request "
+       . 'with the ended cookie on the other edge refused every time')
+        or diag "@seen";
 }
 
 # The worker reads the revocations waiting on its subscriber link before
