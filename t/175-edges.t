@@ -258,6 +258,28 @@ for my $round (1 .. 3) {
         or diag "@seen";
 }
 
+# the same with sessionctl (revoke COOKIE, revoke-all SUBJECT): it exits
+# only once Redis has written the message to the subscribers (a PING after
+# each script that ended something)
+{
+    my $rounds = $ENV{TEST_EDGE_ROUNDS} ? $ENV{TEST_EDGE_ROUNDS} / 2 : 30;
+    my ($served, @seen) = (0);
+    for my $i (1 .. $rounds) {
+        my $y = $i % 2 ? $a : $b;
+        my $c = login($y, "ctl$i");
+        get($y, '/p', $c) for 1 .. 2;
+        my @cmd = $i % 4 < 2 ? ('revoke', $c) : ('revoke-all', "ctl$i");
+        my (undef, $rc) = sessionctl('--keys', "$keys/ring1.keys",
+                                     '--redis', "127.0.0.1:$rport",
+                                     '--prefix', 'edges:', @cmd);
+        my $st = get($y, '/p', $c)->{status};
+        push @seen, "$cmd[0]:$rc/$st";
+        $served++ if $rc != 0 || $st != 401;
+    }
+    is($served, 0, "$rounds sessionctl revocations: the very next request "
+       . 'on an edge refused every time') or diag "@seen";
+}
+
 # The worker reads the revocations waiting on its subscriber link before
 # it serves a cached session.  Made deterministic: B's workers are stopped
 # while a request to B is under way; its next bytes arrive first, then the

@@ -57,6 +57,10 @@ sctl_cluster_revoke_id(sctl_ctx_t *ctx)
 
     rc = r->element[0]->len ? SCTL_OK : SCTL_NOT_FOUND;
 
+    if (rc == SCTL_OK) {
+        sctl_redis_delivered(ctx, ukey, argvlen[3]);
+    }
+
     /*
      * found: the far hops of its chain are ended unconditionally;
      * not found: each far member is ended only if it has the public id
@@ -111,6 +115,7 @@ sctl_cluster_revoke_id(sctl_ctx_t *ctx)
 
         if (s->element[0]->integer == 1) {
             rc = SCTL_OK;
+            sctl_redis_delivered(ctx, skey, argvlen[3]);
 
             /* its chain's far hops, if any */
 

@@ -595,6 +595,7 @@ sctl_revoke_id(sctl_ctx_t *ctx)
 
     } else if (r->type == REDIS_REPLY_STRING) {
         rc = SCTL_OK;
+        sctl_redis_delivered(ctx, ukey, argvlen[3]);
 
     } else {
         sctl_error("redis %s: unexpected reply to the revoke script",

@@ -306,6 +306,42 @@ sctl_reply_number(redisReply *r, long long *out)
 }
 
 
+/*
+ * After a revocation script that ended something: a PING with the
+ * script's key, so on the node that ran it.  Redis writes the script's
+ * PUBLISH messages to every subscriber in the same pass of its event loop
+ * as the script's reply and answers the PING in a later one: once the
+ * PING is answered, the messages are in every edge's subscriber sockets,
+ * and a request sent after sessionctl exits finds them there (the logout
+ * of session_logout waits the same way).  Its failure changes nothing:
+ * the revocation is done.
+ */
+
+void
+sctl_redis_delivered(sctl_ctx_t *ctx, const char *key, size_t keylen)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+    redisReply  *r;
+
+    argv[0] = "PING";
+    argvlen[0] = 4;
+    argv[1] = key;
+    argvlen[1] = keylen;
+
+    if (ctx->cluster) {
+        r = sctl_cluster_command(ctx->cluster, 2, argv, argvlen);
+
+    } else {
+        r = redisCommandArgv(ctx->redis, 2, argv, argvlen);
+    }
+
+    if (r) {
+        freeReplyObject(r);
+    }
+}
+
+
 /* revokes one record by hash: 1 revoked, 0 not found, -1 error */
 
 int
@@ -360,6 +396,7 @@ sctl_cluster_revoke_hash(sctl_ctx_t *ctx, const char *hash)
 
         if (r->element[0]->integer == 1) {
             rc = 1;
+            sctl_redis_delivered(ctx, skey, argvlen[3]);
         }
 
         more = 0;
@@ -427,6 +464,10 @@ sctl_revoke_hash(sctl_ctx_t *ctx, const char *hash)
     rc = r->integer == 1;
 
     freeReplyObject(r);
+
+    if (rc) {
+        sctl_redis_delivered(ctx, skey, argvlen[3]);
+    }
 
     return rc;
 }

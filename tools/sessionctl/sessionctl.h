@@ -315,6 +315,7 @@ size_t sctl_key(sctl_ctx_t *ctx, char *buf, const char *type, const char *id,
     size_t len);
 int sctl_reply_number(redisReply *r, long long *out);
 int sctl_revoke_hash(sctl_ctx_t *ctx, const char *hash);
+void sctl_redis_delivered(sctl_ctx_t *ctx, const char *key, size_t keylen);
 
 /* commands.c */
 int sctl_build_claims(sctl_ctx_t *ctx, char *out, size_t size, size_t *len);
