@@ -46,6 +46,7 @@ typedef struct {
     unsigned                         telegram:1;   /* minted via initData */
     unsigned                         refused:1;    /* by session_limit */
     unsigned                         retiring:1;   /* cluster: old record */
+    unsigned                         evicted:1;    /* by session_limit */
 } ngx_http_session_filter_ctx_t;
 
 
@@ -68,6 +69,10 @@ static void ngx_http_session_filter_reply(ngx_http_session_call_t *call,
 static void ngx_http_session_filter_cleanup(void *data);
 static void ngx_http_session_release(ngx_http_session_filter_ctx_t *fctx,
     ngx_uint_t ok);
+static void ngx_http_session_release_delivered(
+    ngx_http_session_filter_ctx_t *fctx);
+static void ngx_http_session_evictions_delivered(
+    ngx_http_session_call_t *call, redisReply *reply);
 static ngx_int_t ngx_http_session_fail(ngx_http_request_t *r,
     ngx_http_session_filter_ctx_t *fctx);
 static ngx_int_t ngx_http_session_valid_subject(ngx_str_t *s);
@@ -843,7 +848,7 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
     {
         /* the replaced session on its own slot is done: the cookie goes */
         ngx_http_session_retired(fctx, reply);
-        ngx_http_session_release(fctx, 1);
+        ngx_http_session_release_delivered(fctx);
         return;
     }
 
@@ -897,6 +902,9 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
     if (!fctx->logout) {
         ngx_http_session_registry_created(r, created);
 
+        /* 1 + the number of older sessions session_limit ended */
+        fctx->evicted = (created > 1);
+
         if (created == 0) {
             /* session_limit over=refuse: 409, no cookie */
             fctx->refused = 1;
@@ -943,6 +951,69 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
             return;
         }
     }
+
+    ngx_http_session_release_delivered(fctx);
+}
+
+
+/*
+ * session_limit ended older sessions of the subject: the new cookie goes
+ * out once Redis has written their revocation messages to every
+ * subscriber, as a logout's answer does (ngx_http_session_revoke_reply()):
+ * a PING on the node that ran the script (the subject's slot), answered
+ * in a later pass of its event loop.  An ended session's next request, on
+ * any edge, then finds the message.  The login is done whatever the
+ * PING's fate.
+ */
+
+static void
+ngx_http_session_release_delivered(ngx_http_session_filter_ctx_t *fctx)
+{
+    u_char                        *key, *p;
+    size_t                         pinglen[2];
+    const char                    *ping[2];
+    ngx_http_request_t            *r;
+    ngx_http_session_main_conf_t  *smcf;
+
+    if (!fctx->evicted) {
+        ngx_http_session_release(fctx, 1);
+        return;
+    }
+
+    fctx->evicted = 0;
+
+    r = fctx->request;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    key = ngx_pnalloc(r->pool,
+                      smcf->redis->prefix.len + 8 + fctx->subject.len);
+    if (key == NULL) {
+        ngx_http_session_release(fctx, 1);
+        return;
+    }
+
+    p = ngx_http_session_subject_key(key, smcf, &fctx->subject);
+
+    ping[0] = "PING";
+    pinglen[0] = 4;
+    ping[1] = (const char *) key;
+    pinglen[1] = p - key;
+
+    if (ngx_http_session_call_command(&fctx->call, r,
+                                      ngx_http_session_evictions_delivered,
+                                      fctx, 2, ping, pinglen)
+        != NGX_OK)
+    {
+        ngx_http_session_release(fctx, 1);
+    }
+}
+
+
+static void
+ngx_http_session_evictions_delivered(ngx_http_session_call_t *call,
+    redisReply *reply)
+{
+    ngx_http_session_filter_ctx_t  *fctx = call->data;
 
     ngx_http_session_release(fctx, 1);
 }

@@ -59,6 +59,11 @@ sub edge {
             session_issue on;
             proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
         }
+        location = /login1 {
+            session_issue on;
+            session_limit max=1;
+            proxy_pass http://127.0.0.1:\$PORT/backend/login\$is_args\$args;
+        }
         location = /backend/login {
             add_header X-Session-Subject \$arg_user;
             return 302 /p;
@@ -278,6 +283,28 @@ for my $round (1 .. 3) {
     }
     is($served, 0, "$rounds sessionctl revocations: the very next request "
        . 'on an edge refused every time') or diag "@seen";
+}
+
+# the same with session_limit max=1: a second login of the subject ends
+# the first session, and its cookie is answered only once the eviction's
+# message is out (a PING after the script)
+{
+    my $rounds = $ENV{TEST_EDGE_ROUNDS} ? $ENV{TEST_EDGE_ROUNDS} / 2 : 30;
+    my ($served, @seen) = (0);
+    for my $i (1 .. $rounds) {
+        my ($x, $y) = $i % 2 ? ($a, $b) : ($b, $a);
+        my $r1 = get($x, "/login1?user=lim$i");
+        my $c1 = set_cookie($r1, 'sid');
+        get($y, '/p', $c1) for 1 .. 2;
+        my $r2 = get($x, "/login1?user=lim$i");
+        my $c2 = set_cookie($r2, 'sid');
+        my $st = get($y, '/p', $c1)->{status};
+        push @seen, "$r2->{status}/" . ($c2 ? 'cookie' : 'none') . "/$st";
+        $served++ if !$c2 || $st != 401;
+    }
+    is($served, 0, "$rounds logins over session_limit max=1: the ended "
+       . 'session refused on the very next request on the other edge '
+       . 'every time') or diag "@seen";
 }
 
 # The worker reads the revocations waiting on its subscriber link before
