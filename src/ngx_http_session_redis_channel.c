@@ -358,11 +358,29 @@ ngx_http_session_channel_arm(ngx_http_session_link_t *link)
 {
 #if (NGX_HTTP_SESSION_CHANNEL_SIGNAL)
     int                 fd, flags;
+    struct sigaction    cur;
     struct f_owner_ex   owner;
 
     link->armed = 0;
 
     if (ngx_http_session_channel_signo == 0 || link->ac == NULL) {
+        return;
+    }
+
+    /*
+     * Every module's init_process has run by now: one that installed a
+     * handler of its own for the signal after this module did would leave
+     * the flag unset, and the hits would skip the drain
+     */
+
+    if (sigaction(ngx_http_session_channel_signo, NULL, &cur) == -1
+        || cur.sa_handler != ngx_http_session_channel_signal)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_http_session_redis_worker.log, 0,
+                      "session: signal %d has another handler: cached "
+                      "sessions are served after a recv() of the "
+                      "subscriber link", ngx_http_session_channel_signo);
+        ngx_http_session_channel_signo = 0;
         return;
     }
 

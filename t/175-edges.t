@@ -315,9 +315,10 @@ for my $round (1 .. 3) {
 # connection before the subscriber links (it was ready first): without the
 # drain on the cache-hit path the request was served from B's cache (2
 # rounds of 5).
-{
+sub stopped_rounds {
+    my ($a, $b, $what) = @_;
     my @workers = workers($b);
-    is(scalar @workers, 2, "edge B's two workers");
+    is(scalar @workers, 2, "$what: edge B's two workers");
     my ($served, $open, @seen) = (0, 0);
     my $rounds = 8;
     for my $i (1 .. $rounds) {
@@ -356,13 +357,39 @@ for my $round (1 .. 3) {
             $open++ unless $ev && defined closed_within($ev, 3);
         }
     }
-    is($served, 0, "$rounds requests completed after the logout, while B's "
-       . 'workers were stopped: refused') or diag "@seen";
+    is($served, 0, "$what: $rounds requests completed after the logout, "
+       . "while B's workers were stopped: refused") or diag "@seen";
     SKIP: {
         skip 'python3-websockets is not installed (scripts/deps)', 1
             unless $live;
-        is($open, 0, "$rounds event streams on B of the session closed");
+        is($open, 0, "$what: $rounds event streams on B of the session "
+           . 'closed');
     }
+}
+
+# Linux: the subscriber sockets signal their bytes (SIGRTMIN+6), and a
+# hit asks the socket only after a signal
+stopped_rounds($a, $b, 'signalled');
+
+# The same where the signal is not available to the module (ignored in
+# the environment nginx starts in, as when something else owns it): each
+# hit asks the subscriber socket with recv(MSG_PEEK)
+{
+    my $sig = 'NUM' . (POSIX::SIGRTMIN() + 6);
+    my $c = do { local $SIG{$sig} = 'IGNORE'; edge() };
+    my $n = 0;
+    for (1 .. 100) {
+        ($n) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'edges:revoked')
+               =~ /(\d+)\s*$/;
+        last if $n >= 6;
+        sleep 0.1;
+    }
+    is($n, 6, 'a third edge with the signal ignored: its workers subscribed');
+    my $log = do { local (@ARGV, $/) = ("$c->{root}/logs/error.log"); <> };
+    like($log, qr/signal \d+ is in use: cached sessions are served after a recv\(\) of the subscriber link/,
+         'the third edge says it asks the socket on every hit');
+    stopped_rounds($a, $c, 'signal ignored');
+    nginx_stop($c);
 }
 
 # the other direction, with logout-all
