@@ -11,11 +11,14 @@
  * link before it serves a cached session
  * (ngx_http_session_redis_drain_revocations()), so that a revocation
  * whose message reached the worker before the request, from any worker of
- * any edge, is never served from the cache.  That runs inside a request's handler: only the
- * handlers registered with ngx_http_session_redis_on_revoked_now() (the
- * cache: shared-memory evictions) are called then; the others (which may
- * end other requests) get the messages from a posted event, at the end of
- * the event loop iteration.
+ * any edge, is never served from the cache; on Linux a signal of the
+ * link's socket says whether anything is waiting
+ * (ngx_http_session_channel_arm()).  That runs inside a request's
+ * handler: only the handlers registered with
+ * ngx_http_session_redis_on_revoked_now() (the cache: shared-memory
+ * evictions) are called then; the others (which may end other requests)
+ * get the messages from a posted event, at the end of the event loop
+ * iteration.
  */
 
 
