@@ -101,15 +101,21 @@ my $a = edge();
 my $b = edge();
 isnt($a->{port}, $b->{port}, 'two edges');
 
-# every worker of both edges subscribed
-my $subs = 0;
-for (1 .. 100) {
-    ($subs) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'edges:revoked')
-              =~ /(\d+)\s*$/;
-    last if $subs >= 4;
-    sleep 0.1;
+# the subscribers of the revocation channel, once there are $want (10 s)
+sub subscribers {
+    my ($want) = @_;
+    my $n = 0;
+    for (1 .. 100) {
+        ($n) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'edges:revoked')
+               =~ /(\d+)\s*$/;
+        last if $n >= $want;
+        sleep 0.1;
+    }
+    return $n;
 }
-is($subs, 4, 'four workers (two per edge) subscribed');
+
+# every worker of both edges subscribed
+is(subscribers(4), 4, 'four workers (two per edge) subscribed');
 
 # an nginx's worker processes (its master's children)
 sub workers {
@@ -377,16 +383,12 @@ stopped_rounds($a, $b, 'signalled');
 {
     my $sig = 'NUM' . (POSIX::SIGRTMIN() + 6);
     my $c = do { local $SIG{$sig} = 'IGNORE'; edge() };
-    my $n = 0;
-    for (1 .. 100) {
-        ($n) = redis_cli($redis, 'PUBSUB', 'NUMSUB', 'edges:revoked')
-               =~ /(\d+)\s*$/;
-        last if $n >= 6;
-        sleep 0.1;
-    }
-    is($n, 6, 'a third edge with the signal ignored: its workers subscribed');
+    is(subscribers(6), 6,
+       'a third edge with the signal ignored: its workers subscribed');
     my $log = do { local (@ARGV, $/) = ("$c->{root}/logs/error.log"); <> };
-    like($log, qr/signal \d+ is in use: cached sessions are served after a recv\(\) of the subscriber link/,
+    my $say = 'is in use: cached sessions are served after a recv() of '
+              . 'the subscriber link';
+    like($log, qr/signal \d+ \Q$say\E/,
          'the third edge says it asks the socket on every hit');
     stopped_rounds($a, $c, 'signal ignored');
     nginx_stop($c);
