@@ -164,13 +164,6 @@ ngx_http_session_find_ctx(ngx_http_request_t *r)
 }
 
 
-/*
- * Walks every Cookie header line and every cookie of our name in it: the
- * first one whose MAC verifies wins.  A cookie of the same name planted
- * for a parent domain (cookie tossing) therefore cannot shadow the real
- * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
- */
-
 /* a cookie's name, a few bytes: compared here rather than by a call */
 
 static ngx_inline ngx_uint_t
@@ -185,6 +178,13 @@ ngx_http_session_name_is(u_char *name, u_char *ours, size_t len)
     return 1;
 }
 
+
+/*
+ * Walks every Cookie header line and every cookie of our name in it: the
+ * first one whose MAC verifies wins.  A cookie of the same name planted
+ * for a parent domain (cookie tossing) therefore cannot shadow the real
+ * one; at most NGX_HTTP_SESSION_MAX_CANDIDATES are tried.
+ */
 
 ngx_int_t
 ngx_http_session_find_cookie(ngx_http_request_t *r,
