@@ -476,6 +476,9 @@ ngx_int_t ngx_http_session_call_script(ngx_http_session_call_t *call,
 ngx_int_t ngx_http_session_call_command(ngx_http_session_call_t *call,
     ngx_http_request_t *r, ngx_http_session_call_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_session_call_ping(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_str_t *key, ngx_http_session_call_pt handler,
+    void *data);
 void ngx_http_session_call_cancel(ngx_http_session_call_t *call);
 
 /* ngx_http_session_access.c */

@@ -517,10 +517,11 @@ ngx_http_session_cache_delete(ngx_http_session_cache_t *cache,
  *
  * Before a hit is served, the revocation messages already waiting on this
  * worker's subscriber link are read (ngx_http_session_redis_drain_
- * revocations(), one recv() when there are none): a revocation whose
- * message reached this worker before the request, from any worker of any
- * edge, is then never outrun by it (a logout is answered only once its
- * message is out: ngx_http_session_revoke_reply()).  The drain evicts
+ * revocations(): no system call while the link's signal says nothing
+ * came, else one recv()): a revocation whose message reached this worker
+ * before the request, from any worker of any edge, is then never outrun
+ * by it (a revocation is answered only once its message is out:
+ * ngx_http_session_call_ping()).  The drain evicts
  * from the zone, so it runs without the zone's lock, after the entry was
  * copied out; if the zone's revocation generation moved meanwhile (here
  * or in another worker), the entry is looked up again.

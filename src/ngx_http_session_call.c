@@ -3,11 +3,11 @@
  * ngx_http_session_module: one Redis call of a request, with its deadline.
  *
  * The only place where a request waits for Redis: the session lookup, the
- * login filter, logout and the signature replay check all go through
- * here (see ngx_http_session_call_t in ngx_http_session.h).  The
- * command itself is an ngx_http_session_op_t of the Redis link; this file
- * adds the request's side: the timer, the pool cleanup, the handler
- * called once.
+ * login filter, logout, the registry and the signature replay check all
+ * go through here, and so does the PING that follows a revocation (see
+ * ngx_http_session_call_t in ngx_http_session.h).  The command itself is
+ * an ngx_http_session_op_t of the Redis link; this file adds the
+ * request's side: the timer, the pool cleanup, the handler called once.
  */
 
 
@@ -50,6 +50,45 @@ ngx_http_session_call_command(ngx_http_session_call_t *call,
     return ngx_http_session_call_arm(call,
                ngx_http_session_redis_command(ngx_http_session_call_reply,
                                               call, argc, argv, argvlen));
+}
+
+
+/*
+ * The barrier after a script that published revocations: a PING on the
+ * node that ran the script, with the script's key (on a cluster it routes
+ * the PING to that key's slot; its text is only echoed back).  Redis
+ * writes a script's PUBLISH messages to every subscriber in the same pass
+ * of its event loop as the script's reply, but after it, and answers the
+ * PING in a later pass: once the PING has its answer (even an error), the
+ * messages are in every subscriber's socket, even if Redis lost the CPU
+ * between those writes.  The PING always has an argument: hiredis peeks
+ * past a lone command's name.  The caller carries on from the handler whatever
+ * the PING's fate; a PING that could not be sent is NGX_ERROR here, and
+ * the caller carries on at once.
+ */
+
+ngx_int_t
+ngx_http_session_call_ping(ngx_http_session_call_t *call,
+    ngx_http_request_t *r, ngx_str_t *key, ngx_http_session_call_pt handler,
+    void *data)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = "PING";
+    argvlen[0] = sizeof("PING") - 1;
+
+    if (key != NULL && key->len) {
+        argv[1] = (const char *) key->data;
+        argvlen[1] = key->len;
+
+    } else {
+        argv[1] = "revoked";
+        argvlen[1] = sizeof("revoked") - 1;
+    }
+
+    return ngx_http_session_call_command(call, r, handler, data, 2, argv,
+                                         argvlen);
 }
 
 

@@ -959,19 +959,17 @@ ngx_http_session_filter_reply(ngx_http_session_call_t *call,
 /*
  * session_limit ended older sessions of the subject: the new cookie goes
  * out once Redis has written their revocation messages to every
- * subscriber, as a logout's answer does (ngx_http_session_revoke_reply()):
- * a PING on the node that ran the script (the subject's slot), answered
- * in a later pass of its event loop.  An ended session's next request, on
- * any edge, then finds the message.  The login is done whatever the
- * PING's fate.
+ * subscriber, as a logout's answer does: the PING barrier on the node
+ * that ran the script, the subject's slot (ngx_http_session_call_ping()).
+ * An ended session's next request, on any edge, then finds the message.
+ * The login is done whatever the PING's fate.
  */
 
 static void
 ngx_http_session_release_delivered(ngx_http_session_filter_ctx_t *fctx)
 {
-    u_char                        *key, *p;
-    size_t                         pinglen[2];
-    const char                    *ping[2];
+    u_char                        *p;
+    ngx_str_t                      key;
     ngx_http_request_t            *r;
     ngx_http_session_main_conf_t  *smcf;
 
@@ -985,23 +983,19 @@ ngx_http_session_release_delivered(ngx_http_session_filter_ctx_t *fctx)
     r = fctx->request;
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    key = ngx_pnalloc(r->pool,
-                      smcf->redis->prefix.len + 8 + fctx->subject.len);
-    if (key == NULL) {
+    key.data = ngx_pnalloc(r->pool,
+                           smcf->redis->prefix.len + 8 + fctx->subject.len);
+    if (key.data == NULL) {
         ngx_http_session_release(fctx, 1);
         return;
     }
 
-    p = ngx_http_session_subject_key(key, smcf, &fctx->subject);
+    p = ngx_http_session_subject_key(key.data, smcf, &fctx->subject);
+    key.len = p - key.data;
 
-    ping[0] = "PING";
-    pinglen[0] = 4;
-    ping[1] = (const char *) key;
-    pinglen[1] = p - key;
-
-    if (ngx_http_session_call_command(&fctx->call, r,
-                                      ngx_http_session_evictions_delivered,
-                                      fctx, 2, ping, pinglen)
+    if (ngx_http_session_call_ping(&fctx->call, r, &key,
+                                   ngx_http_session_evictions_delivered,
+                                   fctx)
         != NGX_OK)
     {
         ngx_http_session_release(fctx, 1);

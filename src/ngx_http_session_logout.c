@@ -60,10 +60,6 @@ static ngx_int_t ngx_http_session_cluster_script(ngx_http_session_call_t *call,
     ngx_uint_t script, const char **args, size_t *argslen);
 
 
-/* with an argument: hiredis peeks past a lone command's name */
-static const char  *ngx_http_session_ping[] = { "PING", "logout" };
-static size_t       ngx_http_session_ping_len[] = { 4, 6 };
-
 
 /*
  * REVOKE or REVOKE_ALL (SS_SCRIPT_REVOKE_ALL): the request's session, if
@@ -152,19 +148,15 @@ ngx_http_session_send_revoke(ngx_http_request_t *r, ngx_uint_t all,
 
 
 /*
- * The REVOKE script has answered: a PING follows before the caller hears
- * of it.  Redis writes the script's PUBLISH messages to every subscriber
- * (every worker of every edge with session_cache or session_live_close)
- * in the same pass of its event loop as the script's reply, but after
- * it, and answers the PING in a later pass: once the PING has its answer
- * (even an error), the messages are in the subscribers' sockets, even if
- * Redis lost the CPU between those writes.  So the browser hears of the
- * logout (session_logout's answer, or the response with X-Session-Logout)
- * only after the message is out, and its next request, on any edge, finds
- * it there (the cache reads it before serving a hit:
- * ngx_http_session_cache_get()).  The revocation is done whatever the
- * PING's fate: a PING that cannot be sent or is not answered in time
- * only delays the answer, which is the script's all the same.
+ * The REVOKE script has answered: the PING barrier follows before the
+ * caller hears of it (ngx_http_session_call_ping()).  So the browser hears
+ * of the logout (session_logout's answer, or the response with
+ * X-Session-Logout) only after the revocation's message is in every
+ * subscriber's socket, and its next request, on any edge, finds it there
+ * (the cache reads it before serving a hit: ngx_http_session_cache_get()).
+ * The revocation is done whatever the PING's fate: a PING that cannot be
+ * sent or is not answered in time only delays the answer, which is the
+ * script's all the same.
  */
 
 static void
@@ -172,9 +164,6 @@ ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
     redisReply *reply)
 {
     ngx_http_session_revoke_t *rv = call->data;
-
-    size_t                     pinglen[2];
-    const char                *ping[2];
 
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements
         && reply->element[0]->type == REDIS_REPLY_INTEGER)
@@ -192,22 +181,10 @@ ngx_http_session_revoke_reply(ngx_http_session_call_t *call,
         rv->reply.type = REDIS_REPLY_INTEGER;
         rv->reply.integer = reply->integer;
 
-        ping[0] = ngx_http_session_ping[0];
-        pinglen[0] = ngx_http_session_ping_len[0];
+        /* the script's key, if any: its slot's node, the one that published */
 
-        if (rv->key.len) {
-            /* the script's key: its slot's node, the one that published */
-            ping[1] = (const char *) rv->key.data;
-            pinglen[1] = rv->key.len;
-
-        } else {
-            ping[1] = ngx_http_session_ping[1];
-            pinglen[1] = ngx_http_session_ping_len[1];
-        }
-
-        if (ngx_http_session_call_command(call, call->request,
-                                          ngx_http_session_revoke_delivered,
-                                          rv, 2, ping, pinglen)
+        if (ngx_http_session_call_ping(call, call->request, &rv->key,
+                                       ngx_http_session_revoke_delivered, rv)
             == NGX_OK)
         {
             return;
@@ -384,8 +361,8 @@ ngx_http_session_send_cluster_revoke(ngx_http_request_t *r, ngx_uint_t all,
 
 /*
  * A cluster revoke script (one key, four arguments) that is waited for:
- * its answer, then a PING on the same node (args[0]'s slot), as on a
- * single Redis (ngx_http_session_revoke_reply()).  Each worker of each
+ * its answer, then the PING barrier on the same node (args[0]'s slot), as
+ * on a single Redis (ngx_http_session_call_ping()).  Each worker of each
  * edge has a subscriber link to every master (ngx_http_session_cluster.c),
  * so to the node that ran the script and published: the PING's answer
  * proves the message is in those links' sockets.

@@ -55,8 +55,6 @@ static ngx_int_t ngx_http_session_reg_start(ngx_http_request_t *r,
     const char **args, const size_t *argslen);
 static void ngx_http_session_reg_reply(ngx_http_session_call_t *call,
     redisReply *reply);
-static ngx_int_t ngx_http_session_reg_ping(
-    ngx_http_session_reg_ctx_t *rctx);
 static void ngx_http_session_reg_delivered(ngx_http_session_call_t *call,
     redisReply *reply);
 static ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
@@ -862,13 +860,17 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
 
             /*
              * Answered once Redis has written the revocation's message to
-             * every subscriber, as a logout is: a PING on the node that
-             * ran the script, answered in a later pass of its event loop
-             * (ngx_http_session_revoke_reply()).  The caller's next
-             * request, on any edge, then finds the message there.
+             * every subscriber, as a logout is: the PING barrier on the
+             * node that ran the script (ngx_http_session_call_ping()).
+             * The caller's next request, on any edge, then finds the
+             * message there.
              */
 
-            if (ngx_http_session_reg_ping(rctx) == NGX_OK) {
+            if (ngx_http_session_call_ping(&rctx->call, r, &rctx->key,
+                                           ngx_http_session_reg_delivered,
+                                           rctx)
+                == NGX_OK)
+            {
                 return;
             }
 
@@ -897,25 +899,6 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
 
     /* the call runs the posted requests afterwards */
     ngx_http_finalize_request(r, rc);
-}
-
-
-static ngx_int_t
-ngx_http_session_reg_ping(ngx_http_session_reg_ctx_t *rctx)
-{
-    size_t       pinglen[2];
-    const char  *ping[2];
-
-    /* with the script's key: routed to its slot's node on a cluster */
-
-    ping[0] = "PING";
-    pinglen[0] = 4;
-    ping[1] = (const char *) rctx->key.data;
-    pinglen[1] = rctx->key.len;
-
-    return ngx_http_session_call_command(&rctx->call, rctx->request,
-                                         ngx_http_session_reg_delivered,
-                                         rctx, 2, ping, pinglen);
 }
 
 
