@@ -62,9 +62,9 @@ ngx_http_session_call_command(ngx_http_session_call_t *call,
  * PING in a later pass: once the PING has its answer (even an error), the
  * messages are in every subscriber's socket, even if Redis lost the CPU
  * between those writes.  The PING always has an argument: hiredis peeks
- * past a lone command's name.  The caller carries on from the handler whatever
- * the PING's fate; a PING that could not be sent is NGX_ERROR here, and
- * the caller carries on at once.
+ * past a lone command's name.  The caller carries on from the handler
+ * whatever the PING's fate; a PING that could not be sent is NGX_ERROR
+ * here, and the caller carries on at once.
  */
 
 ngx_int_t

@@ -60,7 +60,6 @@ static ngx_int_t ngx_http_session_cluster_script(ngx_http_session_call_t *call,
     ngx_uint_t script, const char **args, size_t *argslen);
 
 
-
 /*
  * REVOKE or REVOKE_ALL (SS_SCRIPT_REVOKE_ALL): the request's session, if
  * it had a cookie that verified, with its renewal chain; with "all" also
