@@ -22,7 +22,8 @@ CC           ?= cc
 CFLAGS       ?= -O2 -g
 WARN          = -Wall -Wextra -Werror
 CORE_SRCS     = src/session_util.c src/session_keyring.c src/session_cookie.c \
-                src/session_claims.c src/session_jws.c src/session_slot.c
+                src/session_claims.c src/session_jws.c src/session_slot.c \
+                src/session_record.c
 CORE_HDRS     = src/session_core.h src/session_store.h src/session_jws.h \
                 src/session_slot.h
 SIG_SRCS      = src/session_sig.c src/session_tg.c

@@ -135,8 +135,10 @@ typedef struct {
     ngx_str_t                       keys_file;
     ngx_http_session_redis_conf_t  *redis;
     ngx_str_t                       session_prefix;  /* "<prefix>s:" */
-    ngx_str_t                       lookup;          /* the HMGET, in RESP */
+    ngx_str_t                       lookup;          /* HGET lk, in RESP */
     size_t                          lookup_hash;     /* the hash's offset */
+    ngx_str_t                       lookup_full;     /* the HMGET */
+    size_t                          lookup_full_hash;
     ngx_uint_t                      lookup_fields;   /* 7 with "cre" */
     size_t                          lookup_id;       /* its length there */
     ngx_str_t                       channel;         /* "<prefix>revoked" */
@@ -369,6 +371,7 @@ typedef struct {
     unsigned                        have_token:1;
     unsigned                        have_hash:1;
     unsigned                        legacy:1;    /* cluster=...,legacy hit */
+    unsigned                        full:1;      /* the lookup's HMGET */
     unsigned                        have_public_id:1;
     unsigned                        login_pass:1;  /* a session_issue pass */
     unsigned                        csrf:3;        /* $session_csrf_status */

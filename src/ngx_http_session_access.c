@@ -4,8 +4,10 @@
  *
  * The cookie's MAC is checked in constant time before any Redis I/O, so a
  * forged cookie costs no round trip.  A cookie that verifies is looked up
- * with one EVALSHA (the lookup script also slides the idle timeout); the
+ * with one HGET of the record's packed copy "lk" (session_record.c); the
  * request waits without blocking the worker and is resumed from the reply.
+ * The idle timeout is slid by a touch sent without waiting, at most once
+ * per "touch" interval.
  */
 
 
@@ -15,6 +17,9 @@
 static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_http_session_main_conf_t *smcf,
     ngx_http_session_srv_conf_t *sscf);
+static ngx_int_t ngx_http_session_lookup_command(ngx_conf_t *cf,
+    ngx_http_session_main_conf_t *smcf, ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_str_t *cmd, size_t *hash);
 static ngx_int_t ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash);
 static void ngx_http_session_maintain(ngx_http_request_t *r,
@@ -218,17 +223,20 @@ static ngx_int_t
 ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, ngx_http_session_srv_conf_t *sscf)
 {
+    ctx->full = 0;
+
     return ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx));
 }
 
 
 /*
- * The lookup, "HMGET <prefix>s:<hash> sub abs last cl nx nt cre", is
- * written in Redis's protocol once, at configuration time; a request
- * copies it and writes its hash in (docs/benchmarks.md).  "cre" (the
- * login time) is read by session_assertion alone (auth_time): without
- * session_assertion_keys it is not asked for, which spares every lookup
- * one field of reply to parse and convert (~450 instructions, 7 %).
+ * The lookup, "HGET <prefix>s:<hash> lk", and for a record without "lk"
+ * "HMGET <prefix>s:<hash> sub abs last cl nx nt cre", are written in
+ * Redis's protocol once, at configuration time; a request copies one and
+ * writes its hash in (docs/benchmarks.md).  "cre" (the login time) is
+ * read by session_assertion alone (auth_time): without
+ * session_assertion_keys the HMGET does not ask for it, and "lk"'s is not
+ * converted.
  */
 
 /*
@@ -286,8 +294,8 @@ ngx_int_t
 ngx_http_session_lookup_init(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf)
 {
-    u_char      *p, *q, *key, tmp[NGX_SIZE_T_LEN + 4];
-    size_t       argvlen[2 + SS_LOOKUP_FIELDS], len, id;
+    u_char      *p, *key;
+    size_t       argvlen[2 + SS_LOOKUP_FIELDS], id;
     ngx_uint_t   i;
     const char  *argv[2 + SS_LOOKUP_FIELDS];
 
@@ -310,42 +318,74 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
     smcf->lookup_fields = smcf->assertion_keys ? SS_LOOKUP_FIELDS
                                                : SS_LOOKUP_FIELDS - 1;
 
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
     argv[1] = (const char *) key;
     argvlen[1] = smcf->session_prefix.len + id;
-    len = 16 + 3 * NGX_SIZE_T_LEN + argvlen[1];
+
+    argv[0] = "HGET";
+    argvlen[0] = 4;
+    argv[2] = "lk";
+    argvlen[2] = 2;
+
+    if (ngx_http_session_lookup_command(cf, smcf, 3, argv, argvlen,
+                                        &smcf->lookup, &smcf->lookup_hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
 
     for (i = 0; i < smcf->lookup_fields; i++) {
         argv[2 + i] = fields[i];
         argvlen[2 + i] = ngx_strlen(fields[i]);
-        len += NGX_SIZE_T_LEN + 4 + argvlen[2 + i];
     }
 
-    p = ngx_pnalloc(cf->pool, len);
+    return ngx_http_session_lookup_command(cf, smcf, 2 + smcf->lookup_fields,
+                                           argv, argvlen, &smcf->lookup_full,
+                                           &smcf->lookup_full_hash);
+}
+
+
+/*
+ * One of the two lookup commands in RESP, and the offset of the hash in
+ * its key (after "*<n>\r\n$<len>\r\n<command>\r\n$<len>\r\n<prefix>s:"),
+ * checked against the key it was written from.
+ */
+
+static ngx_int_t
+ngx_http_session_lookup_command(ngx_conf_t *cf,
+    ngx_http_session_main_conf_t *smcf, ngx_uint_t argc, const char **argv,
+    size_t *argvlen, ngx_str_t *cmd, size_t *hash)
+{
+    u_char      *p, *q, tmp[3 * (NGX_SIZE_T_LEN + 4)];
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = 0;
+
+    for (i = 0; i < argc; i++) {
+        len += NGX_SIZE_T_LEN + 4 + argvlen[i];
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SIZE_T_LEN + 4 + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    smcf->lookup.data = p;
-    smcf->lookup.len = ngx_http_session_redis_format(p,
-                                                     2 + smcf->lookup_fields,
-                                                     argv, argvlen)
-                       - p;
+    cmd->data = p;
+    cmd->len = ngx_http_session_redis_format(p, (int) argc, argv, argvlen)
+               - p;
 
-    /* "*8\r\n$5\r\nHMGET\r\n$<key length>\r\n<prefix>s:", checked */
+    q = ngx_sprintf(tmp, "*%ui\r\n$%uz\r\n%s\r\n$%uz\r\n",
+                    argc, argvlen[0], (u_char *) argv[0], argvlen[1]);
+    *hash = (q - tmp) + smcf->session_prefix.len;
 
-    q = ngx_sprintf(tmp, "$%uz\r\n", argvlen[1]);
-    smcf->lookup_hash = sizeof("*8\r\n$5\r\nHMGET\r\n") - 1 + (q - tmp)
-                        + smcf->session_prefix.len;
-
-    if (smcf->lookup.len > NGX_HTTP_SESSION_LOOKUP_MAX
-        || smcf->lookup_hash + id + 2 > smcf->lookup.len
-        || ngx_memcmp(smcf->lookup.data + smcf->lookup_hash
-                      - smcf->session_prefix.len,
-                      key, argvlen[1])
-           != 0
-        || smcf->lookup.data[smcf->lookup_hash + id] != CR)
+    if (cmd->len > NGX_HTTP_SESSION_LOOKUP_MAX
+        || *hash + smcf->lookup_id + 2 > cmd->len
+        || ngx_memcmp(cmd->data, tmp, q - tmp) != 0
+        || ngx_memcmp(cmd->data + (q - tmp), argv[1], argvlen[1]) != 0
+        || cmd->data[*hash + smcf->lookup_id] != CR)
     {
         return NGX_ERROR;
     }
@@ -354,14 +394,22 @@ ngx_http_session_lookup_init(ngx_conf_t *cf,
 }
 
 
+/*
+ * The lookup of the session "hash": "HGET <prefix>s:<hash> lk", or the
+ * record's fields with "HMGET" (ctx->full) when its "lk" was missing.
+ */
+
 static ngx_int_t
 ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash)
 {
-    u_char  *p, buf[NGX_HTTP_SESSION_LOOKUP_MAX];
+    u_char     *p, buf[NGX_HTTP_SESSION_LOOKUP_MAX];
+    ngx_str_t  *cmd;
 
-    ngx_memcpy(buf, smcf->lookup.data, smcf->lookup.len);
-    p = buf + smcf->lookup_hash;
+    cmd = ctx->full ? &smcf->lookup_full : &smcf->lookup;
+
+    ngx_memcpy(buf, cmd->data, cmd->len);
+    p = buf + (ctx->full ? smcf->lookup_full_hash : smcf->lookup_hash);
 
     if (smcf->lookup_id != SC_HASH_HEX_LEN) {
         /* the Cluster layout's "{<tag>}" */
@@ -376,7 +424,7 @@ ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
 
     return ngx_http_session_call_send(&ctx->call, ctx->request,
                                       ngx_http_session_lookup_reply, ctx,
-                                      buf, smcf->lookup.len);
+                                      buf, cmd->len);
 }
 
 
@@ -428,8 +476,10 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
     ngx_http_session_ctx_t  *ctx = call->data;
 
     time_t                         now, last;
+    u_char                        *hash;
     ngx_str_t                     *s;
     ngx_uint_t                     i;
+    sc_field_t                     f[SC_RECORD_FIELDS];
     redisReply                   **e;
     ngx_http_request_t            *r;
     ngx_http_session_srv_conf_t   *sscf;
@@ -447,70 +497,203 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
         }
 
         ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+        goto done;
+    }
 
-    } else if (reply->type == REDIS_REPLY_ARRAY
-               && reply->elements == smcf->lookup_fields)
-    {
-        for (i = 0; i < smcf->lookup_fields; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_STRING
-                && reply->element[i]->type != REDIS_REPLY_NIL)
-            {
-                goto bad_reply;
-            }
+    hash = ctx->hop ? ctx->current_hash : ctx->hash;
+
+    if (reply->type == REDIS_REPLY_NIL && !ctx->full) {
+
+        /* no record, or one without "lk" (SS_LUA_LK_FN): its fields */
+
+        ctx->full = 1;
+
+        if (ngx_http_session_hmget(ctx, smcf, hash) != NGX_OK) {
+            ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+            goto done;
         }
 
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STRING && !ctx->full) {
+
+        if (!ctx->hop) {
+            ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+        }
+
+        if (sc_record_unpack(reply->str, reply->len, f, SC_RECORD_FIELDS)
+            != SC_OK
+            || f[0].data == NULL)
+        {
+            goto malformed;
+        }
+
+    } else if (reply->type == REDIS_REPLY_ARRAY && ctx->full
+               && reply->elements == smcf->lookup_fields)
+    {
         e = reply->element;
 
-        if (e[4]->type == REDIS_REPLY_STRING) {
+        for (i = 0; i < SC_RECORD_FIELDS; i++) {
+            if (i >= smcf->lookup_fields
+                || e[i]->type == REDIS_REPLY_NIL)
+            {
+                f[i].data = NULL;
+                f[i].len = 0;
+                continue;
+            }
 
+            if (e[i]->type != REDIS_REPLY_STRING) {
+                goto bad_reply;
+            }
+
+            f[i].data = e[i]->str;
+            f[i].len = e[i]->len;
+        }
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session: redis error: %*s",
+                      (size_t) reply->len, reply->str);
+        ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+        goto done;
+
+    } else {
+        goto bad_reply;
+    }
+
+    if (f[4].data) {
+
+        /*
+         * The cookie was replaced by a later login and is in its grace
+         * period: open the new token, look the new session up (a
+         * second round trip, for the grace period only) and hand out
+         * its cookie.  The new session may have been replaced too
+         * (several logins within the grace period): the chain is
+         * followed to its live end, so a cookie answers only for the
+         * chain's live session, and ending that one ends them all.
+         */
+
+        if (ctx->hop >= SS_CHAIN_HOPS
+            || f[4].len != SC_HASH_HEX_LEN
+            || f[5].data == NULL
+            || sc_grace_open(ctx->hop ? ctx->renew_token : ctx->token,
+                             f[5].data, f[5].len, next)
+               != SC_OK)
+        {
+            ngx_explicit_memzero(next, SC_TOKEN_LEN);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "session: renewed session does not open");
+            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+            goto done;
+        }
+
+        /* "nx" must name the session whose token was sealed */
+
+        ngx_http_session_token_id(
+            ngx_http_get_module_main_conf(r, ngx_http_session_module),
+            next, next_hash);
+
+        if (!sc_equal(next_hash, f[4].data, SC_HASH_HEX_LEN)) {
+            ngx_explicit_memzero(next, SC_TOKEN_LEN);
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "session: the record of session %*s in redis "
+                          "names a renewal that its sealed token does "
+                          "not match; refused",
+                          (size_t) 16,
+                          ctx->hop ? ctx->current_hash : ctx->hash);
+            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+            goto done;
+        }
+
+        ngx_memcpy(ctx->renew_token, next, SC_TOKEN_LEN);
+        ngx_explicit_memzero(next, SC_TOKEN_LEN);
+
+        ctx->renewed = 1;
+        ctx->hop++;
+        ctx->full = 0;
+        ngx_memcpy(ctx->current_hash, next_hash, SC_HASH_HEX_LEN);
+
+        if (ngx_http_session_hmget(ctx, smcf, ctx->current_hash)
+            != NGX_OK)
+        {
+            ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+            goto done;
+        }
+
+        /* the call's deadline still runs */
+        return;
+    }
+
+    if (f[0].data == NULL && !ctx->hop && !ctx->legacy
+        && smcf->redis->legacy)
+    {
+        /*
+         * cluster=...,legacy: a record migrated from a single Redis
+         * is keyed by the single Redis's hash (docs/redis.md, "Moving
+         * from a single Redis"); from here on it is the session's id
+         */
+        ctx->legacy = 1;
+        ctx->full = 0;
+        sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+
+        if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+            ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+            goto done;
+        }
+
+        return;
+    }
+
+    if (!ctx->hop) {
+        ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
+    }
+
+    if (f[0].data == NULL) {
+        ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
+        goto done;
+    }
+
+    if (f[1].data == NULL || f[2].data == NULL) {
+        goto malformed;
+    }
+
+    now = ngx_time();
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+
+    ctx->expires = ngx_http_session_atotm((u_char *) f[1].data,
+                                          f[1].len);
+    last = ngx_http_session_atotm((u_char *) f[2].data, f[2].len);
+    ctx->created = (smcf->lookup_fields > 6 && f[6].data)
+                   ? ngx_http_session_atotm((u_char *) f[6].data,
+                                            f[6].len)
+                   : NGX_ERROR;
+
+    if (ctx->expires == NGX_ERROR || last == NGX_ERROR) {
+        goto malformed;
+    }
+
+    /*
+     * Several edges share the store and their clocks differ: "last"
+     * may be ahead of this node's clock, or behind it by seconds.
+     * Idleness is Redis's to judge, by the TTL each touch sets (a
+     * duration, no clock); a record found here has not idled out.
+     * The node's own check only catches a record that lost its TTL,
+     * with a margin for skew.  "abs" is an instant, checked as is.
+     */
+
+    if (ctx->expires <= now
+        || (last < now
+            && now - last >= sscf->idle + NGX_HTTP_SESSION_CLOCK_SKEW))
+    {
+        if (!ctx->full) {
             /*
-             * The cookie was replaced by a later login and is in its grace
-             * period: open the new token, look the new session up (a
-             * second round trip, for the grace period only) and hand out
-             * its cookie.  The new session may have been replaced too
-             * (several logins within the grace period): the chain is
-             * followed to its live end, so a cookie answers only for the
-             * chain's live session, and ending that one ends them all.
+             * Confirmed from the fields before the record is removed:
+             * an edge of an earlier version touches "last" and not
+             * "lk" (a rolling upgrade), so "lk" may be behind.
              */
 
-            if (ctx->hop >= SS_CHAIN_HOPS
-                || e[4]->len != SC_HASH_HEX_LEN
-                || e[5]->type != REDIS_REPLY_STRING
-                || sc_grace_open(ctx->hop ? ctx->renew_token : ctx->token,
-                                 e[5]->str, e[5]->len, next)
-                   != SC_OK)
-            {
-                ngx_explicit_memzero(next, SC_TOKEN_LEN);
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "session: renewed session does not open");
-                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
-                goto done;
-            }
-
-            /* "nx" must name the session whose token was sealed */
-
-            ngx_http_session_token_id(
-                ngx_http_get_module_main_conf(r, ngx_http_session_module),
-                next, next_hash);
-
-            if (!sc_equal(next_hash, e[4]->str, SC_HASH_HEX_LEN)) {
-                ngx_explicit_memzero(next, SC_TOKEN_LEN);
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "session: the record of session %*s in redis "
-                              "names a renewal that its sealed token does "
-                              "not match; refused",
-                              (size_t) 16,
-                              ctx->hop ? ctx->current_hash : ctx->hash);
-                ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
-                goto done;
-            }
-
-            ngx_memcpy(ctx->renew_token, next, SC_TOKEN_LEN);
-            ngx_explicit_memzero(next, SC_TOKEN_LEN);
-
-            ctx->renewed = 1;
-            ctx->hop++;
-            ngx_memcpy(ctx->current_hash, next_hash, SC_HASH_HEX_LEN);
+            ctx->full = 1;
 
             if (ngx_http_session_hmget(ctx, smcf, ctx->current_hash)
                 != NGX_OK)
@@ -519,131 +702,55 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
                 goto done;
             }
 
-            /* the call's deadline still runs */
             return;
         }
 
-        smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+        /* Redis keeps it until its TTL: remove it now */
+        ngx_http_session_maintain(r, ctx, ctx->current_hash, 0);
+        ctx->status = NGX_HTTP_SESSION_ST_EXPIRED;
+        goto done;
+    }
 
-        if (e[0]->type != REDIS_REPLY_STRING && !ctx->hop && !ctx->legacy
-            && smcf->redis->legacy)
-        {
-            /*
-             * cluster=...,legacy: a record migrated from a single Redis
-             * is keyed by the single Redis's hash (docs/redis.md, "Moving
-             * from a single Redis"); from here on it is the session's id
-             */
-            ctx->legacy = 1;
-            sc_token_hash_hex(ctx->token, (char *) ctx->hash);
+    s = &ctx->user;
 
-            if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+    for (i = 0; i < 4; i += 3) {
+        if (f[i].data) {
+            s->len = f[i].len;
+            s->data = ngx_pnalloc(r->pool, s->len + 1);
+            if (s->data == NULL) {
                 ctx->status = NGX_HTTP_SESSION_ST_ERROR;
                 goto done;
             }
 
-            return;
+            ngx_memcpy(s->data, f[i].data, s->len);
+            s->data[s->len] = '\0';
         }
 
-        if (!ctx->hop) {
-            ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
-        }
+        s = &ctx->claims;
+    }
 
-        if (e[0]->type != REDIS_REPLY_STRING) {
-            ctx->status = NGX_HTTP_SESSION_ST_UNKNOWN;
-            goto done;
-        }
+    /*
+     * The record is checked as strictly as a login is: whoever can
+     * write to Redis must not get a header of their choice into
+     * proxy_set_header or add_header through the subject or claims.
+     */
 
-        if (e[1]->type != REDIS_REPLY_STRING
-            || e[2]->type != REDIS_REPLY_STRING)
-        {
-            goto malformed;
-        }
+    if (ngx_http_session_valid_record(ctx) != NGX_OK) {
+        goto malformed;
+    }
 
-        now = ngx_time();
-        sscf = ngx_http_get_module_srv_conf(r, ngx_http_session_module);
+    ctx->status = NGX_HTTP_SESSION_ST_OK;
 
-        ctx->expires = ngx_http_session_atotm((u_char *) e[1]->str,
-                                              e[1]->len);
-        last = ngx_http_session_atotm((u_char *) e[2]->str, e[2]->len);
-        ctx->created = (smcf->lookup_fields > 6
-                        && e[6]->type == REDIS_REPLY_STRING)
-                       ? ngx_http_session_atotm((u_char *) e[6]->str,
-                                                e[6]->len)
-                       : NGX_ERROR;
+    /*
+     * A "last" ahead of this clock (another edge runs ahead, or this
+     * one stepped back) is touched at once: waiting for this clock to
+     * catch up would let Redis's TTL run out under a busy session.
+     */
 
-        if (ctx->expires == NGX_ERROR || last == NGX_ERROR) {
-            goto malformed;
-        }
-
-        /*
-         * Several edges share the store and their clocks differ: "last"
-         * may be ahead of this node's clock, or behind it by seconds.
-         * Idleness is Redis's to judge, by the TTL each touch sets (a
-         * duration, no clock); a record found here has not idled out.
-         * The node's own check only catches a record that lost its TTL,
-         * with a margin for skew.  "abs" is an instant, checked as is.
-         */
-
-        if (ctx->expires <= now
-            || (last < now
-                && now - last >= sscf->idle + NGX_HTTP_SESSION_CLOCK_SKEW))
-        {
-            /* Redis keeps it until its TTL: remove it now */
-            ngx_http_session_maintain(r, ctx, ctx->current_hash, 0);
-            ctx->status = NGX_HTTP_SESSION_ST_EXPIRED;
-            goto done;
-        }
-
-        s = &ctx->user;
-
-        for (i = 0; i < 4; i += 3) {
-            if (e[i]->type == REDIS_REPLY_STRING) {
-                s->len = e[i]->len;
-                s->data = ngx_pnalloc(r->pool, s->len + 1);
-                if (s->data == NULL) {
-                    ctx->status = NGX_HTTP_SESSION_ST_ERROR;
-                    goto done;
-                }
-
-                ngx_memcpy(s->data, e[i]->str, s->len);
-                s->data[s->len] = '\0';
-            }
-
-            s = &ctx->claims;
-        }
-
-        /*
-         * The record is checked as strictly as a login is: whoever can
-         * write to Redis must not get a header of their choice into
-         * proxy_set_header or add_header through the subject or claims.
-         */
-
-        if (ngx_http_session_valid_record(ctx) != NGX_OK) {
-            goto malformed;
-        }
-
-        ctx->status = NGX_HTTP_SESSION_ST_OK;
-
-        /*
-         * A "last" ahead of this clock (another edge runs ahead, or this
-         * one stepped back) is touched at once: waiting for this clock to
-         * catch up would let Redis's TTL run out under a busy session.
-         */
-
-        if (now - last >= sscf->touch || last > now) {
-            ngx_http_session_maintain(r, ctx, ctx->current_hash,
-                                      ngx_min(sscf->idle,
-                                              ctx->expires - now));
-        }
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "session: redis error: %*s",
-                      (size_t) reply->len, reply->str);
-        ctx->status = NGX_HTTP_SESSION_ST_ERROR;
-
-    } else {
-        goto bad_reply;
+    if (now - last >= sscf->touch || last > now) {
+        ngx_http_session_maintain(r, ctx, ctx->current_hash,
+                                  ngx_min(sscf->idle,
+                                          ctx->expires - now));
     }
 
 done:

@@ -212,4 +212,26 @@ int sc_dec_parse(const char *p, size_t len, int64_t *out);
 size_t sc_pct_decode(const char *in, size_t len, char *out, size_t outlen);
 
 
+/*
+ * The record's lookup field "lk" (session_record.c): SC_RECORD_FIELDS
+ * netstrings, sub abs last cl nx nt cre.  A field of length 0 is absent
+ * (data NULL).  sc_record_unpack() returns SC_OK with f[0..n-1] pointing
+ * into the input, or SC_MALFORMED; sc_record_pack() returns the length
+ * written, 0 if out is too short or a field longer than
+ * SC_RECORD_FIELD_MAX.
+ */
+#define SC_RECORD_FIELDS      7
+#define SC_RECORD_DIGITS      6
+#define SC_RECORD_FIELD_MAX   999999
+
+typedef struct {
+    const char     *data;
+    size_t          len;
+} sc_field_t;
+
+int sc_record_unpack(const char *in, size_t len, sc_field_t *f, size_t n);
+size_t sc_record_pack(char *out, size_t size, const sc_field_t *f,
+    size_t n);
+
+
 #endif /* _SESSION_CORE_H_INCLUDED_ */

@@ -830,16 +830,28 @@ for my $variant (qw(plain cache)) {
         redis_cli($redis, 'HSET', $key, 'sub', "x\r\nX-Injected: 1");
         like(redis_cli($redis, 'HGET', $key, 'sub'), qr/^x\r?\nX-Injected: 1$/,
              'poisoned record written');
-        my $up = raw(cookie_req('/p', "sid=$c"));
-        my $down = raw(cookie_req('/role', "sid=$c"));
-        # fixed in dfb4b68: the record is checked as strictly as a login
-        ok($up->{body} !~ /injected=\[1\]/,
-           'poisoned subject: no header injected into the upstream request')
-            or diag($up->{body});
-        ok(!exists $down->{headers}{'x-injected'},
-           'poisoned subject: no header injected into the response')
-            or diag($down->{head});
-        is($up->{status}, 401, 'poisoned subject: the session is refused');
+        # read from the record's "lk" (rewritten as the module's scripts
+        # do), then from its fields (a record without "lk")
+        for my $path ('lk', 'fields') {
+            if ($path eq 'lk') {
+                is(relk($redis, $key), '1', 'poisoned "lk" written');
+            } else {
+                redis_cli($redis, 'HDEL', $key, 'lk');
+            }
+            my $up = raw(cookie_req('/p', "sid=$c"));
+            my $down = raw(cookie_req('/role', "sid=$c"));
+            # fixed in dfb4b68: the record is checked as strictly as a login
+            ok($up->{body} !~ /injected=\[1\]/,
+               "poisoned subject ($path): no header injected into the "
+               . 'upstream request')
+                or diag($up->{body});
+            ok(!exists $down->{headers}{'x-injected'},
+               "poisoned subject ($path): no header injected into the "
+               . 'response')
+                or diag($down->{head});
+            is($up->{status}, 401,
+               "poisoned subject ($path): the session is refused");
+        }
     }
 
     # ------------------------------------------------------------ the log

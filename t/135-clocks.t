@@ -47,6 +47,7 @@ sub session {
 # --- "last" an hour ahead: requests every second outlive the idle timeout
 my ($c, $key) = session();
 redis_cli($redis, 'HSET', $key, 'last', int(time) + 3600);
+relk($redis, $key);
 my @st;
 my $t0 = time;
 while (time - $t0 < 8) {
@@ -64,6 +65,7 @@ redis_cli($redis, 'DEL', $key);
 # idle while Redis's TTL holds it
 ($c, $key) = session();
 redis_cli($redis, 'HSET', $key, 'last', int(time) - 6);
+relk($redis, $key);
 is(http_request($port, 'GET /p', { Cookie => "sid=$c" })->{status}, 200,
    'last behind by more than idle, TTL alive: 200');
 is(redis_cli($redis, 'EXISTS', $key), 1, 'and the record is kept');
@@ -72,6 +74,7 @@ cmp_ok(redis_cli($redis, 'TTL', $key), '>=', 3, 'and its TTL was slid');
 # --- a record with no TTL and "last" far behind is still removed
 redis_cli($redis, 'PERSIST', $key);
 redis_cli($redis, 'HSET', $key, 'last', int(time) - 3600);
+relk($redis, $key);
 is(http_request($port, 'GET /p', { Cookie => "sid=$c" })->{status}, 401,
    'a record idle far past any skew is refused');
 my $gone = 0;

@@ -323,6 +323,7 @@ sub chain {
     }
     ok($arec && $mh, 'a renewed record and another session');
     redis_cli($redis, 'HSET', $arec, 'nx', $mh);
+    is(relk($redis, $arec), '1', 'and in its "lk"');
     my $r = req($port, '/app/x', $a);
     is($r->{status}, 401, 'nx pointing elsewhere than the sealed token: 401');
     unlike($r->{body}, qr/mallory/, '... never the other session');

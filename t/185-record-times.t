@@ -69,17 +69,83 @@ my @cases = (
     [last => '', 401, 'last: empty'],
 );
 
-# each case on the record as created, with one field replaced; an answer
-# that judged it expired removes it (asynchronously): a pause, then the
-# record is written again whole
-for my $c (@cases) {
-    my ($field, $value, $want, $what) = @$c;
+ok(exists $rec{lk}, 'and its lookup copy "lk"');
+delete $rec{lk};
+
+sub get { http_request($nginx->{port}, 'GET /p', { Cookie => "sid=$cookie" }) }
+
+# the record's "lk" (the lookup's copy) packed here from %f
+sub lk_of {
+    my (%f) = @_;
+    return pack_lk(@f{qw(sub abs last cl nx nt cre)});
+}
+
+# each case on the record as created, with one field replaced, read from
+# its fields (no "lk": a record of an earlier version) and from its "lk"
+# (packed here, not by the module's script); an answer that judged it
+# expired removes it (asynchronously): a pause, then the record is written
+# again whole
+for my $path ('fields', 'lk') {
+    for my $c (@cases) {
+        my ($field, $value, $want, $what) = @$c;
+        my %f = (%rec, abs => $abs, last => $last, $field => $value);
+        redis_cli($redis, 'DEL', $key);
+        redis_cli($redis, 'HSET', $key, %f,
+                  $path eq 'lk' ? (lk => lk_of(%f)) : ());
+        is(get()->{status}, $want, "$path: $field $what: $want");
+        select undef, undef, undef, 0.1;
+    }
+}
+
+# "lk" itself: the netstrings (src/session_record.c) refused whole when
+# they are not exactly seven well-formed ones
+my %good = (%rec, abs => $abs, last => $last);
+my $lk = lk_of(%good);
+my $sub = $good{sub};
+my $rest = substr($lk, length(length($sub) . ":$sub,"));
+my @lk_cases = (
+    [$lk, 200, 'as packed'],
+    ['', 401, 'empty'],
+    [substr($lk, 0, -1), 401, 'the last comma missing'],
+    ["$lk,", 401, 'a byte after the seventh field'],
+    ["${lk}0:,", 401, 'an eighth field'],
+    [substr($lk, 0, -3), 401, 'six fields'],
+    ['0' . $lk, 401, 'a leading zero in a length'],
+    [(length($sub) + 1) . ":$sub,$rest", 401, 'a length one too long'],
+    ["0:,$rest", 401, 'no subject'],
+    ['9999999:' . substr($lk, index($lk, ':') + 1), 401,
+     'a length of seven digits'],
+    [" $lk", 401, 'a leading space'],
+    [lk_of(%good, nx => 'f' x 64, nt => 'x'), 401,
+     'a renewal that does not open'],
+    [lk_of(%good, sub => "x\r\nX-Injected: 1"), 401, 'a subject with CR LF'],
+);
+for my $c (@lk_cases) {
+    my ($v, $want, $what) = @$c;
     redis_cli($redis, 'DEL', $key);
-    redis_cli($redis, 'HSET', $key, %rec, abs => $abs, last => $last);
-    redis_cli($redis, 'HSET', $key, $field, $value);
-    my $r = http_request($nginx->{port}, 'GET /p', { Cookie => "sid=$cookie" });
-    is($r->{status}, $want, "$field $what: $want");
+    redis_cli($redis, 'HSET', $key, %good, lk => $v);
+    is(get()->{status}, $want, "lk $what: $want");
     select undef, undef, undef, 0.1;
 }
+
+# "lk" is what a lookup reads, but one that says the session is over is
+# checked against the fields before the record goes: an edge of an earlier
+# version (a rolling upgrade) touches "last" and not "lk"
+redis_cli($redis, 'DEL', $key);
+redis_cli($redis, 'HSET', $key, %good,
+          lk => lk_of(%good, last => $now - 7200));
+is(get()->{status}, 200, 'lk idle, the fields alive: 200');
+is(redis_cli($redis, 'EXISTS', $key), '1', '... and the record is kept');
+redis_cli($redis, 'DEL', $key);
+redis_cli($redis, 'HSET', $key, %good, last => $now - 7200,
+          lk => lk_of(%good, last => $now - 7200));
+is(get()->{status}, 401, 'lk and the fields idle: 401');
+my $gone;
+for (1 .. 20) {
+    $gone = redis_cli($redis, 'EXISTS', $key) eq '0';
+    last if $gone;
+    select undef, undef, undef, 0.1;
+}
+ok($gone, '... and the record is removed');
 
 done_testing();

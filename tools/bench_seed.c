@@ -144,11 +144,13 @@ main(int argc, char **argv)
     char            hash[SC_HASH_HEX_LEN], pid[SC_PUBLIC_ID_LEN];
     char            sub[32], cookie[SC_COOKIE_MAX + 1];
     static char     cl[SC_CLAIMS_BYTES + 1];
+    static char     lk[SC_CLAIMS_BYTES + 512];
     long            pad;
     const char     *e;
     char            now_s[24], abs_s[24], ttl_s[24];
     char            skey[SS_PREFIX_MAX + 80], ukey[SS_PREFIX_MAX + 80];
-    size_t          len, plen, clen, slen, alen[20];
+    size_t          len, plen, clen, slen, lklen, alen[20];
+    sc_field_t      fl[SC_RECORD_FIELDS];
     long            fsize;
     FILE           *f, *cookies, *out;
     time_t          now;
@@ -285,6 +287,23 @@ main(int argc, char **argv)
         av[i] = "198.51.100.7"; alen[i++] = 12;
         av[i] = "via"; alen[i++] = 3;
         av[i] = "login"; alen[i++] = 5;
+
+        /* the lookup's copy, as the module's scripts write it */
+        memset(fl, 0, sizeof(fl));
+        fl[0].data = sub; fl[0].len = slen;
+        fl[1].data = abs_s; fl[1].len = strlen(abs_s);
+        fl[2].data = now_s; fl[2].len = strlen(now_s);
+        fl[3].data = clen ? cl : NULL; fl[3].len = clen;
+        fl[6].data = now_s; fl[6].len = strlen(now_s);
+        lklen = sc_record_pack(lk, sizeof(lk), fl, SC_RECORD_FIELDS);
+
+        if (lklen == 0) {
+            fprintf(stderr, "bench_seed: the record does not pack\n");
+            return 1;
+        }
+
+        av[i] = "lk"; alen[i++] = 2;
+        av[i] = lk; alen[i++] = lklen;
         bs_cmd(out, i, av, alen);
 
         av[0] = "EXPIRE"; alen[0] = 6;

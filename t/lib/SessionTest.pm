@@ -21,7 +21,8 @@ use POSIX ":sys_wait_h";
 use Time::HiRes qw(sleep time);
 use NginxReady ();
 
-our @EXPORT = qw(free_port redis_start redis_stop redis_cli nginx_start
+our @EXPORT = qw(free_port redis_start redis_stop redis_cli relk pack_lk
+                 nginx_start
                  nginx_stop nginx_reload http_request sessionctl
                  test_keys_dir wait_port parallel_requests set_cookie
                  delay_proxy);
@@ -140,6 +141,34 @@ sub redis_cli {
     my $out = `redis-cli -h $h -p $r->{port} $q 2>&1`;
     chomp $out;
     return $out;
+}
+
+# relk($redis, $key): rewrites a record's lookup copy "lk" from its fields
+# with the module's own SS_LUA_LK_FN (src/session_store.h), as every script
+# of the module does after writing a field: for a test that edits a field
+# of a record by hand and wants the lookup to read the edit.  (Without
+# "lk", HDEL, the lookup reads the fields themselves.)
+sub relk {
+    my ($r, $key) = @_;
+    require RedisCluster;
+    my $store = File::Spec->catfile((File::Spec->splitpath(
+                    File::Spec->rel2abs(__FILE__)))[1],
+                    qw(.. .. src session_store.h));
+    my %s = RedisCluster::cluster_scripts($store, qr/^SS_LUA_LK_FN$/);
+    my $lua = ($s{SS_LUA_LK_FN} // die "no SS_LUA_LK_FN in $store\n")
+              . "ss_lk(KEYS[1])\nreturn 1\n";
+    my $sh = sub { my $v = shift; $v =~ s/'/'\\''/g; "'$v'" };
+    my $h = $r->{host} // '127.0.0.1';
+    my $q = join ' ', map { $sh->($_) } $lua, 1, $key;
+    my $out = `redis-cli -h $h -p $r->{port} EVAL $q 2>&1`;
+    chomp $out;
+    return $out;
+}
+
+# pack_lk(sub, abs, last, cl, nx, nt, cre): a record's "lk" written here,
+# apart from the module's scripts (undef or '' for a field it lacks)
+sub pack_lk {
+    return join '', map { my $v = $_ // ''; length($v) . ":$v," } @_;
 }
 
 # nginx_start(http => "...", main => "...", workers => N, port => P)

@@ -1,0 +1,105 @@
+
+/*
+ * ngx_http_session_module core: the record's lookup field "lk".
+ *
+ * A session record in Redis is a hash (docs/redis.md).  Its fields are
+ * what every script and tool reads and writes; "lk" holds a copy of the
+ * fields a lookup needs, packed into one value, so that a request costs
+ * Redis one HGET of one field instead of an HMGET of six or seven (a
+ * third of Redis's time per lookup, and one bulk string for nginx to read
+ * instead of an array: docs/benchmarks.md).  Every script that writes one
+ * of those fields rewrites "lk" from the fields (SS_LUA_LK_FN).
+ *
+ * The format: SC_RECORD_FIELDS netstrings, "<length>:<bytes>," each, in
+ * the order sub abs last cl nx nt cre; the length is decimal, without a
+ * leading zero; an empty one ("0:,") is a field the record does not have.
+ * Nothing may follow the last.  No nginx headers, no allocation.
+ */
+
+
+#include <string.h>
+
+#include "session_core.h"
+
+
+int
+sc_record_unpack(const char *in, size_t len, sc_field_t *f, size_t n)
+{
+    size_t       i, l, digits;
+    const char  *p, *end;
+
+    p = in;
+    end = in + len;
+
+    for (i = 0; i < n; i++) {
+        l = 0;
+        digits = 0;
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits == SC_RECORD_DIGITS || (digits == 1 && l == 0)) {
+                return SC_MALFORMED;
+            }
+
+            l = l * 10 + (size_t) (*p++ - '0');
+            digits++;
+        }
+
+        if (digits == 0 || p == end || *p++ != ':'
+            || l >= (size_t) (end - p) || p[l] != ',')
+        {
+            return SC_MALFORMED;
+        }
+
+        f[i].data = l ? p : NULL;
+        f[i].len = l;
+        p += l + 1;
+    }
+
+    return p == end ? SC_OK : SC_MALFORMED;
+}
+
+
+size_t
+sc_record_pack(char *out, size_t size, const sc_field_t *f, size_t n)
+{
+    char    num[SC_RECORD_DIGITS + 1];
+    size_t  i, j, k, l, len;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        l = f[i].data ? f[i].len : 0;
+
+        if (l > SC_RECORD_FIELD_MAX) {
+            return 0;
+        }
+
+        k = sizeof(num);
+
+        do {
+            num[--k] = (char) ('0' + l % 10);
+            l /= 10;
+        } while (l);
+
+        l = f[i].data ? f[i].len : 0;
+
+        if (size - len < sizeof(num) - k + l + 2) {
+            return 0;
+        }
+
+        for (j = k; j < sizeof(num); j++) {
+            out[len++] = num[j];
+        }
+
+        out[len++] = ':';
+
+        if (l) {
+            memcpy(out + len, f[i].data, l);
+            len += l;
+        }
+
+        out[len++] = ',';
+    }
+
+    return len;
+}

@@ -1,0 +1,86 @@
+
+/*
+ * libFuzzer target: the record's lookup copy "lk", sc_record_unpack() and
+ * sc_record_pack() (src/session_record.c).  The input is what Redis
+ * answered, so whoever can write to Redis chooses it.
+ *
+ * Invariants checked (beyond the sanitizers, which catch any read past the
+ * input: libFuzzer hands over an exactly sized heap copy):
+ *   - an accepted value is SC_RECORD_FIELDS fields, each pointing into
+ *     the input in order, an absent one (NULL) of length 0;
+ *   - packing the fields again gives back the input byte for byte (one
+ *     spelling per record: no leading zero, nothing after the last);
+ *   - an accepted value cut by its last byte is refused, and packing
+ *     into a buffer one byte short fails.
+ */
+
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_core.h"
+
+
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n",                  \
+                    __FILE__, __LINE__, #cond);                               \
+            abort();                                                          \
+        }                                                                     \
+    } while (0)
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int          rc;
+    char        *out;
+    size_t       i, len;
+    const char  *in, *prev;
+    sc_field_t   f[SC_RECORD_FIELDS];
+
+    in = (const char *) data;
+
+    rc = sc_record_unpack(in, size, f, SC_RECORD_FIELDS);
+    CHECK(rc == SC_OK || rc == SC_MALFORMED);
+
+    if (rc != SC_OK) {
+        return 0;
+    }
+
+    CHECK(size >= 3 * SC_RECORD_FIELDS && in[size - 1] == ',');
+
+    prev = in;
+
+    for (i = 0; i < SC_RECORD_FIELDS; i++) {
+        if (f[i].data == NULL) {
+            CHECK(f[i].len == 0);
+            continue;
+        }
+
+        CHECK(f[i].len > 0 && f[i].len <= SC_RECORD_FIELD_MAX);
+        CHECK(f[i].data > prev && f[i].data + f[i].len < in + size);
+        CHECK(f[i].data[-1] == ':' && f[i].data[f[i].len] == ',');
+        prev = f[i].data + f[i].len;
+    }
+
+    out = malloc(size);
+    CHECK(out != NULL);
+
+    len = sc_record_pack(out, size, f, SC_RECORD_FIELDS);
+    CHECK(len == size && memcmp(out, in, size) == 0);
+    CHECK(sc_record_pack(out, size - 1, f, SC_RECORD_FIELDS) == 0);
+
+    free(out);
+
+    CHECK(sc_record_unpack(in, size - 1, f, SC_RECORD_FIELDS)
+          == SC_MALFORMED);
+
+    return 0;
+}
