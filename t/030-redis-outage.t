@@ -57,7 +57,7 @@ sub log_since {
 
 sub lookup_calls {
     my $s = redis_cli($redis, 'INFO', 'commandstats');
-    my ($n) = $s =~ /cmdstat_hmget:calls=(\d+)/;
+    my ($n) = $s =~ /cmdstat_hget:calls=(\d+)/;
     return $n // 0;
 }
 

@@ -84,10 +84,10 @@ my @cases = (
       'each reply sent twice' ],
     [ 'inject',            qr/more replies than commands/,
       'a "+OK" after each reply' ],
-    [ 'protoerr:HMGET',    qr/[Pp]rotocol error/,
+    [ 'protoerr:HGET',     qr/[Pp]rotocol error/,
       'a protocol error instead of the lookup\'s reply' ],
-    [ 'wrongtype:HMGET',   qr/lookup with a reply of the wrong type/,
-      'an integer instead of the lookup\'s array' ],
+    [ 'wrongtype:HGET',    qr/lookup with a reply of the wrong type/,
+      'an integer instead of the lookup\'s string' ],
 );
 
 for my $case (@cases) {

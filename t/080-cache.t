@@ -47,7 +47,7 @@ sub ctl { sessionctl('--keys', "$keys/ring1.keys",
 sub get { http_request($port, "GET $_[0]", { Cookie => "sid=$_[1]" }) }
 sub lookups {
     my ($n) = redis_cli($redis, 'INFO', 'commandstats')
-              =~ /cmdstat_hmget:calls=(\d+)/;
+              =~ /cmdstat_hget:calls=(\d+)/;
     return $n // 0;
 }
 

@@ -3,7 +3,7 @@
 # different connections), is not put into the cache: the revoked session
 # is refused from the next request on, not served from the cache for
 # "valid" seconds.  A proxy in front of a real redis-server holds the
-# lookup's reply back (t/lib/TamperProxy.pm, "delay:HMGET:MS") while the
+# lookup's reply back (t/lib/TamperProxy.pm, "delay:HGET:MS") while the
 # revocation's message goes through.
 use strict;
 use warnings;
@@ -57,12 +57,12 @@ is($subs, 2, 'both workers subscribed');
 
 # a control: without a revocation, the delayed lookup is cached
 my $c0 = ctl('create', 'control');
-tamper_mode($proxy, 'delay:HMGET:400');
+tamper_mode($proxy, 'delay:HGET:400');
 is(get($c0)->{status}, 200, 'control: a slow lookup, 200');
 tamper_mode($proxy, 'pass');
 my $calls = sub {
     my ($n) = redis_cli($redis, 'INFO', 'commandstats')
-              =~ /cmdstat_hmget:calls=(\d+)/;
+              =~ /cmdstat_hget:calls=(\d+)/;
     return $n // 0;
 };
 my $before = $calls->();
@@ -73,7 +73,7 @@ is($calls->() - $before, 0, 'control: served from the cache');
 # the race, several times over
 for my $round (1 .. 3) {
     my $c = ctl('create', "raced$round");
-    tamper_mode($proxy, 'delay:HMGET:1500');
+    tamper_mode($proxy, 'delay:HGET:1500');
     # the request: its lookup runs at Redis now, the reply is held
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
         or die "connect: $!";

@@ -236,9 +236,10 @@ sub post {
     return dechunk(http_request($port, "POST $path", \%h, $body));
 }
 
-sub hmget_calls {
+# lookups: the HGET of a record's "lk" (src/session_store.h)
+sub lookup_calls {
     my $s = redis_cli($redis, 'INFO', 'commandstats');
-    return $s =~ /cmdstat_hmget:calls=(\d+)/ ? $1 : 0;
+    return $s =~ /cmdstat_hget:calls=(\d+)/ ? $1 : 0;
 }
 
 sub validations {
@@ -316,26 +317,26 @@ unlike($r->{body} // '', qr/^ok$/m,
        . 'page is refused');
 
 # --- 2. internal redirects: one request, one lookup
-my $h0 = hmget_calls();
+my $h0 = lookup_calls();
 my $v0 = validations();
 $r = get('/tf/x', Cookie => "sid=$c");
 is($r->{body}, "user=sam\n", 'try_files @named: served with the session');
-is(hmget_calls() - $h0, 1, 'try_files @named: one Redis lookup');
+is(lookup_calls() - $h0, 1, 'try_files @named: one Redis lookup');
 is(validations() - $v0, 1, 'try_files @named: one validation counted');
 
-$h0 = hmget_calls();
+$h0 = lookup_calls();
 $r = get('/ep', Cookie => "sid=$c");
 is($r->{body}, "user=sam\n", 'error_page = /uri: served with the session');
-is(hmget_calls() - $h0, 1, 'error_page = /uri: one Redis lookup');
+is(lookup_calls() - $h0, 1, 'error_page = /uri: one Redis lookup');
 
-$h0 = hmget_calls();
+$h0 = lookup_calls();
 $r = get('/xa', Cookie => "sid=$c");
 is($r->{body}, "user=sam\n", 'X-Accel-Redirect: served with the session');
-is(hmget_calls() - $h0, 1, 'X-Accel-Redirect: one Redis lookup');
+is(lookup_calls() - $h0, 1, 'X-Accel-Redirect: one Redis lookup');
 
-$h0 = hmget_calls();
+$h0 = lookup_calls();
 is(get('/tf/x')->{status}, 401, 'try_files @named: no cookie is 401');
-is(hmget_calls() - $h0, 0, 'no cookie: no lookup');
+is(lookup_calls() - $h0, 0, 'no cookie: no lookup');
 
 # the webhook fails over: 200, not a 409 from its own replay key
 my $body = '{"event":"paid"}';

@@ -27,9 +27,10 @@ my $cookie = sessionctl('--keys', "$keys/ring1.keys",
                         '--redis', "127.0.0.1:$rport", 'create', 'alice');
 ok($cookie, 'session created');
 
-# the HMGET commands Redis receives while $code runs
+# the lookup commands (HGET, HMGET) Redis receives while $code runs, until
+# $want of them came
 sub lookups {
-    my ($code) = @_;
+    my ($code, $want) = @_;
     my $m = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $rport) or die $!;
     print $m "MONITOR\r\n";
@@ -39,19 +40,21 @@ sub lookups {
     $code->();
     my $deadline = time + 2;
     my $got = '';
-    while (time < $deadline && $got !~ /"HMGET"/) {
+    my @l;
+    while (time < $deadline && @l < $want) {
         last unless $sel->can_read($deadline - time);
         sysread($m, my $chunk, 65536) or last;
         $got .= $chunk;
+        @l = grep { /"HM?GET"/ } split /\r\n/, $got;
     }
     close $m;
-    return grep { /"HMGET"/ } split /\r\n/, $got;
+    return @l;
 }
 
 sub fields {
     my ($line) = @_;
     my @a = $line =~ /"([^"]*)"/g;
-    return "@a[2 .. $#a]";
+    return "$a[0] @a[2 .. $#a]";
 }
 
 my $plain = nginx_start(http => <<"HTTP");
@@ -65,15 +68,28 @@ my $plain = nginx_start(http => <<"HTTP");
     }
 HTTP
 
+my ($key) = grep { /^session:s:/ }
+            split /\n/, redis_cli($redis, 'KEYS', 'session:s:*');
+my $lk = redis_cli($redis, 'HGET', $key, 'lk');
+like($lk, qr/^\d+:alice,/, 'the record has its lookup copy "lk"');
+
 my $st;
 my @l = lookups(sub {
     $st = http_request($plain->{port}, 'GET /p',
                        { Cookie => "sid=$cookie" })->{status};
-});
-is($st, 200, 'no assertion keys: the valid session passes');
-is(scalar @l, 1, 'one lookup');
-is(fields($l[0] // ''), 'sub abs last cl nx nt',
-   'no assertion keys: six fields, no "cre"');
+}, 2);
+is($st, 200, 'the valid session passes');
+is_deeply([map { fields($_) } @l], ['HGET lk'], 'one lookup: HGET of "lk"');
+
+# a record without "lk" (an earlier version's): read from its fields
+redis_cli($redis, 'HDEL', $key, 'lk');
+@l = lookups(sub {
+    $st = http_request($plain->{port}, 'GET /p',
+                       { Cookie => "sid=$cookie" })->{status};
+}, 2);
+is($st, 200, 'without "lk": the valid session passes');
+is_deeply([map { fields($_) } @l], ['HGET lk', 'HMGET sub abs last cl nx nt'],
+          'without "lk": HGET, then HMGET of six fields, no "cre"');
 nginx_stop($plain);
 
 my $asserting = nginx_start(http => <<"HTTP");
@@ -92,19 +108,35 @@ my $asserting = nginx_start(http => <<"HTTP");
     }
 HTTP
 
+sub auth_time {
+    my (undef, $payload) = split /\./, $_[0]->{body} // '';
+    $payload //= '';
+    $payload =~ tr/-_/+\//;
+    $payload .= '=' x ((4 - length($payload) % 4) % 4);
+    return decode_base64($payload) =~ /"auth_time":(\d+)/ ? $1 : undef;
+}
+
+my $cre = redis_cli($redis, 'HGET', $key, 'cre');
 my $r;
 @l = lookups(sub {
     $r = http_request($asserting->{port}, 'GET /p',
                       { Cookie => "sid=$cookie" });
-});
-is($r->{status}, 200, 'assertion keys: the valid session passes');
-is(fields($l[0] // ''), 'sub abs last cl nx nt cre',
-   'assertion keys: "cre" asked for too');
-my (undef, $payload) = split /\./, $r->{body} // '';
-$payload //= '';
-$payload =~ tr/-_/+\//;
-$payload .= '=' x ((4 - length($payload) % 4) % 4);
-like(decode_base64($payload), qr/"auth_time":\d+/,
-     'the assertion carries auth_time from "cre"');
+}, 2);
+is($r->{status}, 200, 'assertion keys, without "lk": the session passes');
+is_deeply([map { fields($_) } @l],
+          ['HGET lk', 'HMGET sub abs last cl nx nt cre'],
+          'assertion keys, without "lk": "cre" asked for too');
+is(auth_time($r), $cre, 'the assertion carries auth_time from "cre"');
+
+# with "lk" (its "cre" is the lookup's)
+redis_cli($redis, 'HSET', $key, 'lk', $lk);
+@l = lookups(sub {
+    $r = http_request($asserting->{port}, 'GET /p',
+                      { Cookie => "sid=$cookie" });
+}, 2);
+is($r->{status}, 200, 'assertion keys, with "lk": the session passes');
+is_deeply([map { fields($_) } @l], ['HGET lk'],
+          'assertion keys, with "lk": one HGET');
+is(auth_time($r), $cre, '... and auth_time from the "cre" in "lk"');
 
 done_testing();

@@ -10,7 +10,8 @@
 #   ok        "+OK" to everything (a status reply where the module expects
 #             an integer or an array)
 #   err       "-ERR ..." to everything (SCRIPT LOAD fails too)
-#   int0      ":0" to everything (an integer where HMGET answers an array)
+#   int0      ":0" to everything (an integer where the lookup, HGET,
+#             answers a string)
 #   ints      an array of 5 integers (the right shape, wrong types)
 #   random    64 random bytes
 #   halfbulk  half a bulk string ("$64" and 10 bytes), then close
