@@ -477,6 +477,7 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
 
     time_t                         now, last;
     u_char                        *hash;
+    ngx_int_t                      rc;
     ngx_str_t                     *s;
     ngx_uint_t                     i;
     sc_field_t                     f[SC_RECORD_FIELDS];
@@ -522,10 +523,23 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
             ngx_memcpy(ctx->current_hash, ctx->hash, SC_HASH_HEX_LEN);
         }
 
-        if (sc_record_unpack(reply->str, reply->len, f, SC_RECORD_FIELDS)
-            != SC_OK
-            || f[0].data == NULL)
-        {
+        rc = sc_record_unpack(reply->str, reply->len, (char *) hash, f,
+                              SC_RECORD_FIELDS);
+
+        if (rc == SC_RECORD_OTHER) {
+            /*
+             * Not this record's "lk": the reply of another command or of
+             * another session's lookup, on a link out of step.  Never
+             * read as a record: the link is dropped, 503.
+             */
+            ngx_http_session_redis_desync("redis answered the session "
+                                          "lookup with the reply of "
+                                          "another command or record");
+            ctx->status = NGX_HTTP_SESSION_ST_ERROR;
+            goto done;
+        }
+
+        if (rc != SC_OK || f[0].data == NULL) {
             goto malformed;
         }
 

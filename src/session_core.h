@@ -213,25 +213,31 @@ size_t sc_pct_decode(const char *in, size_t len, char *out, size_t outlen);
 
 
 /*
- * The record's lookup field "lk" (session_record.c): SC_RECORD_FIELDS
- * netstrings, sub abs last cl nx nt cre.  A field of length 0 is absent
- * (data NULL).  sc_record_unpack() returns SC_OK with f[0..n-1] pointing
- * into the input, or SC_MALFORMED; sc_record_pack() returns the length
- * written, 0 if out is too short or a field longer than
- * SC_RECORD_FIELD_MAX.
+ * The record's lookup field "lk" (session_record.c): the record's id (the
+ * first SC_RECORD_ID_LEN hex digits of its hash), then SC_RECORD_FIELDS
+ * fields, sub abs last cl nx nt cre, each a netstring.  A field of length
+ * 0 is absent (data NULL).  sc_record_unpack() returns SC_OK with
+ * f[0..n-1] pointing into the input; SC_RECORD_OTHER when the value does
+ * not begin with the id given (the reply of another command or another
+ * record); SC_MALFORMED when the fields are wrong.  sc_record_pack()
+ * returns the length written, 0 if out is too short or a field longer
+ * than SC_RECORD_FIELD_MAX.
  */
 #define SC_RECORD_FIELDS      7
+#define SC_RECORD_ID_LEN      16
 #define SC_RECORD_DIGITS      6
 #define SC_RECORD_FIELD_MAX   999999
+#define SC_RECORD_OTHER      -5
 
 typedef struct {
     const char     *data;
     size_t          len;
 } sc_field_t;
 
-int sc_record_unpack(const char *in, size_t len, sc_field_t *f, size_t n);
-size_t sc_record_pack(char *out, size_t size, const sc_field_t *f,
-    size_t n);
+int sc_record_unpack(const char *in, size_t len, const char *id,
+    sc_field_t *f, size_t n);
+size_t sc_record_pack(char *out, size_t size, const char *id,
+    const sc_field_t *f, size_t n);
 
 
 #endif /* _SESSION_CORE_H_INCLUDED_ */

@@ -10,10 +10,15 @@
  * instead of an array: docs/benchmarks.md).  Every script that writes one
  * of those fields rewrites "lk" from the fields (SS_LUA_LK_FN).
  *
- * The format: SC_RECORD_FIELDS netstrings, "<length>:<bytes>," each, in
- * the order sub abs last cl nx nt cre; the length is decimal, without a
- * leading zero; an empty one ("0:,") is a field the record does not have.
- * Nothing may follow the last.  No nginx headers, no allocation.
+ * The format: netstrings, "<length>:<bytes>," each; the length is
+ * decimal, without a leading zero.  The first is the record's id, the
+ * first SC_RECORD_ID_LEN hex digits of its hash (the end of its key), so
+ * that a reply names the record it comes from: RESP has no request ids,
+ * and a link out of step would otherwise hand one session's record to
+ * another request (ngx_http_session_redis_desync()).  Then
+ * SC_RECORD_FIELDS of them in the order sub abs last cl nx nt cre; an
+ * empty one ("0:,") is a field the record does not have.  Nothing may
+ * follow the last.  No nginx headers, no allocation.
  */
 
 
@@ -23,12 +28,23 @@
 
 
 int
-sc_record_unpack(const char *in, size_t len, sc_field_t *f, size_t n)
+sc_record_unpack(const char *in, size_t len, const char *id, sc_field_t *f,
+    size_t n)
 {
     size_t       i, l, digits;
     const char  *p, *end;
 
-    p = in;
+    /* "16:<id>," */
+
+    if (len < SC_RECORD_ID_LEN + 4
+        || memcmp(in, "16:", 3) != 0
+        || memcmp(in + 3, id, SC_RECORD_ID_LEN) != 0
+        || in[3 + SC_RECORD_ID_LEN] != ',')
+    {
+        return SC_RECORD_OTHER;
+    }
+
+    p = in + SC_RECORD_ID_LEN + 4;
     end = in + len;
 
     for (i = 0; i < n; i++) {
@@ -60,12 +76,20 @@ sc_record_unpack(const char *in, size_t len, sc_field_t *f, size_t n)
 
 
 size_t
-sc_record_pack(char *out, size_t size, const sc_field_t *f, size_t n)
+sc_record_pack(char *out, size_t size, const char *id, const sc_field_t *f,
+    size_t n)
 {
     char    num[SC_RECORD_DIGITS + 1];
     size_t  i, j, k, l, len;
 
-    len = 0;
+    if (size < SC_RECORD_ID_LEN + 4) {
+        return 0;
+    }
+
+    memcpy(out, "16:", 3);
+    memcpy(out + 3, id, SC_RECORD_ID_LEN);
+    out[3 + SC_RECORD_ID_LEN] = ',';
+    len = SC_RECORD_ID_LEN + 4;
 
     for (i = 0; i < n; i++) {
         l = f[i].data ? f[i].len : 0;

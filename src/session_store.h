@@ -71,19 +71,20 @@
 /*
  * The lookup's copy of the record, "lk" (sc_record_unpack()): rewritten
  * from the fields by every script that writes sub abs last cl nx nt or
- * cre, as SC_RECORD_FIELDS netstrings in that order ("0:," for a field
- * the record does not have).  ss_lk(k) does nothing for a key without
- * "sub" (no record).
+ * cre, as netstrings: the record's id (the first 16 hex digits of its
+ * hash, which ends its key k), then the fields in that order ("0:," for a
+ * field the record does not have).  ss_lk(k) does nothing for a key
+ * without "sub" (no record).
  */
 #define SS_LUA_LK_FN                                                          \
     "local function ss_lk(k)\n"                                               \
     "  local f = redis.call('HMGET', k, 'sub', 'abs', 'last', 'cl', 'nx',\n"  \
     "                       'nt', 'cre')\n"                                   \
     "  if not f[1] then return end\n"                                         \
-    "  local v = {}\n"                                                        \
+    "  local v = {'16:' .. string.sub(k, -64, -49) .. ','}\n"                 \
     "  for i = 1, 7 do\n"                                                     \
     "    local s = f[i] or ''\n"                                              \
-    "    v[i] = #s .. ':' .. s .. ','\n"                                      \
+    "    v[i + 1] = #s .. ':' .. s .. ','\n"                                  \
     "  end\n"                                                                 \
     "  redis.call('HSET', k, 'lk', table.concat(v))\n"                        \
     "end\n"

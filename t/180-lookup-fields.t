@@ -71,7 +71,8 @@ HTTP
 my ($key) = grep { /^session:s:/ }
             split /\n/, redis_cli($redis, 'KEYS', 'session:s:*');
 my $lk = redis_cli($redis, 'HGET', $key, 'lk');
-like($lk, qr/^\d+:alice,/, 'the record has its lookup copy "lk"');
+like($lk, qr/^16:[0-9a-f]{16},\d+:alice,/,
+     'the record has its lookup copy "lk"');
 
 my $st;
 my @l = lookups(sub {

@@ -77,7 +77,7 @@ sub get { http_request($nginx->{port}, 'GET /p', { Cookie => "sid=$cookie" }) }
 # the record's "lk" (the lookup's copy) packed here from %f
 sub lk_of {
     my (%f) = @_;
-    return pack_lk(@f{qw(sub abs last cl nx nt cre)});
+    return pack_lk($f{key} // $key, @f{qw(sub abs last cl nx nt cre)});
 }
 
 # each case on the record as created, with one field replaced, read from
@@ -102,20 +102,23 @@ for my $path ('fields', 'lk') {
 my %good = (%rec, abs => $abs, last => $last);
 my $lk = lk_of(%good);
 my $sub = $good{sub};
-my $rest = substr($lk, length(length($sub) . ":$sub,"));
+my $head = '16:' . substr($key, -64, 16) . ',';
+my $rest = substr($lk, length($head . length($sub) . ":$sub,"));
 my @lk_cases = (
     [$lk, 200, 'as packed'],
-    ['', 401, 'empty'],
+    [$head, 401, 'the id alone'],
     [substr($lk, 0, -1), 401, 'the last comma missing'],
     ["$lk,", 401, 'a byte after the seventh field'],
     ["${lk}0:,", 401, 'an eighth field'],
     [substr($lk, 0, -3), 401, 'six fields'],
-    ['0' . $lk, 401, 'a leading zero in a length'],
-    [(length($sub) + 1) . ":$sub,$rest", 401, 'a length one too long'],
-    ["0:,$rest", 401, 'no subject'],
-    ['9999999:' . substr($lk, index($lk, ':') + 1), 401,
-     'a length of seven digits'],
-    [" $lk", 401, 'a leading space'],
+    [$head . '0' . substr($lk, length($head)), 401,
+     'a leading zero in a length'],
+    [$head . (length($sub) + 1) . ":$sub,$rest", 401,
+     'a length one too long'],
+    ["${head}0:,$rest", 401, 'no subject'],
+    [$head . '9999999:' . substr($lk, length($head) + index(substr($lk,
+        length($head)), ':') + 1), 401, 'a length of seven digits'],
+    ["$head $rest", 401, 'a space where a length begins'],
     [lk_of(%good, nx => 'f' x 64, nt => 'x'), 401,
      'a renewal that does not open'],
     [lk_of(%good, sub => "x\r\nX-Injected: 1"), 401, 'a subject with CR LF'],
@@ -127,6 +130,34 @@ for my $c (@lk_cases) {
     is(get()->{status}, $want, "lk $what: $want");
     select undef, undef, undef, 0.1;
 }
+
+# a string that is not this record's "lk" is not read as a record: the
+# reply of another command or another record on a link out of step (RESP
+# has no request ids); the link is dropped, 503, and comes back
+my @other = (
+    [lk_of(%good, key => 'f' x 64), 'another record\'s "lk"'],
+    ['6b86b273ff34fce19d6b804eff5a3f5747ada4ea', 'a SHA1 (SCRIPT LOAD)'],
+    ['', 'an empty string'],
+    [" $lk", 'a leading space'],
+    [substr($lk, 0, 10), 'the id cut'],
+);
+for my $c (@other) {
+    my ($v, $what) = @$c;
+    redis_cli($redis, 'DEL', $key);
+    redis_cli($redis, 'HSET', $key, %good, lk => $v);
+    is(get()->{status}, 503, "lk $what: 503");
+    redis_cli($redis, 'HSET', $key, lk => $lk);
+    my $st;
+    for (1 .. 30) {
+        $st = get()->{status};
+        last if $st == 200;
+        select undef, undef, undef, 0.1;
+    }
+    is($st, 200, "... and 200 again with the record's own");
+}
+like(SessionTest::error_log($nginx),
+     qr/lookup with the reply of another command or record/,
+     'the link out of step is logged');
 
 # "lk" is what a lookup reads, but one that says the session is over is
 # checked against the fields before the record goes: an edge of an earlier

@@ -295,7 +295,7 @@ main(int argc, char **argv)
         fl[2].data = now_s; fl[2].len = strlen(now_s);
         fl[3].data = clen ? cl : NULL; fl[3].len = clen;
         fl[6].data = now_s; fl[6].len = strlen(now_s);
-        lklen = sc_record_pack(lk, sizeof(lk), fl, SC_RECORD_FIELDS);
+        lklen = sc_record_pack(lk, sizeof(lk), hash, fl, SC_RECORD_FIELDS);
 
         if (lklen == 0) {
             fprintf(stderr, "bench_seed: the record does not pack\n");

@@ -165,10 +165,14 @@ sub relk {
     return $out;
 }
 
-# pack_lk(sub, abs, last, cl, nx, nt, cre): a record's "lk" written here,
-# apart from the module's scripts (undef or '' for a field it lacks)
+# pack_lk(key, sub, abs, last, cl, nx, nt, cre): the "lk" of the record
+# at key written here, apart from the module's scripts: its id (the first
+# 16 hex digits of the hash that ends the key), then the fields (undef or
+# '' for a field it lacks)
 sub pack_lk {
-    return join '', map { my $v = $_ // ''; length($v) . ":$v," } @_;
+    my ($key, @f) = @_;
+    return join '', map { my $v = $_ // ''; length($v) . ":$v," }
+                        substr($key, -64, 16), @f;
 }
 
 # nginx_start(http => "...", main => "...", workers => N, port => P)

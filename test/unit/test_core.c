@@ -984,12 +984,15 @@ test_grace(void)
 
 /* the record's lookup copy "lk" (src/session_record.c) */
 
+#define LK_ID     "0123456789abcdef"
+#define LK_HEAD   "16:" LK_ID ","
+
 static int
 unpacks_to(const char *in, size_t len, int want, const char *subject)
 {
     sc_field_t  f[SC_RECORD_FIELDS];
 
-    if (sc_record_unpack(in, len, f, SC_RECORD_FIELDS) != want) {
+    if (sc_record_unpack(in, len, LK_ID, f, SC_RECORD_FIELDS) != want) {
         return 0;
     }
 
@@ -1003,33 +1006,52 @@ unpacks_to(const char *in, size_t len, int want, const char *subject)
 static void
 test_record(void)
 {
-    char        out[256];
-    static char big[SC_RECORD_FIELD_MAX + 1];
-    size_t      i, n, len, cut;
-    sc_field_t  f[SC_RECORD_FIELDS], g[SC_RECORD_FIELDS];
-    int         good;
+    char         out[256];
+    size_t       i, n, len, cut;
+    sc_field_t   f[SC_RECORD_FIELDS], g[SC_RECORD_FIELDS];
+    int          good;
+    static char  big[SC_RECORD_FIELD_MAX + 1];
 
-    static const char  lk[] = "5:alice,10:1764723200,10:1764680000,"
+    static const char  lk[] = LK_HEAD "5:alice,10:1764723200,10:1764680000,"
                               "9:role=root,0:,0:,10:1764680000,";
 
     ok(unpacks_to(S(lk), SC_OK, "alice"), "record: unpack");
-    ok(sc_record_unpack(S(lk), f, SC_RECORD_FIELDS) == SC_OK
+    ok(sc_record_unpack(S(lk), LK_ID, f, SC_RECORD_FIELDS) == SC_OK
        && f[1].len == 10 && memcmp(f[1].data, "1764723200", 10) == 0
        && f[3].len == 9 && memcmp(f[3].data, "role=root", 9) == 0
        && f[4].data == NULL && f[4].len == 0 && f[5].data == NULL
        && f[6].len == 10,
        "record: the fields, an empty one absent");
-    ok(unpacks_to(S("0:,0:,0:,0:,0:,0:,0:,"), SC_OK, NULL),
+    ok(unpacks_to(S(LK_HEAD "0:,0:,0:,0:,0:,0:,0:,"), SC_OK, NULL),
        "record: seven empty fields");
-    ok(unpacks_to(S("5:a,b,c,0:,0:,0:,0:,0:,0:,"), SC_OK, "a,b,c"),
+    ok(unpacks_to(S(LK_HEAD "5:a,b,c,0:,0:,0:,0:,0:,0:,"), SC_OK, "a,b,c"),
        "record: a comma inside a field");
+
+    /* another record's, or not a record's: SC_RECORD_OTHER */
+
+    ok(unpacks_to(S("16:0123456789abcdee,5:alice,10:1764723200,"
+                    "10:1764680000,9:role=root,0:,0:,10:1764680000,"),
+                  SC_RECORD_OTHER, NULL),
+       "record: another record's id");
+    ok(unpacks_to(S("5:alice,10:1764723200,10:1764680000,9:role=root,"
+                    "0:,0:,10:1764680000,"), SC_RECORD_OTHER, NULL),
+       "record: no id");
+    ok(unpacks_to(S("6b86b273ff34fce19d6b804eff5a3f5747ada4ea"),
+                  SC_RECORD_OTHER, NULL)
+       && unpacks_to(S(""), SC_RECORD_OTHER, NULL)
+       && unpacks_to(S("16:0123456789abcdef"), SC_RECORD_OTHER, NULL)
+       && unpacks_to(S("17:0123456789abcdef0,"), SC_RECORD_OTHER, NULL),
+       "record: a SHA1 (SCRIPT LOAD's reply), empty, a cut or long id");
 
     /* every proper prefix and every one-byte extension is refused */
 
     good = 1;
 
     for (cut = 0; cut < sizeof(lk) - 1; cut++) {
-        good &= unpacks_to(lk, cut, SC_MALFORMED, NULL);
+        good &= unpacks_to(lk, cut,
+                           cut < sizeof(LK_HEAD) - 1 ? SC_RECORD_OTHER
+                                                     : SC_MALFORMED,
+                           NULL);
     }
 
     ok(good, "record: every truncation is refused");
@@ -1044,33 +1066,40 @@ test_record(void)
 
     ok(good, "record: a byte after the seventh field is refused");
 
-    ok(unpacks_to(S("05:alice,10:1764723200,10:1764680000,9:role=root,"
-                    "0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "05:alice,10:1764723200,10:1764680000,"
+                    "9:role=root,0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
        "record: a leading zero in a length");
-    ok(unpacks_to(S("00:,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "00:,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL),
        "record: a length of 00");
-    ok(unpacks_to(S("6:alice,10:1764723200,10:1764680000,9:role=root,"
-                    "0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "6:alice,10:1764723200,10:1764680000,"
+                    "9:role=root,0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
        "record: a length one too long");
-    ok(unpacks_to(S("4:alice,10:1764723200,10:1764680000,9:role=root,"
-                    "0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "4:alice,10:1764723200,10:1764680000,"
+                    "9:role=root,0:,0:,10:1764680000,"), SC_MALFORMED, NULL),
        "record: a length one too short");
-    ok(unpacks_to(S(":alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD ":alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED,
+                  NULL),
        "record: no length");
-    ok(unpacks_to(S("+5:alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL)
-       && unpacks_to(S(" 5:alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL)
-       && unpacks_to(S("5 :alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "+5:alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED,
+                  NULL)
+       && unpacks_to(S(LK_HEAD " 5:alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED,
+                     NULL)
+       && unpacks_to(S(LK_HEAD "5 :alice,0:,0:,0:,0:,0:,0:,"), SC_MALFORMED,
+                     NULL),
        "record: a sign or a space around a length");
-    ok(unpacks_to(S("1000000:x"), SC_MALFORMED, NULL)
-       && unpacks_to(S("18446744073709551621:alice,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "1000000:x"), SC_MALFORMED, NULL)
+       && unpacks_to(S(LK_HEAD "18446744073709551621:alice,"), SC_MALFORMED,
+                     NULL),
        "record: seven digits, and a length that wraps size_t");
-    ok(unpacks_to(S("5:alice;0:,0:,0:,0:,0:,0:,"), SC_MALFORMED, NULL),
+    ok(unpacks_to(S(LK_HEAD "5:alice;0:,0:,0:,0:,0:,0:,"), SC_MALFORMED,
+                  NULL),
        "record: another byte than a comma after a field");
 
     /* pack: the inverse, and its limits */
 
-    ok(sc_record_unpack(S(lk), f, SC_RECORD_FIELDS) == SC_OK
-       && (len = sc_record_pack(out, sizeof(out), f, SC_RECORD_FIELDS))
+    ok(sc_record_unpack(S(lk), LK_ID, f, SC_RECORD_FIELDS) == SC_OK
+       && (len = sc_record_pack(out, sizeof(out), LK_ID, f,
+                                SC_RECORD_FIELDS))
           == sizeof(lk) - 1
        && memcmp(out, lk, len) == 0,
        "record: pack gives back what was unpacked");
@@ -1078,7 +1107,7 @@ test_record(void)
     good = 1;
 
     for (n = 0; n < sizeof(lk) - 1; n++) {
-        good &= sc_record_pack(out, n, f, SC_RECORD_FIELDS) == 0;
+        good &= sc_record_pack(out, n, LK_ID, f, SC_RECORD_FIELDS) == 0;
     }
 
     ok(good, "record: pack refuses every buffer too short");
@@ -1087,10 +1116,9 @@ test_record(void)
     memset(g, 0, sizeof(g));
     g[0].data = big;
     g[0].len = SC_RECORD_FIELD_MAX + 1;
-    ok(sc_record_pack(out, sizeof(out), g, SC_RECORD_FIELDS) == 0,
+    ok(sc_record_pack(out, sizeof(out), LK_ID, g, SC_RECORD_FIELDS) == 0,
        "record: pack refuses a field over SC_RECORD_FIELD_MAX");
 }
-
 
 int
 main(void)
