@@ -269,14 +269,20 @@ ok(abs($src_ttl - $dst_ttl) <= 2 && $dst_ttl > 3500,
 is(cli('HGET', sk($bh), 'cl'), 'who=bob', 'the record is copied whole');
 
 # a second run changes nothing
-my %before = map { ($_ => cli('DUMP', $_)) } sk($bh);
+# the record's fields, sorted (DUMP's bytes follow a hashtable's order,
+# which Redis's rehashing changes without a write)
+sub fields_of {
+    my %h = split /\n/, cli('HGETALL', $_[0]);
+    return join "\n", map { "$_=$h{$_}" } sort keys %h;
+}
+my %before = map { ($_ => fields_of($_)) } sk($bh);
 ($out, $rc) = sessionctl('--prefix', 'tk:', 'migrate', '--from',
                          "127.0.0.1:$r->{port}", '--to', "cluster=$seeds");
 is($rc, 0, 'migrate again');
 like($out, qr/^4 sessions: 0 copied, 0 replaced .*, 4 already there, 0 index entries added/,
      'the second run changes nothing') or diag $out;
 like($out, qr/0 replay keys copied, 1 already there/, 'replay key: there');
-is(cli('DUMP', sk($bh)), $before{sk($bh)}, 'the record is unchanged');
+is(fields_of(sk($bh)), $before{sk($bh)}, 'the record is unchanged');
 
 # touched at the source after the copy (edges not switched yet): replaced
 redis_cli($r, 'HSET', "tk:s:$bh", 'last', $now + 100);

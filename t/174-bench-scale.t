@@ -22,7 +22,8 @@ my $seed = "$root/build/bench_seed";
 system('cc', '-O2', '-Wall', '-Wextra', '-Werror', "-I$root/src", '-o',
        $seed, "$root/tools/bench_seed.c",
        map({ "$root/src/$_" } qw(session_util.c session_keyring.c
-           session_cookie.c session_claims.c session_slot.c)),
+           session_cookie.c session_claims.c session_slot.c
+           session_record.c)),
        '-lsodium') == 0 or BAIL_OUT('cannot build bench_seed');
 
 # --- single Redis ---
