@@ -86,7 +86,7 @@ $(BUILD)/test_core_asan: test/unit/test_core.c $(CORE_SRCS) $(CORE_HDRS)
 	    $(WARN) -Isrc -o $@ test/unit/test_core.c $(CORE_SRCS) $(LIBS_CORE)
 
 $(BUILD)/test_sig: test/unit/test_sig.c $(CORE_SRCS) $(SIG_SRCS) $(CORE_HDRS) \
-    $(SIG_HDRS)
+    $(CORE_HDRS) $(SIG_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Isrc -o $@ test/unit/test_sig.c $(CORE_SRCS) \
 	    $(SIG_SRCS) $(LIBS_SIG)
@@ -110,8 +110,8 @@ unit-asan: $(BUILD)/test_core_asan $(BUILD)/test_sig_asan \
 	$(BUILD)/test_sig_asan
 	$(BUILD)/test_jws_asan
 
-$(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_SRCS) $(SIG_SRCS) $(CORE_HDRS) \
-    $(SIG_HDRS)
+$(BUILD)/fuzz/%: test/fuzz/%.c test/fuzz/fuzz.h $(CORE_SRCS) $(SIG_SRCS) \
+    $(CORE_HDRS) $(SIG_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang -O1 -g -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -Isrc -o $@ $< $(CORE_SRCS) $(SIG_SRCS) \

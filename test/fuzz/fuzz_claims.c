@@ -24,16 +24,7 @@
 #include <string.h>
 
 #include "session_core.h"
-
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n",                  \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz.h"
 
 
 static const char  name_chars[] =
@@ -42,9 +33,6 @@ static const char  name_chars[] =
 static const char  value_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     "-._~!$&'()*+=%";
-
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
 static int
