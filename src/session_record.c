@@ -31,8 +31,9 @@ int
 sc_record_unpack(const char *in, size_t len, const char *id, sc_field_t *f,
     size_t n)
 {
-    size_t       i, l, digits;
-    const char  *p, *end;
+    size_t       i, l;
+    unsigned     d;
+    const char  *p, *end, *last;
 
     /* "16:<id>," */
 
@@ -48,19 +49,33 @@ sc_record_unpack(const char *in, size_t len, const char *id, sc_field_t *f,
     end = in + len;
 
     for (i = 0; i < n; i++) {
-        l = 0;
-        digits = 0;
 
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (digits == SC_RECORD_DIGITS || (digits == 1 && l == 0)) {
-                return SC_MALFORMED;
-            }
+        /* "0", or 1 to SC_RECORD_DIGITS digits not beginning with "0" */
 
-            l = l * 10 + (size_t) (*p++ - '0');
-            digits++;
+        if (p == end) {
+            return SC_MALFORMED;
         }
 
-        if (digits == 0 || p == end || *p++ != ':'
+        l = 0;
+
+        if (*p == '0') {
+            p++;
+
+        } else {
+            last = (size_t) (end - p) > SC_RECORD_DIGITS
+                   ? p + SC_RECORD_DIGITS : end;
+
+            while (p < last && (d = (unsigned char) *p - '0') <= 9) {
+                l = l * 10 + d;
+                p++;
+            }
+
+            if (l == 0) {
+                return SC_MALFORMED;
+            }
+        }
+
+        if (p == end || *p++ != ':'
             || l >= (size_t) (end - p) || p[l] != ',')
         {
             return SC_MALFORMED;
