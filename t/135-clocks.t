@@ -59,6 +59,9 @@ is_deeply([grep { $_ != 200 } @st], [],
           . join(' ', @st) . ')');
 cmp_ok(redis_cli($redis, 'HGET', $key, 'last'), '<=', int(time) + 1,
        'the touch brought "last" back to this clock');
+my @lk = unpack_lk(redis_cli($redis, 'HGET', $key, 'lk'));
+is($lk[3], redis_cli($redis, 'HGET', $key, 'last'),
+   '... and rewrote "lk" with it');
 redis_cli($redis, 'DEL', $key);
 
 # --- "last" behind (a writer whose clock runs 6 s slow): not removed as

@@ -347,6 +347,10 @@ sub chain {
                       && redis_cli($redis, 'HGET', $k, 'nx') ne '';
     }
     ok($arec, 'the renewed record');
+    my @lk = unpack_lk(redis_cli($redis, 'HGET', $arec, 'lk'));
+    is_deeply([@lk[5, 6]], [redis_cli($redis, 'HGET', $arec, 'nx'),
+                            redis_cli($redis, 'HGET', $arec, 'nt')],
+              'its "lk" carries the renewal (nx, nt)');
     my $ttl = redis_cli($redis, 'TTL', $arec);
     ok($ttl > 0 && $ttl <= 30, "its TTL is the grace period ($ttl)");
     # the touch a lookup sent just before the renewal, arriving after it

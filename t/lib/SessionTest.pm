@@ -22,6 +22,7 @@ use Time::HiRes qw(sleep time);
 use NginxReady ();
 
 our @EXPORT = qw(free_port redis_start redis_stop redis_cli relk pack_lk
+                 unpack_lk
                  nginx_start
                  nginx_stop nginx_reload http_request sessionctl
                  test_keys_dir wait_port parallel_requests set_cookie
@@ -173,6 +174,21 @@ sub pack_lk {
     my ($key, @f) = @_;
     return join '', map { my $v = $_ // ''; length($v) . ":$v," }
                         substr($key, -64, 16), @f;
+}
+
+# unpack_lk($lk): (id, sub, abs, last, cl, nx, nt, cre) of a record's
+# "lk", or () if it does not parse
+sub unpack_lk {
+    my ($lk) = @_;
+    my @f;
+    while (length $lk) {
+        $lk =~ s/^(0|[1-9]\d{0,5}):// or return ();
+        my $n = $1;
+        return () if length($lk) < $n + 1 || substr($lk, $n, 1) ne ',';
+        push @f, substr($lk, 0, $n);
+        substr($lk, 0, $n + 1) = '';
+    }
+    return @f == 8 ? @f : ();
 }
 
 # nginx_start(http => "...", main => "...", workers => N, port => P)
