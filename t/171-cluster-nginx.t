@@ -495,7 +495,7 @@ sub replica_of {
     my ($h) = $k =~ /^tn:s:([0-9a-f]{64})$/;
     ok($h, 'its single-Redis record');
     # moved as "sessionctl migrate" does: s:{<hash[0..3]>}<hash>, its TTL
-    my %f = split /\n/, redis_cli($single, 'HGETALL', $k);
+    my %f = split /\n/, redis_cli($single, 'HGETALL', $k), -1;
     my $ttl = redis_cli($single, 'TTL', $k);
     my $nk = 'tn:s:{' . substr($h, 0, 4) . "}$h";
     `redis-cli -c -p $ports[0] HSET '$nk' @{[ map { "'$_'" } %f ]}`;

@@ -98,7 +98,7 @@ my $ix = "tk:u:{$t}alice";
 
 my $a1 = id($t);
 is(create('alice', $t, $a1), "1\n0", 'cluster create: { 1, retire 0 }');
-my %h = split /\n/, cli('HGETALL', sk($a1));
+my %h = split /\n/, cli('HGETALL', sk($a1)), -1;
 is($h{sub}, 'alice', 'subject stored');
 is($h{pid}, substr($a1, -16), 'public id stored');
 is($h{ip}, '198.51.100.7', 'client address stored');
@@ -272,7 +272,7 @@ is(cli('HGET', sk($bh), 'cl'), 'who=bob', 'the record is copied whole');
 # the record's fields, sorted (DUMP's bytes follow a hashtable's order,
 # which Redis's rehashing changes without a write)
 sub fields_of {
-    my %h = split /\n/, cli('HGETALL', $_[0]);
+    my %h = split /\n/, cli('HGETALL', $_[0]), -1;
     return join "\n", map { "$_=$h{$_}" } sort keys %h;
 }
 my %before = map { ($_ => fields_of($_)) } sk($bh);

@@ -34,7 +34,7 @@ my ($cookie, $rc) = sessionctl('--keys', "$keys/ring1.keys",
 is($rc, 0, 'session created');
 my ($key) = grep { /^t185:s:/ } split /\n/, redis_cli($redis, 'KEYS', 't185:s:*');
 ok($key, 'its record');
-my %rec = split /\n/, redis_cli($redis, 'HGETALL', $key);
+my %rec = split /\n/, redis_cli($redis, 'HGETALL', $key), -1;
 ok(exists $rec{abs} && exists $rec{last}, 'its fields');
 
 my $now = time;
