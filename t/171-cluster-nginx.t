@@ -94,7 +94,7 @@ sub edge {
     my (%o) = @_;
     return nginx_start(workers => $o{workers} // 2, http => <<"HTTP");
     session_keys $keys/ring1.keys;
-    session_redis cluster=$seeds${\ ($o{legacy} ? ',legacy' : '')} prefix=tn: timeout=${\ ($o{timeout} // (SessionTest::valgrind() ? '3s' : '500ms'))};
+    session_redis cluster=$seeds${\ ($o{legacy} ? ',legacy' : '')} prefix=tn: timeout=${\ ($o{timeout} // (SessionTest::valgrind() ? '3s' : '500ms'))}${\ (SessionTest::valgrind() ? ' connect_timeout=10s' : '')};
     session_cookie sid secure=off;
     ${\ ($o{cache} ? 'session_cache zone=sess:1m valid=60s;' : '')}
 
@@ -150,7 +150,11 @@ sub get { http_request($_[0]{port}, "GET $_[1]",
 sub login {
     my ($edge, $user) = @_;
     my $r = get($edge, "/login?user=$user");
-    return set_cookie($r, 'sid');
+    my $ck = set_cookie($r, 'sid');
+    diag("login $user: $r->{status}\n"
+         . join("\n", (split /\n/, SessionTest::error_log($edge))[-6 .. -1]))
+        unless $ck;
+    return $ck;
 }
 
 sub all_keys {
