@@ -20,7 +20,7 @@ static ngx_int_t ngx_http_session_lookup(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_lookup_command(ngx_conf_t *cf,
     ngx_http_session_main_conf_t *smcf, ngx_uint_t argc, const char **argv,
     size_t *argvlen, ngx_str_t *cmd, size_t *hash);
-static ngx_int_t ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
+static ngx_int_t ngx_http_session_lookup_send(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash);
 static void ngx_http_session_maintain(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, u_char *hash, time_t ttl);
@@ -225,7 +225,8 @@ ngx_http_session_lookup(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 {
     ctx->full = 0;
 
-    return ngx_http_session_hmget(ctx, smcf, ngx_http_session_ctx_hash(ctx));
+    return ngx_http_session_lookup_send(ctx, smcf,
+                                        ngx_http_session_ctx_hash(ctx));
 }
 
 
@@ -400,7 +401,7 @@ ngx_http_session_lookup_command(ngx_conf_t *cf,
  */
 
 static ngx_int_t
-ngx_http_session_hmget(ngx_http_session_ctx_t *ctx,
+ngx_http_session_lookup_send(ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t *smcf, u_char *hash)
 {
     u_char     *p, buf[NGX_HTTP_SESSION_LOOKUP_MAX];
@@ -509,7 +510,7 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
 
         ctx->full = 1;
 
-        if (ngx_http_session_hmget(ctx, smcf, hash) != NGX_OK) {
+        if (ngx_http_session_lookup_send(ctx, smcf, hash) != NGX_OK) {
             ctx->status = NGX_HTTP_SESSION_ST_ERROR;
             goto done;
         }
@@ -628,7 +629,7 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
         ctx->full = 0;
         ngx_memcpy(ctx->current_hash, next_hash, SC_HASH_HEX_LEN);
 
-        if (ngx_http_session_hmget(ctx, smcf, ctx->current_hash)
+        if (ngx_http_session_lookup_send(ctx, smcf, ctx->current_hash)
             != NGX_OK)
         {
             ctx->status = NGX_HTTP_SESSION_ST_ERROR;
@@ -651,7 +652,7 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
         ctx->full = 0;
         sc_token_hash_hex(ctx->token, (char *) ctx->hash);
 
-        if (ngx_http_session_hmget(ctx, smcf, ctx->hash) != NGX_OK) {
+        if (ngx_http_session_lookup_send(ctx, smcf, ctx->hash) != NGX_OK) {
             ctx->status = NGX_HTTP_SESSION_ST_ERROR;
             goto done;
         }
@@ -709,7 +710,7 @@ ngx_http_session_lookup_reply(ngx_http_session_call_t *call,
 
             ctx->full = 1;
 
-            if (ngx_http_session_hmget(ctx, smcf, ctx->current_hash)
+            if (ngx_http_session_lookup_send(ctx, smcf, ctx->current_hash)
                 != NGX_OK)
             {
                 ctx->status = NGX_HTTP_SESSION_ST_ERROR;
