@@ -720,6 +720,17 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /*
+     * The cached clock is still the one the master read when it began to
+     * read the configuration: a large one (big maps, many certificates)
+     * or a worker started under valgrind leaves it seconds behind, and
+     * the connect timers armed below would then fire on the worker's
+     * first event loop pass, before Redis could answer ("connect timed
+     * out" on a healthy Redis, 503 until the backoff ends).
+     */
+
+    ngx_time_update();
+
     ngx_http_session_cache_init_process(smcf);
 
     if (ngx_http_session_redis_init_process(cycle, smcf) != NGX_OK) {

@@ -15,7 +15,8 @@ package NginxReady;
 # the line is seen whatever the test's own log level.
 #
 # Nothing is awaited when the configuration has no session_redis (such a
-# worker opens no link).  A worker that reported its Redis unavailable
+# worker opens no link), nor after a reload that nginx refused (an [emerg]
+# line and no new worker: the old workers go on).  A worker that reported its Redis unavailable
 # counts as settled when nobody answers at the configured address (a test
 # of an outage); while Redis does answer, a failed first attempt is only
 # slowness and the wait goes on, bounded.
@@ -153,10 +154,14 @@ sub wait_links {
 
     while (1) {
         my $log = slurp($file, $o{from});
-        my (@started, %up, %down);
+        my (@started, %up, %down, $refused);
         while ($log =~ /^[^\n]*$/mg) {
             my $l = $&;
-            if ($l =~ /start worker process (\d+)/) {
+            if ($l =~ /\[emerg\]/ && $l !~ /bind\(\) to .* failed/) {
+                # the new configuration was refused (a failed reload:
+                # bind() is retried before "still could not bind()")
+                $refused = 1;
+            } elsif ($l =~ /start worker process (\d+)/) {
                 push @started, $1;
             } elsif ($l =~ /\] (\d+)#\d+: .*session: redis link up/) {
                 $up{$1} = 1;
@@ -164,6 +169,8 @@ sub wait_links {
                 $down{$1} = 1;
             }
         }
+        # the workers of the previous configuration go on, already ready
+        return undef if $refused && !@started;
         my @pids = $master ? @started : grep { defined } ($o{pid});
         @waiting = grep { !$up{$_} && alive($_) } @pids;
         if (@waiting && grep { $down{$_} } @waiting) {
