@@ -494,6 +494,49 @@ ngx_int_t ngx_http_session_preaccess_handler(ngx_http_request_t *r);
 char *ngx_http_session_issue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/*
+ * ngx_http_session_registry_list.c: session_list's rows and answer, the
+ * registry's bodiless answers (Cache-Control: no-store), and the far ids
+ * of a cluster's list and revoke-by-id scripts (records on another slot
+ * than their subject's index), followed one command each through the
+ * request's call; "done" is called once, with 200 (list: "rows" complete
+ * and sorted), 204 (revoked), 404 (no far record of that id) or an error
+ * status.
+ */
+typedef struct ngx_http_session_far_s  ngx_http_session_far_t;
+
+typedef void (*ngx_http_session_far_pt)(ngx_http_session_far_t *far,
+    ngx_int_t status);
+
+struct ngx_http_session_far_s {
+    ngx_http_request_t             *request;
+    ngx_http_session_call_t        *call;
+    ngx_http_session_far_pt         done;
+    void                           *data;
+    ngx_array_t                    *rows;      /* SS_LIST_FIELDS ngx_str_t
+                                                  per session */
+    ngx_str_t                       index;     /* the subject's index key */
+    u_char                         *ids;       /* SC_HASH_HEX_LEN each */
+    ngx_uint_t                      n;
+    ngx_uint_t                      next;
+    size_t                          key_len;
+    u_char                          public_id[SC_PUBLIC_ID_LEN];
+    u_char                          key[SS_PREFIX_MAX + 8
+                                        + SC_HASH_HEX_LEN];
+};
+
+ngx_int_t ngx_http_session_far_list(ngx_http_session_far_t *far,
+    redisReply *ids);
+ngx_int_t ngx_http_session_far_revoke(ngx_http_session_far_t *far,
+    redisReply *reply);
+ngx_array_t *ngx_http_session_list_rows(ngx_http_request_t *r,
+    redisReply *reply);
+ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
+    ngx_array_t *rows);
+ngx_int_t ngx_http_session_reg_status(ngx_http_request_t *r,
+    ngx_uint_t status);
+ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
+
 /* ngx_http_session_logout.c */
 ngx_int_t ngx_http_session_revoke_result(ngx_http_request_t *r,
     redisReply *reply, ngx_int_t *ended);

@@ -31,6 +31,7 @@ typedef struct {
     ngx_http_session_call_t         call;
     ngx_uint_t                      revoke;
     ngx_str_t                       key;       /* the script's, for PING */
+    ngx_http_session_far_t          far;       /* cluster: other slots */
 } ngx_http_session_reg_ctx_t;
 
 
@@ -51,17 +52,14 @@ static void ngx_http_session_revoke_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_revoke_id(ngx_http_request_t *r,
     u_char *id);
 static ngx_int_t ngx_http_session_reg_start(ngx_http_request_t *r,
-    ngx_uint_t revoke, ngx_uint_t script, int nkeys, int nargs,
+    u_char *id, ngx_uint_t script, int nkeys, int nargs,
     const char **args, const size_t *argslen);
 static void ngx_http_session_reg_reply(ngx_http_session_call_t *call,
     redisReply *reply);
 static void ngx_http_session_reg_delivered(ngx_http_session_call_t *call,
     redisReply *reply);
-static ngx_int_t ngx_http_session_list_send(ngx_http_request_t *r,
-    redisReply *reply);
-static ngx_int_t ngx_http_session_reg_status(ngx_http_request_t *r,
-    ngx_uint_t status);
-static ngx_int_t ngx_http_session_reg_no_store(ngx_http_request_t *r);
+static void ngx_http_session_reg_far_done(ngx_http_session_far_t *far,
+    ngx_int_t status);
 static size_t ngx_http_session_utf8_cut(u_char *s, size_t len, size_t max);
 
 
@@ -560,12 +558,12 @@ ngx_http_session_list_handler(ngx_http_request_t *r)
         args[3] = (const char *) tag;
         argslen[3] = SC_TAG_HEX_LEN;
 
-        return ngx_http_session_reg_start(r, 0,
+        return ngx_http_session_reg_start(r, NULL,
                                           NGX_HTTP_SESSION_SCRIPT_C_LIST,
                                           1, 4, args, argslen);
     }
 
-    return ngx_http_session_reg_start(r, 0, NGX_HTTP_SESSION_SCRIPT_LIST,
+    return ngx_http_session_reg_start(r, NULL, NGX_HTTP_SESSION_SCRIPT_LIST,
                                       1, 3, args, argslen);
 }
 
@@ -740,7 +738,7 @@ ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
         args[3] = (const char *) id;
         argslen[3] = SC_PUBLIC_ID_LEN;
 
-        return ngx_http_session_reg_start(r, 1,
+        return ngx_http_session_reg_start(r, id,
                                           NGX_HTTP_SESSION_SCRIPT_C_REVOKE_ID,
                                           1, 4, args, argslen);
     }
@@ -750,14 +748,16 @@ ngx_http_session_revoke_id(ngx_http_request_t *r, u_char *id)
      * ngx_http_finalize_request(r, NGX_DONE) releases the body reading's
      */
 
-    return ngx_http_session_reg_start(r, 1,
+    return ngx_http_session_reg_start(r, id,
                                       NGX_HTTP_SESSION_SCRIPT_REVOKE_ID,
                                       1, 3, args, argslen);
 }
 
 
+/* id: the public id of session_revoke, NULL for session_list */
+
 static ngx_int_t
-ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
+ngx_http_session_reg_start(ngx_http_request_t *r, u_char *id,
     ngx_uint_t script, int nkeys, int nargs, const char **args,
     const size_t *argslen)
 {
@@ -769,9 +769,19 @@ ngx_http_session_reg_start(ngx_http_request_t *r, ngx_uint_t revoke,
     }
 
     rctx->request = r;
-    rctx->revoke = revoke;
+    rctx->revoke = (id != NULL);
     rctx->key.data = (u_char *) args[0];
     rctx->key.len = argslen[0];
+
+    rctx->far.request = r;
+    rctx->far.call = &rctx->call;
+    rctx->far.done = ngx_http_session_reg_far_done;
+    rctx->far.data = rctx;
+    rctx->far.index = rctx->key;
+
+    if (id) {
+        ngx_memcpy(rctx->far.public_id, id, SC_PUBLIC_ID_LEN);
+    }
 
     if (ngx_http_session_call_script(&rctx->call, r,
                                      ngx_http_session_reg_reply, rctx,
@@ -797,6 +807,7 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
     ngx_http_session_reg_ctx_t *rctx = call->data;
 
     ngx_int_t                      rc;
+    redisReply                    *far;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_session_main_conf_t  *smcf;
@@ -832,11 +843,25 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
         {
             /*
              * cluster: { hash or '', far ids... }; a hash's far chain
-             * hops are ended on their slots ('': the far ones are
-             * migrated records, not searched here: 404)
+             * hops are ended on their slots; '': the far ones are index
+             * members on other slots (migrated records), tried there
              */
             if (reply->element[0]->len == SC_HASH_HEX_LEN) {
                 ngx_http_session_revoke_far(r, reply, 1);
+
+            } else if (reply->element[0]->len == 0
+                       && reply->elements > 1)
+            {
+                if (ngx_http_session_far_revoke(&rctx->far, reply)
+                    == NGX_OK)
+                {
+                    /* rctx->far.done finalizes the request */
+                    return;
+                }
+
+                ngx_http_finalize_request(r,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
             }
 
             reply = reply->element[0]->len ? reply->element[0] : NULL;
@@ -887,14 +912,39 @@ ngx_http_session_reg_reply(ngx_http_session_call_t *call, redisReply *reply)
         }
 
     } else {
-        if (smcf->redis->cluster && reply->type == REDIS_REPLY_ARRAY
-            && reply->elements == 2)
-        {
-            /* cluster: { sessions, far ids } (migrated: not listed) */
-            reply = reply->element[0];
+        far = NULL;
+
+        if (smcf->redis->cluster) {
+            /* cluster: { sessions, far ids }; far: migrated records */
+
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+                || reply->element[1]->type != REDIS_REPLY_ARRAY)
+            {
+                reply = NULL;
+
+            } else {
+                far = reply->element[1];
+                reply = reply->element[0];
+            }
         }
 
-        rc = ngx_http_session_list_send(r, reply);
+        rctx->far.rows = ngx_http_session_list_rows(r, reply);
+
+        if (rctx->far.rows == NULL) {
+            rc = ngx_http_session_reg_status(r,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE);
+
+        } else if (far && far->elements) {
+            if (ngx_http_session_far_list(&rctx->far, far) == NGX_OK) {
+                /* rctx->far.done finalizes the request */
+                return;
+            }
+
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            rc = ngx_http_session_list_send(r, rctx->far.rows);
+        }
     }
 
     /* the call runs the posted requests afterwards */
@@ -920,171 +970,29 @@ ngx_http_session_reg_delivered(ngx_http_session_call_t *call,
 }
 
 
-/*
- * The list reply (SS_SCRIPT_LIST): SS_LIST_FIELDS strings per session,
- * cre last pid ip ua via current hash.  The hash stays in nginx.
- */
+/* the far ids followed (ngx_http_session_registry_list.c): the answer */
 
-static ngx_int_t
-ngx_http_session_list_send(ngx_http_request_t *r, redisReply *reply)
+static void
+ngx_http_session_reg_far_done(ngx_http_session_far_t *far, ngx_int_t status)
 {
-    size_t                   len, i, j;
-    time_t                   t;
-    ngx_buf_t               *b;
-    ngx_int_t                rc;
-    redisReply             **e;
-    ngx_chain_t              out;
-    ngx_http_session_ctx_t  *ctx;
-    u_char                  *p;
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
 
-    static const char  *names[] = {
-        "created", "last_seen", "id", "ip", "user_agent", "via", "current"
-    };
+    r = far->request;
 
-    if (reply->type != REDIS_REPLY_ARRAY
-        || reply->elements % SS_LIST_FIELDS != 0)
-    {
-        ngx_http_session_redis_desync("a wrong reply to the list script");
-        return ngx_http_session_reg_status(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    if (status == NGX_HTTP_OK) {
+        rc = ngx_http_session_list_send(r, far->rows);
+
+    } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        rc = ngx_http_session_retry_after(r);
+        rc = ngx_http_session_reg_status(r, rc == NGX_OK
+                                        ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                        : NGX_HTTP_INTERNAL_SERVER_ERROR);
+
+    } else {
+        rc = ngx_http_session_reg_status(r, status);
     }
 
-    e = reply->element;
-
-    for (i = 0; i < reply->elements; i++) {
-        if (e[i]->type != REDIS_REPLY_STRING) {
-            ngx_http_session_redis_desync("a wrong reply to the list "
-                                          "script");
-            return ngx_http_session_reg_status(r,
-                                               NGX_HTTP_SERVICE_UNAVAILABLE);
-        }
-    }
-
-    ctx = ngx_http_session_find_ctx(r);
-
-    len = sizeof("{\"subject\":,\"sessions\":[]}\n") - 1
-          + ngx_http_session_json_len((u_char *) ctx->user.data,
-                                      ctx->user.len);
-
-    for (i = 0; i < reply->elements; i += SS_LIST_FIELDS) {
-        len += sizeof("{},") - 1;
-
-        for (j = 0; j < 7; j++) {
-            len += sizeof("\"\":,") + ngx_strlen(names[j])
-                   + ngx_http_session_json_len((u_char *) e[i + j]->str,
-                                               e[i + j]->len)
-                   + NGX_TIME_T_LEN + sizeof("false") + sizeof("null");
-        }
-    }
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_cpymem(b->last, "{\"subject\":", sizeof("{\"subject\":") - 1);
-    p = ngx_http_session_json_str(p, ctx->user.data, ctx->user.len);
-    p = ngx_cpymem(p, ",\"sessions\":[", sizeof(",\"sessions\":[") - 1);
-
-    for (i = 0; i < reply->elements; i += SS_LIST_FIELDS) {
-
-        if (i) {
-            *p++ = ',';
-        }
-
-        p = ngx_cpymem(p, "{\"id\":", sizeof("{\"id\":") - 1);
-
-        if (e[i + 2]->len == SC_PUBLIC_ID_LEN) {
-            p = ngx_http_session_json_str(p, (u_char *) e[i + 2]->str,
-                                          e[i + 2]->len);
-        } else {
-            /* a record written before public ids were stored */
-            p = ngx_cpymem(p, "null", 4);
-        }
-
-        t = ngx_atotm((u_char *) e[i]->str, e[i]->len);
-        p = ngx_sprintf(p, ",\"created\":%T", t == NGX_ERROR ? 0 : t);
-
-        t = ngx_atotm((u_char *) e[i + 1]->str, e[i + 1]->len);
-        p = ngx_sprintf(p, ",\"last_seen\":%T", t == NGX_ERROR ? 0 : t);
-
-        p = ngx_cpymem(p, ",\"ip\":", sizeof(",\"ip\":") - 1);
-        p = ngx_http_session_json_str(p, (u_char *) e[i + 3]->str,
-                                      e[i + 3]->len);
-        p = ngx_cpymem(p, ",\"user_agent\":", sizeof(",\"user_agent\":") - 1);
-        p = ngx_http_session_json_str(p, (u_char *) e[i + 4]->str,
-                                      e[i + 4]->len);
-        p = ngx_cpymem(p, ",\"via\":", sizeof(",\"via\":") - 1);
-        p = ngx_http_session_json_str(p, (u_char *) e[i + 5]->str,
-                                      e[i + 5]->len);
-
-        if (e[i + 6]->len == 1 && e[i + 6]->str[0] == '1') {
-            p = ngx_cpymem(p, ",\"current\":true}",
-                           sizeof(",\"current\":true}") - 1);
-        } else {
-            p = ngx_cpymem(p, ",\"current\":false}",
-                           sizeof(",\"current\":false}") - 1);
-        }
-    }
-
-    p = ngx_cpymem(p, "]}\n", 3);
-
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    if (ngx_http_session_reg_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/* a bodiless answer (204, 401, 404, 503) with Cache-Control: no-store */
-
-static ngx_int_t
-ngx_http_session_reg_status(ngx_http_request_t *r, ngx_uint_t status)
-{
-    ngx_int_t  rc;
-
-    if (ngx_http_session_reg_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
-}
-
-
-static ngx_int_t
-ngx_http_session_reg_no_store(ngx_http_request_t *r)
-{
-    static ngx_str_t  key = ngx_string("Cache-Control");
-    static ngx_str_t  value = ngx_string("private, no-store");
-
-    return ngx_http_session_add_header(r, &key, &value) ? NGX_OK : NGX_ERROR;
+    /* the call runs the posted requests afterwards */
+    ngx_http_finalize_request(r, rc);
 }

@@ -521,6 +521,65 @@ sub replica_of {
     ok($lo->{status} < 400, "logout of the migrated session ($lo->{status})");
     is(get($nl, '/p', $ck)->{status}, 401, 'refused after');
     is(`redis-cli -c -p $ports[0] EXISTS '$nk'` + 0, 0, 'its record is gone');
+
+    # A migrated session in its subject's index on the cluster (as
+    # "sessionctl migrate" leaves it): the member is on the index's slot,
+    # the record on its own ("far").  session_list lists it, session_revoke
+    # ends it by its public id, a member whose record is gone is pruned.
+    my ($ck2) = sessionctl('--keys', "$keys/ring1.keys", '--redis',
+                           "127.0.0.1:$single->{port}", '--prefix', 'tn:',
+                           'create', 'olduser');
+    my ($k2) = grep { /^tn:s:/ && $_ ne $k } split /\n/,
+        redis_cli($single, '--scan', '--pattern', 'tn:s:*');
+    my ($h2) = $k2 =~ /^tn:s:([0-9a-f]{64})$/;
+    my %f2 = split /\n/, redis_cli($single, 'HGETALL', $k2), -1;
+    my $nk2 = 'tn:s:{' . substr($h2, 0, 4) . "}$h2";
+    `redis-cli -c -p $ports[0] HSET '$nk2' @{[ map { "'$_'" } %f2 ]}`;
+    `redis-cli -c -p $ports[0] EXPIRE '$nk2' 3600`;
+    sleep 1.1;      # the cluster login below is the newer one
+    my $fresh = set_cookie(get($nl, '/login?user=olduser'), 'sid');
+    ok($fresh, 'a login of the same subject on the cluster');
+    my ($ikey) = grep { /^tn:u:\{[0-9a-f]{4}\}olduser$/ }
+        map { split /\n/, `redis-cli -p $_ --scan --pattern 'tn:u:*'` }
+        @ports;
+    ok($ikey, "the subject's index on the cluster ($ikey)");
+    isnt(substr($ikey, 6, 4), substr($h2, 0, 4),
+         '... on another slot than the migrated record');
+    my $gone = 'e' x 64;
+    `redis-cli -c -p $ports[0] SADD '$ikey' $h2 $gone`;
+
+    my $r = get($nl, '/sessions', $fresh);
+    is($r->{status}, 200, 'session_list with a far member: 200')
+        or diag $r->{body};
+    my @ids = $r->{body} =~ /"id":"([0-9a-f]+)"/g;
+    is(scalar @ids, 2, '... two sessions: the far one is listed')
+        or diag $r->{body};
+    is($ids[1], $f2{pid}, '... the migrated one, older, second');
+    like($r->{body}, qr/\{"id":"$f2{pid}","created":$f2{cre},[^}]*"current":false\}/,
+         '... with its creation time, not current');
+    is(scalar(() = $r->{body} =~ /"current":true/g), 1,
+       '... the caller\'s own session marked current');
+    is(`redis-cli -c -p $ports[0] SISMEMBER '$ikey' $gone` + 0, 0,
+       'a member whose record is gone is pruned from the index');
+
+    my $rv = http_request($nl->{port}, 'POST /sessions/revoke',
+                          { Cookie => "sid=$fresh",
+                            'Content-Type' =>
+                                'application/x-www-form-urlencoded' },
+                          "id=$f2{pid}");
+    is($rv->{status}, 204, 'session_revoke of the far session by id: 204');
+    is(get($nl, '/p', $ck2)->{status}, 401, '... its cookie is refused');
+    is(`redis-cli -c -p $ports[0] EXISTS '$nk2'` + 0, 0,
+       '... its record is gone');
+    is(get($nl, '/p', $fresh)->{status}, 200, '... the caller\'s is not');
+    $rv = http_request($nl->{port}, 'POST /sessions/revoke',
+                       { Cookie => "sid=$fresh",
+                         'Content-Type' =>
+                             'application/x-www-form-urlencoded' },
+                       "id=$f2{pid}");
+    is($rv->{status}, 404, 'the same id again: 404');
+    @ids = get($nl, '/sessions', $fresh)->{body} =~ /"id":"([0-9a-f]+)"/g;
+    is(scalar @ids, 1, 'one session left in the list');
     nginx_stop($nl);
 }
 
