@@ -476,10 +476,14 @@ sub delay_proxy {
     my (%o) = @_;
     my $dir = tempdir(CLEANUP => 1);
     my $armed = "$dir/until";
+    # armed: the connections whose first command comes within "hold"
+    # seconds of the first such command after arming are held until then
+    # (the window opens with nginx's first connection, however slow its
+    # start: valgrind)
     my $arm = sub {
         my ($hold) = @_;
         open my $fh, '>', "$armed.tmp" or die $!;
-        print $fh time + ($hold // $o{hold}), "\n";
+        print $fh $hold // $o{hold}, "\n";
         close $fh;
         rename "$armed.tmp", $armed or die $!;
     };
@@ -516,9 +520,18 @@ sub _delay_relay {
     sysread($c, $first, 65536)
         if IO::Select->new($c)->can_read(10);
     if ($first =~ /^\*/ && open my $fh, '<', $armed) {
-        my $until = <$fh> // 0;
+        my ($hold, $start) = map { $_ + 0 } grep { defined } <$fh>;
         close $fh;
-        my $left = $until - time;
+        if (!defined $start) {
+            # the window opens now
+            $start = time;
+            if (open my $w, '>', "$armed.$$") {
+                print $w "$hold\n$start\n";
+                close $w;
+                rename "$armed.$$", $armed;
+            }
+        }
+        my $left = $start + ($hold // 0) - time;
         sleep $left if $left > 0;
     }
     my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
